@@ -1,0 +1,1 @@
+"""Keyword rules, relevance scoring, and the email alerts and digests they trigger."""

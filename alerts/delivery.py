@@ -1,0 +1,219 @@
+"""Sending email: over SMTP, or as .eml files when no SMTP server is configured.
+
+Alerts are read from the outbox, sent, and marked sent one by one. A temporary failure
+(connection refused, timeout, 4xx) leaves the alert pending with a later next-try time;
+a permanent one (5xx) marks it failed with the server's answer. Nothing is dropped.
+"""
+
+import contextlib
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+from alerts.compose import email_article
+from alerts.render import render_alert
+from alerts.rules import RuleSet
+from crawler.errors import PermanentDeliveryError, TemporaryDeliveryError
+from storage.db import Database
+from storage.models import ArticleRow
+from storage.outbox import due_alerts, mark_failed, mark_retry, mark_sent
+from storage.queries import outlet_names
+
+logger = logging.getLogger(__name__)
+FIRST_RETRY = timedelta(minutes=1)
+MAX_RETRY = timedelta(hours=6)
+
+
+class Transport(Protocol):
+    def send(self, msg: EmailMessage) -> None: ...
+    def close(self) -> None: ...
+
+
+class EmlOutbox:
+    """Writes each email as an .eml file: the zero-configuration default."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def send(self, msg: EmailMessage) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = _file_name(msg)
+            # Written under a temporary name, then renamed: a reader never sees half a file.
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(msg.as_bytes())
+            os.replace(tmp, self.directory / name)
+        except OSError as exc:
+            raise TemporaryDeliveryError(f"cannot write to {self.directory}: {exc}") from exc
+
+    def close(self) -> None:
+        pass
+
+
+def _file_name(msg: EmailMessage) -> str:
+    # Built from our own Message-ID hash only: nothing from a web page reaches a file path.
+    msg_id = str(msg["Message-ID"]).strip("<>").split("@")[0]
+    safe = "".join(c for c in msg_id if c.isalnum() or c in ".-")
+    return f"{safe}.eml"
+
+
+class SmtpTransport:
+    """One SMTP connection per delivery round, opened on first use."""
+
+    def __init__(
+        self, host: str, port: int, starttls: bool, user: str, password: str, timeout: float
+    ) -> None:
+        self.host, self.port, self.starttls = host, port, starttls
+        self.user, self.password, self.timeout = user, password, timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.user:
+                smtp.login(self.user, self.password)
+            self._smtp = smtp
+        return self._smtp
+
+    def send(self, msg: EmailMessage) -> None:
+        try:
+            self._connect().send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            self._raise(min(codes) if codes else 550, str(exc.recipients))
+        except smtplib.SMTPResponseException as exc:
+            self._raise(
+                exc.smtp_code,
+                exc.smtp_error.decode("utf-8", "replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error),
+            )
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TemporaryDeliveryError(
+                f"{self.host}:{self.port}: {exc or type(exc).__name__}"
+            ) from exc
+
+    def _raise(self, code: int, text: str) -> None:
+        message = f"SMTP {code} from {self.host}:{self.port}: {text}"
+        if code >= 500:
+            raise PermanentDeliveryError(message)
+        self._drop()
+        raise TemporaryDeliveryError(message)
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            finally:
+                self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+            self._smtp = None
+
+
+def make_transport(email: Any) -> Transport:
+    if not email.smtp_host:
+        return EmlOutbox(email.outbox_dir)
+    return SmtpTransport(
+        email.smtp_host,
+        email.smtp_port,
+        email.smtp_starttls,
+        email.smtp_user,
+        email.smtp_password,
+        email.smtp_timeout.total_seconds(),
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try: 1, 2, 4... minutes, at most 6 hours."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def deliver_pending(
+    config: Any, db: Database, rules: RuleSet, now: datetime, transport: Transport | None = None
+) -> DeliveryReport:
+    """Send every alert whose time has come; return what happened."""
+    report = DeliveryReport()
+    transport = transport or make_transport(config.email)
+    subscribers = {s.email.lower() for s in config.subscriptions}
+    try:
+        with db.read() as session:
+            due = [
+                (a.id, a.article_id, a.subscription, a.attempts) for a in due_alerts(session, now)
+            ]
+            names = outlet_names(session)
+        connection_down = False
+        for alert_id, article_id, to, attempts in due:
+            if to not in subscribers:
+                with db.write() as session:
+                    mark_failed(session, alert_id, "subscription no longer in the configuration")
+                report.failed += 1
+                continue
+            if connection_down:
+                with db.write() as session:
+                    mark_retry(
+                        session,
+                        alert_id,
+                        "not tried: server unreachable this round",
+                        now + backoff(attempts + 1),
+                    )
+                report.retrying += 1
+                continue
+            with db.read() as session:
+                row = session.get(ArticleRow, article_id)
+                if row is None:
+                    continue
+                msg = render_alert(
+                    email_article(row, rules, names),
+                    to,
+                    config.email.from_,
+                    rules.names(),
+                    rules.highlight_patterns(),
+                    now,
+                )
+            try:
+                transport.send(msg)
+            except PermanentDeliveryError as exc:
+                logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
+                with db.write() as session:
+                    mark_failed(session, alert_id, str(exc))
+                report.failed += 1
+                continue
+            except TemporaryDeliveryError as exc:
+                logger.warning("alert %s to %s not delivered, will retry: %s", alert_id, to, exc)
+                with db.write() as session:
+                    mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1))
+                report.retrying += 1
+                connection_down = True
+                continue
+            with db.write() as session:
+                mark_sent(session, alert_id, now)
+            report.sent += 1
+    finally:
+        transport.close()
+    if report.sent or report.retrying or report.failed:
+        logger.info(
+            "alerts: %d sent, %d to retry, %d failed", report.sent, report.retrying, report.failed
+        )
+    return report

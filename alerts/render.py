@@ -1,0 +1,163 @@
+"""Alert and digest emails, rendered from Jinja2 templates with autoescape on.
+
+Everything that came from a web page is escaped in HTML and stripped of CR/LF (and every
+other control character) before it reaches a header. Rendering is separate from sending.
+"""
+
+import email.policy
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import regex
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+# Long header lines are allowed (RFC 5322 permits 998 characters): folding a URL header
+# would add white space that some readers keep.
+_POLICY = email.policy.default.clone(max_line_length=998)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+MAX_HEADER_TEXT = 200
+
+_env = Environment(
+    loader=PackageLoader("alerts", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
+    """Web text made safe for a header: no CR/LF or control characters, one line, bounded."""
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_link(url: str) -> str | None:
+    """Only http(s) URLs become links; anything else (javascript:...) is shown as text."""
+    return url if re.match(r"^https?://", url, re.IGNORECASE) else None
+
+
+def highlight(text: str, patterns: list["regex.Pattern[str]"]) -> Markup:
+    """HTML with each match in <mark>, every other character escaped."""
+    spans: list[tuple[int, int]] = []
+    for p in patterns:
+        spans.extend(m.span() for m in p.finditer(text))
+    spans.sort()
+    out, pos = [], 0
+    for start, end in spans:
+        if start < pos:
+            continue
+        out.append(str(escape(text[pos:start])))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
+        pos = end
+    out.append(str(escape(text[pos:])))
+    return Markup("".join(out))
+
+
+@dataclass
+class EmailArticle:
+    """What an email shows of one article (or one story with several copies)."""
+
+    id: int
+    title: str
+    url: str
+    outlet: str
+    author: str | None
+    published: datetime | None
+    score: float
+    topics: list[str]
+    terms: list[tuple[str, str, int, bool]]  # topic, term, count, in title
+    snippet: str
+    also_in: list[tuple[str, str]] = field(default_factory=list)  # (outlet, url)
+
+
+def message_id(kind: str, key: str, domain: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return f"<mediawatch.{kind}.{digest}@{domain}>"
+
+
+def _domain(sender: str) -> str:
+    domain = sender.rpartition("@")[2]
+    return re.sub(r"[^A-Za-z0-9.-]", "", domain) or "mediawatch.invalid"
+
+
+def _message(sender: str, to: str, subject: str, text: str, html: str) -> EmailMessage:
+    msg = EmailMessage(policy=_POLICY)
+    msg["From"] = header_text(sender)
+    msg["To"] = header_text(to)
+    msg["Subject"] = header_text(subject, 250)
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def render_alert(
+    article: EmailArticle,
+    to: str,
+    sender: str,
+    topic_names: dict[str, str],
+    patterns: list["regex.Pattern[str]"],
+    now: datetime,
+) -> EmailMessage:
+    names = ", ".join(topic_names.get(t, t) for t in article.topics)
+    context: dict[str, Any] = {
+        "a": article,
+        "link": safe_link(article.url),
+        "topic_names": topic_names,
+        "snippet_html": highlight(article.snippet, patterns),
+        "to": to,
+    }
+    msg = _message(
+        sender,
+        to,
+        f"[mediawatch] {names}: {header_text(article.title)}",
+        _env.get_template("alert.txt").render(context),
+        _env.get_template("alert.html").render(context),
+    )
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id("alert", f"{article.id}|{to.lower()}", _domain(sender))
+    msg["X-Mediawatch-Article-URL"] = header_text(article.url, 2000)
+    msg["X-Mediawatch-Topics"] = ",".join(header_text(t) for t in article.topics)
+    return msg
+
+
+def render_digest(
+    groups: list[tuple[str, list[EmailArticle]]],
+    period: str,
+    to: str,
+    sender: str,
+    topic_names: dict[str, str],
+    patterns: list["regex.Pattern[str]"],
+    now: datetime,
+    start: datetime,
+    end: datetime,
+) -> EmailMessage:
+    count = sum(len(items) for _, items in groups)
+    context: dict[str, Any] = {
+        "groups": groups,
+        "count": count,
+        "period": period,
+        "start": start,
+        "end": end,
+        "topic_names": topic_names,
+        "highlight": lambda text: highlight(text, patterns),
+        "safe_link": safe_link,
+        "to": to,
+    }
+    noun = "article" if count == 1 else "articles"
+    msg = _message(
+        sender,
+        to,
+        f"[mediawatch] Digest {period}: {count} {noun}",
+        _env.get_template("digest.txt").render(context),
+        _env.get_template("digest.html").render(context),
+    )
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id("digest", f"{period}|{to.lower()}", _domain(sender))
+    msg["X-Mediawatch-Digest"] = header_text(period)
+    return msg

@@ -1,0 +1,5 @@
+"""`python -m crawler` is `mediawatch`."""
+
+from crawler.cli import main
+
+main()

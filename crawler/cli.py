@@ -1,0 +1,273 @@
+"""The `mediawatch` command line. Each command is a thin layer over the other modules."""
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from crawler.config import Config, load_config, starter_config
+from crawler.errors import MediawatchError, NotFoundError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        return self.code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"mediawatch: error: {self.format_message()}", err=True)
+
+
+class MediawatchGroup(click.Group):
+    """Turns our errors into one line on stderr and the contract's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MediawatchError as exc:
+            raise CliError(str(exc), exc.exit_code) from None
+
+
+def config_option(f: F) -> F:
+    """--config works before or after the command name."""
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="PATH",
+        default=None,
+        help="Configuration file (default: $MEDIAWATCH_CONFIG, else ./mediawatch.toml).",
+    )(f)
+
+
+def load(config_path: str | None) -> Config:
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    return load_config(config_path or root.params.get("config_path"))
+
+
+def example(text: str) -> str:
+    return "\b\nExample:\n  " + text
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(cls=MediawatchGroup, epilog=example("mediawatch --config mediawatch.toml crawl dawn"))
+@config_option
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail, Scrapy's included.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="Log lines as text or as JSON objects.",
+)
+@click.version_option(package_name="mediawatch")
+def cli(config_path: str | None, verbose: bool, log_format: str) -> None:
+    """Monitor South Asian opinion writing: crawl outlets, score articles, alert by email."""
+    from crawler.logs import setup_logging
+
+    setup_logging(verbose, log_format)
+
+
+@cli.command(epilog=example("mediawatch init mediawatch.toml"))
+@click.argument("path", default="mediawatch.toml", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@config_option
+def init(path: str, force: bool, config_path: str | None) -> None:
+    """Write a commented starter configuration file."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists; use --force to overwrite it")
+    target.write_text(starter_config(), encoding="utf-8")
+    click.echo(f"wrote {target}; edit it, then run: mediawatch --config {target} crawl")
+
+
+def _pick_outlets(config: Config, ids: tuple[str, ...]) -> list[Any]:
+    outlets = config.active_outlets()
+    if not ids:
+        return outlets
+    from crawler.outlets import bundled_catalogue
+
+    known = {o.id: o for o in [*bundled_catalogue(), *outlets]}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise UsageError(f"unknown outlet ids {unknown}; see `mediawatch outlets list`")
+    return [known[i] for i in ids]
+
+
+@cli.command(epilog=example("mediawatch crawl dawn express-tribune --format json"))
+@click.argument("outlet_ids", nargs=-1, metavar="[OUTLET_ID...]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def crawl(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> None:
+    """Crawl outlets once now (all in use, or the ones named), then send pending alerts."""
+    from crawler.cycle import crawl_once
+
+    config = load(config_path)
+    summary = crawl_once(config, _pick_outlets(config, outlet_ids), progress=True)
+    if fmt == "json":
+        emit_json(summary.as_json())
+        return
+    for r in summary.outlets:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.error_kinds.items()))
+        click.echo(
+            f"{r.id:24} {r.pages_fetched:5} pages  {r.new_articles:4} new  {r.errors:3} errors"
+            + (f" ({kinds})" if kinds else "")
+        )
+    click.echo(f"{summary.new_articles} new articles, {summary.alerts_queued} alerts queued")
+
+
+@cli.command(epilog=example('mediawatch search "grey list" --topic fatf --since 30d --format json'))
+@click.argument("query", required=False)
+@click.option("--topic", help="Only articles matching this topic id.")
+@click.option("--outlet", help="Only articles from this outlet id.")
+@click.option("--since", help="Published since a date (2026-03-01) or age (7d).")
+@click.option("--until", help="Published before a date or age.")
+@click.option("--min-score", type=float, help="Only articles scoring at least this.")
+@click.option("--language", help="Only articles in this language (ISO 639-1, e.g. ur).")
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option("--bom", is_flag=True, help="With --format csv: start with a UTF-8 BOM (for Excel).")
+@config_option
+def search(
+    query: str | None,
+    topic: str | None,
+    outlet: str | None,
+    since: str | None,
+    until: str | None,
+    min_score: float | None,
+    language: str | None,
+    limit: int,
+    offset: int,
+    fmt: str,
+    bom: bool,
+    config_path: str | None,
+) -> None:
+    """Search stored articles, best first; with no QUERY, list them newest first."""
+    from crawler.archive import Archive
+    from crawler.timeparse import parse_since
+    from storage.queries import ArticleFilter
+
+    config = load(config_path)
+    now = datetime.now(UTC)
+    f = ArticleFilter(
+        query=query,
+        topic=topic,
+        outlet=outlet,
+        since=parse_since(since, now),
+        until=parse_since(until, now, "--until"),
+        min_score=min_score,
+        language=language,
+        limit=limit,
+        offset=offset,
+    )
+    with Archive.open(config) as archive:
+        results = archive.search(f)
+    from crawler.output import write_results
+
+    write_results(results, fmt, bom=bom)
+
+
+@cli.command(epilog=example("mediawatch show 42 --format json"))
+@click.argument("article_id", type=int, metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def show(article_id: int, fmt: str, config_path: str | None) -> None:
+    """Show one stored article with its text and matched terms."""
+    from crawler.archive import Archive
+
+    with Archive.open(load(config_path)) as archive:
+        data = archive.show(article_id)
+    if fmt == "json":
+        emit_json(data)
+        return
+    from crawler.output import write_article
+
+    write_article(data)
+
+
+@cli.group(cls=MediawatchGroup, epilog=example("mediawatch rules explain article.html"))
+def rules() -> None:
+    """Keyword rules and scoring."""
+
+
+@rules.command(epilog=example("mediawatch rules explain https://www.dawn.com/news/1234567"))
+@click.argument("source", metavar="(URL|FILE|-)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def explain(source: str, fmt: str, config_path: str | None) -> None:
+    """Extract one page and show its score, term by term."""
+    from crawler.explain import explain_source
+
+    report = explain_source(load(config_path), source)
+    if fmt == "json":
+        emit_json(report.as_json())
+    else:
+        click.echo(report.as_text())
+
+
+@cli.command(epilog=example("mediawatch status --format json"))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def status(fmt: str, config_path: str | None) -> None:
+    """Per outlet: last crawl, result, errors and counts; pending alerts."""
+    from crawler.health import status_report
+
+    report = status_report(load(config_path), datetime.now(UTC))
+    if fmt == "json":
+        emit_json(report.as_json())
+    else:
+        click.echo(report.as_text())
+
+
+@cli.group(cls=MediawatchGroup, epilog=example("mediawatch outlets list --country PK"))
+def outlets() -> None:
+    """The outlets in use: the bundled catalogue and your own."""
+
+
+@outlets.command("list", epilog=example("mediawatch outlets list --country IN --format json"))
+@click.option("--country", help="Only outlets of this country code (PK, IN, BD...).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@config_option
+def outlets_list(country: str | None, fmt: str, config_path: str | None) -> None:
+    """List the outlets in use."""
+    from crawler.output import outlet_json, write_outlets
+
+    config = load(config_path)
+    chosen = [o for o in config.active_outlets() if not country or o.country == country]
+    if fmt == "json":
+        emit_json([outlet_json(o, config) for o in chosen])
+    else:
+        write_outlets(chosen, config)
+
+
+@cli.command(epilog=example("mediawatch demo"))
+@click.option(
+    "--keep", type=click.Path(file_okay=False), help="Keep the demo's files in this folder."
+)
+def demo(keep: str | None) -> None:
+    """Offline, end to end: serve demo outlets on 127.0.0.1, crawl, score, store, alert."""
+    from crawler.demo import run_demo
+
+    run_demo(keep)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="mediawatch")
+    except NotFoundError as exc:  # pragma: no cover - raised outside a command
+        click.echo(f"mediawatch: error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,135 @@
+"""One crawl cycle over some outlets, in Scrapy's asyncio reactor.
+
+Scrapy's reactor cannot be restarted in one process, so a process runs one reactor for its
+whole life: `run_in_reactor` for the one-shot commands, the daemon keeps it running.
+"""
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO, TypeVar
+
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
+
+from crawler.context import CrawlContext
+from crawler.outlets import Outlet
+from crawler.settings import TWISTED_REACTOR, crawl_settings
+from spiders.outlet import OutletSpider
+
+T = TypeVar("T")
+
+
+@dataclass
+class OutletResult:
+    id: str
+    pages_fetched: int = 0
+    new_articles: int = 0
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "pages_fetched": self.pages_fetched,
+            "new_articles": self.new_articles,
+            "errors": self.errors,
+            "error_kinds": self.error_kinds,
+        }
+
+
+def _result(outlet: Outlet, crawler: Crawler) -> OutletResult:
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    kinds = {
+        k.removeprefix("mediawatch/errors/"): int(v)
+        for k, v in stats.items()
+        if k.startswith("mediawatch/errors/")
+    }
+    return OutletResult(
+        id=outlet.id,
+        pages_fetched=int(stats.get("downloader/response_count", 0)),
+        new_articles=int(stats.get("mediawatch/new_articles", 0)),
+        errors=sum(kinds.values()),
+        error_kinds=kinds,
+    )
+
+
+class Progress:
+    """A one-line live summary on a terminal; silent when stderr is not one."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def show(self, crawlers: list[tuple[Outlet, Crawler]]) -> None:
+        if not self.enabled:
+            return
+        done = sum(1 for _, c in crawlers if not c.crawling)
+        pages = new = errors = 0
+        for outlet, crawler in crawlers:
+            r = _result(outlet, crawler)
+            pages, new, errors = pages + r.pages_fetched, new + r.new_articles, errors + r.errors
+        self.stream.write(
+            f"\r\033[Kcrawling: {done}/{len(crawlers)} outlets done · {pages} pages · "
+            f"{new} new articles · {errors} errors"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def crawl_outlets(
+    context: CrawlContext, outlets: list[Outlet], progress: Progress | None = None
+) -> list[OutletResult]:
+    """Crawl each outlet once, all at the same time, and say what each one gave."""
+    runner = AsyncCrawlerRunner()
+    crawlers: list[tuple[Outlet, Crawler]] = []
+    now = context.clock()
+    for outlet in outlets:
+        crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet, context))
+        crawlers.append((outlet, crawler))
+        runner.crawl(
+            crawler, outlet=outlet, max_age_days=context.config.crawl.max_age_days, now=now
+        )
+    joined = asyncio.ensure_future(runner.join())
+    while not joined.done():
+        if progress:
+            progress.show(crawlers)
+        await asyncio.wait([joined], timeout=0.5)
+    if progress:
+        progress.show(crawlers)
+        progress.finish()
+    joined.result()
+    return [_result(outlet, crawler) for outlet, crawler in crawlers]
+
+
+def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
+    """Install Scrapy's asyncio reactor, run `main` to completion in it, return its result."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(TWISTED_REACTOR)
+    from twisted.internet import reactor as _reactor
+    from twisted.internet.defer import Deferred
+
+    reactor: Any = _reactor
+
+    outcome: dict[str, Any] = {}
+
+    async def wrapper() -> None:
+        try:
+            outcome["value"] = await main()
+        except BaseException as exc:  # handed back to the caller below
+            outcome["error"] = exc
+        finally:
+            reactor.callLater(0, reactor.stop)
+
+    reactor.callWhenRunning(
+        lambda: Deferred.fromFuture(asyncio.ensure_future(wrapper()))
+    )
+    reactor.run(installSignalHandlers=False)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return, unused-ignore]

@@ -1,0 +1,45 @@
+"""`mediawatch crawl`: one crawl cycle, then delivery of pending alerts."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from crawler.config import Config
+from crawler.context import CrawlContext
+from crawler.crawling import OutletResult, Progress, crawl_outlets, run_in_reactor
+from crawler.outlets import Outlet
+
+
+@dataclass
+class CycleSummary:
+    outlets: list[OutletResult]
+    alerts_queued: int
+
+    @property
+    def new_articles(self) -> int:
+        return sum(r.new_articles for r in self.outlets)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "outlets": [r.as_json() for r in self.outlets],
+            "new_articles": self.new_articles,
+            "alerts_queued": self.alerts_queued,
+        }
+
+
+def crawl_once(config: Config, outlets: list[Outlet], progress: bool = False) -> CycleSummary:
+    """Crawl these outlets once in a fresh reactor (so: once per process)."""
+    context = CrawlContext.create(config)
+    try:
+        from alerts.outbox import AlertQueue
+
+        queue = AlertQueue(config.subscriptions)
+        context.on_stored.append(queue.enqueue_for_article)
+        results = run_in_reactor(
+            lambda: crawl_outlets(context, outlets, Progress() if progress else None)
+        )
+        from alerts.delivery import deliver_pending
+
+        deliver_pending(config, context.db, context.rules, context.clock())
+        return CycleSummary(outlets=results, alerts_queued=queue.queued)
+    finally:
+        context.close()

@@ -1,0 +1,35 @@
+"""Human durations ("90s", "15m", "2h", "1d") as used in mediawatch.toml."""
+
+import re
+from datetime import timedelta
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """Turn "90s", "15m", "2h" or "1d" (or a number of seconds) into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(
+            f'{value!r} is not a duration; write a number and a unit, e.g. "90s", "15m", '
+            '"2h" or "1d"'
+        )
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """The shortest exact spelling of a duration in the units parse_duration reads."""
+    seconds = delta.total_seconds()
+    for unit in ("d", "h", "m"):
+        size = _UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -1,0 +1,95 @@
+"""`mediawatch status`: per-outlet health from the crawl runs, plus the alert queue."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from crawler.config import Config
+from storage.db import Database
+from storage.outbox import alert_counts
+from storage.runs import OutletStatus, outlet_statuses
+from storage.state import get_state
+
+HEARTBEAT_KEY = "daemon_heartbeat"
+
+
+def health(s: OutletStatus, unhealthy_after: int) -> str:
+    """ok, never crawled, blocked, failing, or dry (no new articles for N runs)."""
+    if s.last_status is None:
+        return "never crawled"
+    kinds = s.last_error_kinds
+    if kinds.get("blocked") or kinds.get("challenge"):
+        return "blocked"
+    if s.last_status == "failed":
+        return "failing"
+    if s.runs_without_new >= unhealthy_after and s.articles == 0:
+        return "empty"
+    if s.runs_without_new >= unhealthy_after:
+        return "stale"
+    return "ok"
+
+
+@dataclass
+class StatusReport:
+    outlets: list[tuple[OutletStatus, str]]
+    alerts: dict[str, int]
+    heartbeat: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "outlets": [
+                {
+                    "id": s.outlet_id,
+                    "health": h,
+                    "last_crawl": s.last_started.isoformat() if s.last_started else None,
+                    "last_finished": s.last_finished.isoformat() if s.last_finished else None,
+                    "result": s.last_status,
+                    "pages_fetched": s.last_pages,
+                    "new_articles": s.last_new,
+                    "errors": s.last_errors,
+                    "error_kinds": s.last_error_kinds,
+                    "runs_without_new": s.runs_without_new,
+                    "articles": s.articles,
+                }
+                for s, h in self.outlets
+            ],
+            "alerts": self.alerts,
+            "pending_alerts": self.alerts.get("pending", 0),
+            "daemon_heartbeat": self.heartbeat,
+        }
+
+    def as_text(self) -> str:
+        lines = [
+            f"{'OUTLET':22} {'HEALTH':13} {'LAST CRAWL':20} {'RESULT':8} {'PAGES':>5} "
+            f"{'NEW':>4} {'ERR':>4} {'STORED':>6}"
+        ]
+        for s, h in self.outlets:
+            last = s.last_started.strftime("%Y-%m-%d %H:%M UTC") if s.last_started else "-"
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(s.last_error_kinds.items()))
+            lines.append(
+                f"{s.outlet_id:22} {h:13} {last:20} {s.last_status or '-':8} {s.last_pages:>5} "
+                f"{s.last_new:>4} {s.last_errors:>4} {s.articles:>6}"
+                + (f"  ({kinds})" if kinds else "")
+            )
+        a = self.alerts
+        lines.append(
+            f"alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, "
+            f"{a.get('failed', 0)} failed"
+        )
+        lines.append(f"daemon heartbeat: {self.heartbeat or 'never (mediawatch run has not run)'}")
+        return "\n".join(lines)
+
+
+def status_report(config: Config, now: datetime) -> StatusReport:
+    db = Database(config.database.url)
+    db.upgrade()
+    try:
+        with db.read() as session:
+            ids = [o.id for o in config.active_outlets()]
+            statuses = outlet_statuses(session, ids)
+            alerts = alert_counts(session)
+            heartbeat = get_state(session, HEARTBEAT_KEY)
+    finally:
+        db.dispose()
+    after = config.alerts.unhealthy_after_runs
+    return StatusReport([(s, health(s, after)) for s in statuses], alerts, heartbeat)

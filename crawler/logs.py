@@ -1,0 +1,45 @@
+"""Logging to stderr, as text or JSON lines, with Scrapy's chatter kept to warnings."""
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
+    """Configure the root logger once for a mediawatch command."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    quiet = logging.INFO if verbose else logging.WARNING
+    for name in (
+        "scrapy",
+        "twisted",
+        "asyncio",
+        "trafilatura",
+        "htmldate",
+        "urllib3",
+        "filelock",
+        "alembic",
+    ):
+        logging.getLogger(name).setLevel(quiet)
+    # Item-level warnings ("gone", "blocked"...) stay visible: they are the user's signal.
+    logging.getLogger("outlet").setLevel(logging.INFO if verbose else logging.WARNING)

@@ -1,0 +1,109 @@
+"""Outlets as typed, validated data: the bundled catalogue plus the user's own.
+
+An outlet is checked when it is loaded, not when the daemon first crawls it at 3 a.m.
+"""
+
+import re
+import tomllib
+from datetime import timedelta
+from functools import cache
+from importlib import resources
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from crawler.durations import parse_duration
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return url
+
+
+class Outlet(BaseModel):
+    """One news site: where its articles are announced and how often to look."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9-]+$", max_length=64)
+    name: str = Field(min_length=1)
+    country: str = Field(
+        default="",
+        pattern=r"^([A-Z]{2}|regional)?$",
+        description="ISO 3166 alpha-2 code, or 'regional' for region-wide analysis sites",
+    )
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
+    feeds: list[str] = []
+    sitemaps: list[str] = []
+    listings: list[str] = []
+    article_url_pattern: str | None = None
+    interval: Duration | None = None
+    enabled: bool = Field(default=True, description="false: listed, crawled only when named by id")
+    confirmed: str = Field(default="", description="where the URLs were seen or confirmed")
+
+    @field_validator("feeds", "sitemaps", "listings")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        return [_check_url(u) for u in urls]
+
+    @field_validator("article_url_pattern")
+    @classmethod
+    def _pattern(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _has_source(self) -> "Outlet":
+        if not (self.feeds or self.sitemaps or self.listings):
+            raise ValueError("an outlet needs at least one of feeds, sitemaps or listings")
+        return self
+
+    def sources(self) -> list[tuple[str, str]]:
+        """Every (kind, url) this outlet is discovered from."""
+        return (
+            [("feed", u) for u in self.feeds]
+            + [("sitemap", u) for u in self.sitemaps]
+            + [("listing", u) for u in self.listings]
+        )
+
+
+class _Catalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outlets: list[Outlet]
+
+
+@cache
+def bundled_catalogue() -> tuple[Outlet, ...]:
+    """The outlets shipped with mediawatch (crawler/catalogue.toml), validated once."""
+    text = resources.files("crawler").joinpath("catalogue.toml").read_text(encoding="utf-8")
+    outlets = _Catalogue.model_validate(tomllib.loads(text)).outlets
+    ids = [o.id for o in outlets]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"catalogue.toml: duplicate outlet ids {duplicates}")
+    return tuple(outlets)
+
+
+def select_outlets(include: list[str], own: list[Outlet]) -> list[Outlet]:
+    """The outlets in use: catalogue entries named by `include`, then the user's own.
+
+    `include` items are "all", a country code, or an outlet id. A user outlet with a
+    catalogue id replaces the catalogue entry (so a moved feed can be fixed locally).
+    """
+    chosen: dict[str, Outlet] = {}
+    for outlet in bundled_catalogue():
+        by_group = outlet.enabled and ("all" in include or outlet.country in include)
+        if by_group or outlet.id in include:
+            chosen[outlet.id] = outlet
+    for outlet in own:
+        chosen[outlet.id] = outlet
+    return list(chosen.values())

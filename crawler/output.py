@@ -1,0 +1,100 @@
+"""Terminal, CSV and table output for the CLI."""
+
+import csv
+import json
+import shutil
+import sys
+from typing import Any
+
+import click
+
+from crawler.config import Config
+from crawler.durations import format_duration
+from crawler.outlets import Outlet
+
+RESULT_FIELDS = [
+    "id",
+    "url",
+    "outlet",
+    "title",
+    "author",
+    "published",
+    "score",
+    "topics",
+    "snippet",
+]
+
+
+def write_results(results: list[dict[str, Any]], fmt: str, bom: bool = False) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        out = sys.stdout
+        if bom:
+            out.write("\ufeff")
+        writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for r in results:
+            writer.writerow({**r, "topics": ",".join(r["topics"])})
+    else:
+        _table(results)
+
+
+def _table(results: list[dict[str, Any]]) -> None:
+    if not results:
+        click.echo("no articles found")
+        return
+    width = shutil.get_terminal_size((120, 20)).columns
+    title_width = max(20, width - 6 - 18 - 11 - 7 - 14 - 6)
+    click.echo(f"{'ID':>6}  {'OUTLET':16}  {'PUBLISHED':10}  {'SCORE':>5}  {'TOPICS':12}  TITLE")
+    for r in results:
+        published = (r["published"] or "")[:10]
+        title = (
+            r["title"] if len(r["title"]) <= title_width else r["title"][: title_width - 1] + "…"
+        )
+        click.echo(
+            f"{r['id']:>6}  {r['outlet'][:16]:16}  {published:10}  {r['score']:>5.1f}  "
+            f"{','.join(r['topics'])[:12]:12}  {title}"
+        )
+
+
+def write_article(data: dict[str, Any]) -> None:
+    click.echo(click.style(data["title"] or "(untitled)", bold=True))
+    click.echo(f"{data['url']}")
+    click.echo(
+        f"outlet {data['outlet']} · author {data['author'] or '-'} · published "
+        f"{data['published'] or 'unknown'} ({data['date_source']}) · score {data['score']:.2f}"
+    )
+    for m in data["matches"]:
+        click.echo(
+            f"  {m['topic']:10} {m['term']!r} ×{m['count']}"
+            + (" (in title)" if m["in_title"] else "")
+        )
+    for d in data["duplicates"]:
+        click.echo(f"  same piece: #{d['id']} {d['outlet']} {d['url']}")
+    click.echo("")
+    click.echo(data["text"])
+
+
+def outlet_json(outlet: Outlet, config: Config) -> dict[str, Any]:
+    return {
+        "id": outlet.id,
+        "name": outlet.name,
+        "country": outlet.country,
+        "language": outlet.language,
+        "feeds": outlet.feeds,
+        "sitemaps": outlet.sitemaps,
+        "listings": outlet.listings,
+        "interval": format_duration(config.outlet_interval(outlet)),
+    }
+
+
+def write_outlets(outlets: list[Outlet], config: Config) -> None:
+    click.echo(f"{'ID':22} {'NAME':28} {'CC':8} {'LANG':4} {'EVERY':5} SOURCES")
+    for o in outlets:
+        sources = f"{len(o.feeds)} feeds, {len(o.sitemaps)} sitemaps, {len(o.listings)} listings"
+        click.echo(
+            f"{o.id:22} {o.name[:28]:28} {o.country:8} {o.language:4} "
+            f"{format_duration(config.outlet_interval(o)):5} {sources}"
+        )
+    click.echo(f"{len(outlets)} outlets")

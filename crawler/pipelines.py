@@ -1,0 +1,171 @@
+"""Item pipelines: a fetched page becomes a scored, stored article (and queued alerts).
+
+ExtractPipeline → ArticlePipeline (canonical URL, date, age) → ScorePipeline → StorePipeline.
+Expected rejects raise Reject (a DropItem) saying why; CrawlRunRecorder remembers the URL so
+it is not fetched again.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from sqlalchemy.exc import SQLAlchemyError
+
+from alerts.scoring import score_matches
+from crawler.context import CrawlContext, context_from_settings
+from crawler.items import ArticlePage, DeadLink
+from crawler.urls import clean_url, same_site, url_key
+from crawler.workers import ExtractionFailed
+from storage.articles import NewArticle, NewMatch, insert_article, record_seen
+
+logger = logging.getLogger(__name__)
+
+
+class Reject(DropItem):
+    """An expected reason not to store a page; `outcome` is remembered for its URL."""
+
+    def __init__(self, outcome: str, url: str, remember: bool = True) -> None:
+        # Expected, so logged at INFO; real failures are counted and logged as warnings.
+        super().__init__(f"{outcome}: {url}", log_level="INFO")
+        self.outcome = outcome
+        self.remember = remember
+
+
+class _Stage:
+    def __init__(self, context: CrawlContext, crawler: Crawler) -> None:
+        self.context = context
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Any:
+        return cls(context_from_settings(crawler.settings), crawler)
+
+    def _error(self, kind: str, url: str, reason: str) -> None:
+        """Count a per-item failure the way the spider counts fetch failures."""
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("mediawatch/errors")
+        stats.inc_value(f"mediawatch/errors/{kind}")
+        spider = self.crawler.spider
+        samples = getattr(spider, "error_samples", None)
+        if samples is not None and len(samples) < 20:
+            samples.append({"kind": kind, "url": url, "reason": reason})
+        logger.warning("%s: %s (%s)", kind, reason, url)
+
+
+class ExtractPipeline(_Stage):
+    """Clean text and metadata out of the HTML, in the worker processes."""
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticlePage):
+            return item
+        names = tuple(
+            o.name for o in self.context.config.active_outlets() if o.id == item.outlet_id
+        )
+        try:
+            item.extracted = await self.context.extractor.extract(item.html, item.url, names)
+        except ExtractionFailed as exc:
+            self._error("extraction", item.url, str(exc))
+            raise Reject("extraction_failed", item.url, remember=False) from exc
+        item.html = ""  # the text is what is kept; free the page early
+        if item.extracted is None:
+            raise Reject("not_article", item.url)
+        return item
+
+
+class ArticlePipeline(_Stage):
+    """Canonical URL, publication date and the age limit."""
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticlePage):
+            return item
+        extracted = item.extracted
+        canonical = item.url
+        if extracted.canonical_url and same_site(extracted.canonical_url, item.url):
+            canonical = extracted.canonical_url
+        item.canonical_url = clean_url(canonical)
+        item.url_key = url_key(item.canonical_url)
+        item.aliases = sorted(
+            {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
+            - {item.url_key}
+        )
+        # A date the page declares beats the feed's; the feed's beats one htmldate inferred
+        # from the page's text (which can be any date the article mentions).
+        if extracted.published and (extracted.date_declared or not item.hint_published):
+            item.published, item.date_source = extracted.published, "page"
+        elif item.hint_published:
+            item.published, item.date_source = item.hint_published, item.hint_date_source or "feed"
+        max_age = timedelta(days=self.context.config.crawl.max_age_days)
+        if item.published and item.published < self.context.clock() - max_age:
+            raise Reject("too_old", item.url)
+        return item
+
+
+class ScorePipeline(_Stage):
+    """Match the topics' terms and compute the relevance score (pure, cheap)."""
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticlePage):
+            return item
+        title = item.extracted.title or item.hint_title or ""
+        item.matches = self.context.rules.match(title, item.extracted.text)
+        item.score = score_matches(item.matches, self.context.rules.weights()).total
+        return item
+
+
+class StorePipeline(_Stage):
+    """Write the article, its matches, its URL aliases and its alerts in one transaction."""
+
+    async def process_item(self, item: Any) -> Any:
+        try:
+            if isinstance(item, DeadLink):
+                await asyncio.to_thread(self._record_dead, item)
+                return item
+            if isinstance(item, ArticlePage):
+                stored = await asyncio.to_thread(self._store, item)
+                if stored:
+                    assert self.crawler.stats is not None
+                    self.crawler.stats.inc_value("mediawatch/new_articles")
+                else:
+                    raise Reject("duplicate_url", item.url, remember=False)
+        except SQLAlchemyError as exc:
+            self._error("database", getattr(item, "url", "?"), f"{type(exc).__name__}: {exc}")
+            raise Reject("database_error", getattr(item, "url", "?"), remember=False) from exc
+        return item
+
+    def _record_dead(self, item: DeadLink) -> None:
+        with self.context.db.write() as session:
+            record_seen(
+                session, [url_key(item.url)], item.outlet_id, item.outcome, self.context.clock()
+            )
+
+    def _store(self, item: ArticlePage) -> bool:
+        x = item.extracted
+        assert item.canonical_url and item.url_key
+        new = NewArticle(
+            url=item.canonical_url,
+            url_key=item.url_key,
+            outlet_id=item.outlet_id,
+            title=x.title or item.hint_title or "",
+            text=x.text,
+            published=item.published,
+            date_source=item.date_source,
+            score=item.score,
+            simhash=x.simhash,
+            author=x.author,
+            language=x.language,
+            site_name=x.site_name,
+            matches=[NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in item.matches],
+            aliases=item.aliases,
+        )
+        now = self.context.clock()
+        with self.context.db.write() as session:
+            row = insert_article(session, new, now)
+            if row is None:
+                return False
+            for hook in self.context.on_stored:
+                hook(session, row, now)
+            return True

@@ -1,0 +1,74 @@
+"""Scrapy settings: Scrapy knobs only. mediawatch's own configuration travels in the context.
+
+`scrapy.cfg` points here, so `scrapy crawl outlet -a outlet=ID` works from a checkout.
+"""
+
+from typing import Any
+
+from scrapy.settings import Settings
+
+from crawler.config import Config
+from crawler.context import SETTING, CrawlContext
+from crawler.outlets import Outlet
+
+BOT_NAME = "mediawatch"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+USER_AGENT = "mediawatch/0.1 (+https://github.com/mediawatch/mediawatch)"
+ROBOTSTXT_OBEY = True
+DOWNLOAD_DELAY = 1.0
+DOWNLOAD_DELAY_JITTER = 0.5
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DEPTH_LIMIT = 4  # a sitemap index of sitemap indexes, at most
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.ExtractPipeline": 100,
+    "crawler.pipelines.ArticlePipeline": 200,
+    "crawler.pipelines.ScorePipeline": 300,
+    "crawler.pipelines.StorePipeline": 400,
+}
+DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.KnownUrlMiddleware": 50}
+EXTENSIONS = {"crawler.extensions.CrawlRunRecorder": 500}
+
+
+def module_settings() -> dict[str, Any]:
+    """This module's upper-case names: the base every mediawatch crawl starts from."""
+    return {k: v for k, v in globals().items() if k.isupper()}
+
+
+def crawl_settings(config: Config, outlet: Outlet, context: CrawlContext) -> Settings:
+    """Scrapy settings for crawling one outlet under this configuration."""
+    crawl = config.crawl
+    settings = Settings(module_settings())
+    settings.setdict(
+        {
+            "USER_AGENT": crawl.user_agent,
+            "ROBOTSTXT_OBEY": crawl.obey_robots,
+            "DOWNLOAD_DELAY": crawl.download_delay,
+            "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
+            "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_outlet,
+            "DOWNLOAD_TIMEOUT": crawl.timeout.total_seconds(),
+            "RETRY_TIMES": crawl.retries,
+            "DOWNLOAD_MAXSIZE": int(crawl.max_page_mb * 1024 * 1024),
+            "DOWNLOAD_WARNSIZE": int(crawl.max_page_mb * 1024 * 1024 * 0.5),
+            "CLOSESPIDER_TIMEOUT": crawl.run_timeout.total_seconds(),
+            SETTING: context,
+        },
+        priority="cmdline",
+    )
+    return settings

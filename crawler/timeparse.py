@@ -1,0 +1,26 @@
+"""Dates on the command line: "7d", "12h", "2026-03-01" or a full ISO 8601 timestamp."""
+
+from datetime import UTC, datetime
+
+from dateutil import parser as dateparser
+
+from crawler.durations import parse_duration
+from crawler.errors import UsageError
+
+
+def parse_since(value: str | None, now: datetime, option: str = "--since") -> datetime | None:
+    """An aware datetime for a relative ("7d") or absolute ("2026-03-01") point in time."""
+    if not value:
+        return None
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        parsed = dateparser.isoparse(value)
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r}: use a date (2026-03-01), a timestamp (2026-03-01T08:00:00+05:00) "
+            "or an age such as 7d, 12h or 30m"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,291 @@
+"""One generic spider, driven by an outlet's data: feeds, sitemaps and listing pages."""
+
+import gzip
+import io
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+from scrapy import Request, Spider
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.items import ArticlePage, DeadLink
+from crawler.outlets import Outlet
+from spiders.feeds import parse_feed
+from spiders.sitemaps import parse_sitemap
+
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+MAX_ERROR_SAMPLES = 20
+_CHALLENGE = re.compile(
+    rb"(cf-chl|challenge-platform|Just a moment\.\.\.|Attention Required!|captcha|"
+    rb"Access denied|DDoS protection|_Incapsula_|Request unsuccessful)",
+    re.IGNORECASE,
+)
+
+
+class AlreadySeen(IgnoreRequest):
+    """Raised by crawler.middlewares for article URLs the database already knows."""
+
+
+class OutletSpider(Spider):
+    """Crawl one outlet once: discover article URLs, skip old and known ones, fetch the rest."""
+
+    name = "outlet"
+
+    def __init__(
+        self,
+        outlet: Outlet | str | None = None,
+        max_age_days: int | str | None = None,
+        now: datetime | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if outlet is None:
+            raise ValueError("OutletSpider needs an outlet: scrapy crawl outlet -a outlet=ID")
+        if isinstance(outlet, str):
+            outlet, max_age_days = _outlet_from_config(outlet, max_age_days)
+        self.outlet = outlet
+        self.now = now or datetime.now(UTC)
+        self.max_age = timedelta(days=int(max_age_days or 7))
+        self.article_pattern = re.compile(outlet.article_url_pattern or r".")
+        self.error_samples: list[dict[str, str]] = []
+
+    async def start(self) -> AsyncIterator[Request]:
+        callbacks = {
+            "feed": self.parse_feed,
+            "sitemap": self.parse_sitemap,
+            "listing": self.parse_listing,
+        }
+        for kind, url in self.outlet.sources():
+            yield Request(
+                url,
+                callback=callbacks[kind],
+                errback=self.on_error,
+                dont_filter=True,
+                meta={"mediawatch": {"role": kind}},
+            )
+
+    # discovery
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        self._count("sources_fetched")
+        feed = parse_feed(response.body, response.url)
+        if not feed.entries:
+            self._source_problem(response, "feed")
+            return
+        for entry in feed.entries:
+            yield from self._article_request(
+                urljoin(response.url, entry.url),
+                response.url,
+                "feed",
+                entry.title,
+                entry.published,
+                "feed",
+            )
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        self._count("sources_fetched")
+        body = _maybe_gunzip(response.body)
+        if body is None:
+            self._error("parse", response.url, "gzip sitemap could not be read or is too large")
+            return
+        sitemap = parse_sitemap(body)
+        if sitemap.kind == "invalid" or not sitemap.entries:
+            self._source_problem(response, "sitemap", body)
+            return
+        for entry in sitemap.entries:
+            url = urljoin(response.url, entry.url)
+            if sitemap.kind == "index":
+                if entry.published and self._too_old(entry.published):
+                    continue
+                yield Request(
+                    url,
+                    callback=self.parse_sitemap,
+                    errback=self.on_error,
+                    meta={"mediawatch": {"role": "sitemap"}},
+                )
+            else:
+                yield from self._article_request(
+                    url, response.url, "sitemap", entry.title, entry.published, entry.date_source
+                )
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        self._count("sources_fetched")
+        if not isinstance(response, TextResponse):
+            self._error("parse", response.url, "listing page is not HTML")
+            return
+        links = {
+            urljoin(response.url, href.strip()) for href in response.css("a::attr(href)").getall()
+        }
+        found = [
+            u
+            for u in sorted(links)
+            if self.article_pattern.search(u) and _same_host(u, response.url)
+        ]
+        if not found:
+            self._source_problem(response, "listing")
+        for url in found:
+            yield from self._article_request(url, response.url, "listing", None, None, None)
+
+    def _article_request(
+        self,
+        url: str,
+        source: str,
+        via: str,
+        title: str | None,
+        published: datetime | None,
+        date_source: str | None,
+    ) -> Iterator[Request]:
+        self._count("discovered")
+        if not url.startswith(("http://", "https://")):
+            return
+        if published and self._too_old(published):
+            self._count("skipped_old_before_fetch")
+            return
+        yield Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            meta={
+                "mediawatch": {
+                    "role": "article",
+                    "via": via,
+                    "source": source,
+                    "title": title,
+                    "published": published,
+                    "date_source": date_source,
+                }
+            },
+        )
+
+    def _too_old(self, published: datetime) -> bool:
+        return published < self.now - self.max_age
+
+    # fetching
+
+    def parse_article(self, response: Response) -> Iterator[ArticlePage]:
+        hints = response.meta["mediawatch"]
+        if not isinstance(response, TextResponse):
+            self._error("parse", response.url, "not an HTML page")
+            return
+        redirects = list(response.meta.get("redirect_urls", []))
+        yield ArticlePage(
+            outlet_id=self.outlet.id,
+            url=response.url,
+            requested_url=redirects[0] if redirects else response.url,
+            redirect_urls=redirects,
+            html=response.text,
+            discovered_via=hints["via"],
+            source_url=hints["source"],
+            hint_title=hints["title"],
+            hint_published=hints["published"],
+            hint_date_source=hints["date_source"],
+        )
+
+    # failures
+
+    def on_error(self, failure: Failure) -> Iterator[DeadLink]:
+        request = failure.request  # type: ignore[attr-defined]
+        error: Any = failure.value
+        role = request.meta.get("mediawatch", {}).get("role", "article")
+        if failure.check(AlreadySeen):
+            return
+        kind, reason = classify_failure(failure)
+        self._error(kind, request.url, f"{role}: {reason}")
+        if role == "article" and kind in ("gone", "too_large"):
+            yield DeadLink(self.outlet.id, request.url, kind)
+
+    def _source_problem(self, response: Response, role: str, body: bytes | None = None) -> None:
+        body = response.body if body is None else body
+        if _CHALLENGE.search(body[:20000]):
+            self._error("challenge", response.url, f"{role} answered with a bot-challenge page")
+        elif role == "feed" and b"<html" in body[:2000].lower():
+            self._error("parse", response.url, "feed URL returned an HTML page, not a feed")
+        elif role == "sitemap" and b"<html" in body[:2000].lower():
+            self._error("parse", response.url, "sitemap URL returned an HTML page, not a sitemap")
+        elif role == "sitemap" and not body.strip().startswith(b"<"):
+            self._error("parse", response.url, "sitemap is not XML")
+        else:
+            self._error("empty", response.url, f"{role} lists no articles")
+
+    def _count(self, key: str) -> None:
+        if self.crawler:
+            self.crawler.stats.inc_value(f"mediawatch/{key}")
+
+    def _error(self, kind: str, url: str, reason: str) -> None:
+        self.logger.warning("%s: %s (%s)", kind, reason, url)
+        if self.crawler:
+            self.crawler.stats.inc_value("mediawatch/errors")
+            self.crawler.stats.inc_value(f"mediawatch/errors/{kind}")
+        if len(self.error_samples) < MAX_ERROR_SAMPLES:
+            self.error_samples.append({"kind": kind, "url": url, "reason": reason})
+
+
+def classify_failure(failure: Failure) -> tuple[str, str]:
+    """(kind, reason) for a failed request, in the kinds `mediawatch status` counts."""
+    error: Any = failure.value
+    if failure.check(HttpError):
+        status = error.response.status
+        if status in (404, 410):
+            return "gone", f"HTTP {status}"
+        if status in (401, 403, 429, 451):
+            return "blocked", f"HTTP {status}"
+        return ("http_5xx" if status >= 500 else "http_4xx"), f"HTTP {status}"
+    if failure.check(IgnoreRequest):
+        message = str(failure.value)
+        if "robots.txt" in message:
+            return "robots", "disallowed by robots.txt"
+        return "ignored", message or "request ignored"
+    if failure.check(CannotResolveHostError):
+        return "dns", str(failure.value)
+    if failure.check(DownloadConnectionRefusedError):
+        return "connection", "connection refused"
+    if failure.check(DownloadTimeoutError):
+        return "timeout", "timed out"
+    if failure.check(DownloadCancelledError):
+        return "too_large", "page larger than the size limit"
+    if failure.check(ResponseDataLossError, DownloadFailedError):
+        return "connection", str(failure.value)
+    return "connection", f"{type(error).__name__}: {error}"
+
+
+def _maybe_gunzip(body: bytes) -> bytes | None:
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as f:
+            data = f.read(MAX_SITEMAP_BYTES + 1)
+    except (OSError, EOFError):
+        return None
+    return data if len(data) <= MAX_SITEMAP_BYTES else None
+
+
+def _same_host(a: str, b: str) -> bool:
+    from crawler.urls import same_site
+
+    return same_site(a, b)
+
+
+def _outlet_from_config(outlet_id: str, max_age_days: int | str | None) -> tuple[Outlet, int]:
+    """For `scrapy crawl outlet -a outlet=ID`: look the outlet up in the usual config."""
+    from crawler.config import load_config
+
+    config = load_config()
+    for outlet in config.active_outlets():
+        if outlet.id == outlet_id:
+            return outlet, int(max_age_days or config.crawl.max_age_days)
+    raise ValueError(f"unknown outlet {outlet_id!r}; see `mediawatch outlets list`")

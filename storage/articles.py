@@ -1,0 +1,183 @@
+"""Writing articles: the seen-URL memory, near-duplicate lookup and the insert itself.
+
+Plain dataclasses in, rows out; callers own the transaction (Database.write()).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import ArticleRow, MatchRow, OutletRow, SeenUrlRow
+
+NEAR_DUPLICATE_BITS = 3  # SimHash bits two copies of one piece may differ in
+
+
+@dataclass(frozen=True)
+class NewMatch:
+    topic: str
+    term: str
+    title_count: int
+    text_count: int
+
+
+@dataclass
+class NewArticle:
+    url: str
+    url_key: str
+    outlet_id: str
+    title: str
+    text: str
+    published: datetime | None
+    date_source: str
+    score: float
+    simhash: int
+    author: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    matches: list[NewMatch] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutletInfo:
+    id: str
+    name: str
+    country: str
+    language: str
+
+
+def sync_outlets(session: Session, outlets: Iterable[OutletInfo]) -> None:
+    """Upsert the outlets in use, so articles and runs can reference them."""
+    for o in outlets:
+        row = session.get(OutletRow, o.id)
+        if row is None:
+            session.add(OutletRow(id=o.id, name=o.name, country=o.country, language=o.language))
+        else:
+            row.name, row.country, row.language = o.name, o.country, o.language
+
+
+def known_url_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of these URL keys were already fetched (stored, too old, gone...)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return set()
+    found: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        found.update(
+            session.scalars(select(SeenUrlRow.url_key).where(SeenUrlRow.url_key.in_(chunk)))
+        )
+    return found
+
+
+def record_seen(
+    session: Session,
+    keys: Iterable[str],
+    outlet_id: str,
+    outcome: str,
+    now: datetime,
+    article_id: int | None = None,
+) -> None:
+    """Remember URL keys as dealt with; an existing entry is left as it is."""
+    rows = [
+        {
+            "url_key": k,
+            "outlet_id": outlet_id,
+            "outcome": outcome,
+            "article_id": article_id,
+            "seen_at": now,
+        }
+        for k in dict.fromkeys(keys)
+    ]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(SeenUrlRow).values(rows).on_conflict_do_nothing())
+
+
+def to_signed64(value: int) -> int:
+    """SimHash is unsigned 64-bit; BIGINT is signed."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def bands(simhash: int) -> list[int]:
+    return [(simhash >> (16 * i)) & 0xFFFF for i in range(4)]
+
+
+def find_near_duplicate(session: Session, simhash: int) -> ArticleRow | None:
+    """The first stored copy of a piece with (nearly) this SimHash, if any.
+
+    Two hashes within NEAR_DUPLICATE_BITS bits share at least one of four 16-bit bands,
+    so the indexed band columns find every candidate without scanning the table.
+    """
+    b = bands(simhash)
+    candidates = session.scalars(
+        select(ArticleRow)
+        .where(
+            or_(
+                ArticleRow.sim_band0 == b[0],
+                ArticleRow.sim_band1 == b[1],
+                ArticleRow.sim_band2 == b[2],
+                ArticleRow.sim_band3 == b[3],
+            )
+        )
+        .order_by(ArticleRow.id)
+        .limit(200)
+    )
+    for row in candidates:
+        if ((row.simhash % (1 << 64)) ^ simhash).bit_count() <= NEAR_DUPLICATE_BITS:
+            return (
+                row if row.duplicate_of_id is None else session.get(ArticleRow, row.duplicate_of_id)
+            )
+    return None
+
+
+def article_by_key(session: Session, key: str) -> ArticleRow | None:
+    return session.scalars(select(ArticleRow).where(ArticleRow.url_key == key)).first()
+
+
+def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleRow | None:
+    """Store a new article with its matches and URL aliases; None if its URL is known.
+
+    A near-duplicate is stored too, linked to the first copy through duplicate_of_id.
+    """
+    if article_by_key(session, new.url_key) is not None:
+        record_seen(session, new.aliases, new.outlet_id, "stored", now)
+        return None
+    original = find_near_duplicate(session, new.simhash) if new.simhash else None
+    b = bands(new.simhash)
+    row = ArticleRow(
+        url=new.url,
+        url_key=new.url_key,
+        outlet_id=new.outlet_id,
+        title=new.title,
+        author=new.author,
+        published=new.published,
+        date_source=new.date_source,
+        language=new.language,
+        site_name=new.site_name,
+        text=new.text,
+        word_count=len(new.text.split()),
+        score=new.score,
+        first_seen=now,
+        simhash=to_signed64(new.simhash),
+        sim_band0=b[0],
+        sim_band1=b[1],
+        sim_band2=b[2],
+        sim_band3=b[3],
+        duplicate_of_id=original.id if original else None,
+        matches=[
+            MatchRow(topic=m.topic, term=m.term, title_count=m.title_count, text_count=m.text_count)
+            for m in new.matches
+        ],
+    )
+    session.add(row)
+    session.flush()
+    record_seen(session, [new.url_key, *new.aliases], new.outlet_id, "stored", now, row.id)
+    return row

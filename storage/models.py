@@ -1,0 +1,219 @@
+"""SQLAlchemy 2.0 typed models. Uniqueness is the database's job, not the crawler's.
+
+Each index says which query it serves. Schema changes go through Alembic
+(storage/migrations); never edit a released migration.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class OutletRow(Base):
+    """Outlets as last configured, so articles and crawl runs can name theirs."""
+
+    __tablename__ = "outlets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(16), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+
+
+class ArticleRow(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), comment="canonical URL, as shown to users")
+    url_key: Mapped[str] = mapped_column(
+        String(2048), unique=True, comment="crawler.urls.url_key: one per article"
+    )
+    outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id"))
+    title: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[datetime | None]
+    date_source: Mapped[str] = mapped_column(String(16), default="none")
+    language: Mapped[str | None] = mapped_column(String(8))
+    site_name: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    first_seen: Mapped[datetime]
+    simhash: Mapped[int] = mapped_column(BigInteger, default=0, comment="signed 64-bit SimHash")
+    sim_band0: Mapped[int] = mapped_column(Integer, default=0)
+    sim_band1: Mapped[int] = mapped_column(Integer, default=0)
+    sim_band2: Mapped[int] = mapped_column(Integer, default=0)
+    sim_band3: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id"), comment="the first copy of a near-duplicate"
+    )
+
+    matches: Mapped[list["MatchRow"]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    __table_args__ = (
+        # "newest first" listings and the digest's "first seen in its period"
+        Index("ix_articles_first_seen", "first_seen"),
+        Index("ix_articles_published", "published"),
+        # --outlet filters
+        Index("ix_articles_outlet_first_seen", "outlet_id", "first_seen"),
+        # near-duplicate candidates: a SimHash within 3 bits shares at least one 16-bit band
+        Index("ix_articles_sim_band0", "sim_band0"),
+        Index("ix_articles_sim_band1", "sim_band1"),
+        Index("ix_articles_sim_band2", "sim_band2"),
+        Index("ix_articles_sim_band3", "sim_band3"),
+        Index("ix_articles_duplicate_of", "duplicate_of_id"),
+    )
+
+
+class MatchRow(Base):
+    """One term of one topic found in one article."""
+
+    __tablename__ = "matches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(64))
+    term: Mapped[str] = mapped_column(Text)
+    title_count: Mapped[int] = mapped_column(Integer, default=0)
+    text_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    article: Mapped[ArticleRow] = relationship(back_populates="matches")
+
+    __table_args__ = (
+        UniqueConstraint("article_id", "topic", "term", name="uq_matches_article_topic_term"),
+        # --topic filters
+        Index("ix_matches_topic_article", "topic", "article_id"),
+    )
+
+
+class SeenUrlRow(Base):
+    """Every article URL already dealt with, so it is never fetched again."""
+
+    __tablename__ = "seen_urls"
+
+    url_key: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    outlet_id: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), comment="stored, too_old, not_article, gone")
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    seen_at: Mapped[datetime]
+
+
+class CrawlRunRow(Base):
+    """One crawl of one outlet: what it fetched, found and failed at."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outlet_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    items_discovered: Mapped[int] = mapped_column(Integer, default=0)
+    new_articles: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_kinds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error_samples: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        # `mediawatch status`: the latest runs of each outlet
+        Index("ix_crawl_runs_outlet_started", "outlet_id", "started_at"),
+    )
+
+
+class AlertRow(Base):
+    """The durable outbox: one row per (story, subscription), written with the article."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    story_id: Mapped[int] = mapped_column(
+        Integer, comment="the first copy's id: near-duplicates share it, so alert once"
+    )
+    subscription: Mapped[str] = mapped_column(String(320), comment="the subscriber's email")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("story_id", "subscription", name="uq_alerts_story_subscription"),
+        # delivery: pending alerts whose time has come
+        Index("ix_alerts_status_next", "status", "next_attempt_at"),
+    )
+
+
+class DigestRow(Base):
+    """A digest sent for one subscription and period; the unique key stops a second one."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(320))
+    period: Mapped[str] = mapped_column(String(64), comment="e.g. 2026-11-26")
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("subscription", "period", name="uq_digests_subscription_period"),
+    )
+
+
+class StateRow(Base):
+    """Small named values the daemon keeps, such as its last heartbeat."""
+
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]

@@ -1,0 +1,184 @@
+"""The alert outbox and the digest record: rows written with the article, read by delivery."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import AlertRow, ArticleRow, DigestRow
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def queue_alerts(
+    session: Session, article: ArticleRow, subscriptions: Sequence[str], now: datetime
+) -> int:
+    """Queue one alert per subscription; a (story, subscription) pair already queued is skipped.
+
+    Returns how many were newly queued. The unique key makes a second alert for the same
+    story impossible, whatever the caller does, across restarts and syndicated copies.
+    """
+    if not subscriptions:
+        return 0
+    story = article.duplicate_of_id or article.id
+    rows = [
+        {
+            "article_id": article.id,
+            "story_id": story,
+            "subscription": s,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for s in subscriptions
+    ]
+    stmt = _insert(session)(AlertRow).values(rows).on_conflict_do_nothing()
+    result = session.execute(stmt.returning(AlertRow.id))
+    return len(result.all())
+
+
+def due_alerts(session: Session, now: datetime, limit: int = 500) -> list[AlertRow]:
+    return list(
+        session.scalars(
+            select(AlertRow)
+            .where(AlertRow.status == "pending", AlertRow.next_attempt_at <= now)
+            .order_by(AlertRow.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_sent(session: Session, alert_id: int, now: datetime) -> None:
+    row = session.get(AlertRow, alert_id)
+    if row:
+        row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
+        row.last_error = None
+
+
+def mark_retry(session: Session, alert_id: int, error: str, next_at: datetime) -> None:
+    row = session.get(AlertRow, alert_id)
+    if row:
+        row.attempts += 1
+        row.last_error, row.next_attempt_at = error[:1000], next_at
+
+
+def mark_failed(session: Session, alert_id: int, error: str) -> None:
+    row = session.get(AlertRow, alert_id)
+    if row:
+        row.status, row.attempts, row.last_error = "failed", row.attempts + 1, error[:1000]
+
+
+def alert_counts(session: Session) -> dict[str, int]:
+    counts = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status)).all()
+    return {status: int(n) for status, n in counts}
+
+
+@dataclass(frozen=True)
+class AlertListing:
+    id: int
+    status: str
+    subscription: str
+    article_id: int
+    title: str
+    url: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime
+
+
+def list_alerts(
+    session: Session, status: str | None = None, limit: int = 100
+) -> list[AlertListing]:
+    stmt = (
+        select(AlertRow, ArticleRow.title, ArticleRow.url)
+        .join(ArticleRow, ArticleRow.id == AlertRow.article_id)
+        .order_by(AlertRow.id.desc())
+        .limit(limit)
+    )
+    if status:
+        stmt = stmt.where(AlertRow.status == status)
+    return [
+        AlertListing(
+            a.id,
+            a.status,
+            a.subscription,
+            a.article_id,
+            title,
+            url,
+            a.attempts,
+            a.last_error,
+            a.created_at,
+            a.sent_at,
+            a.next_attempt_at,
+        )
+        for a, title, url in session.execute(stmt).all()
+    ]
+
+
+def claim_digest(
+    session: Session,
+    subscription: str,
+    period: str,
+    start: datetime,
+    end: datetime,
+    entries: int,
+    now: datetime,
+) -> DigestRow | None:
+    """The digest row for (subscription, period), created pending; None if already sent."""
+    row = session.scalars(
+        select(DigestRow).where(DigestRow.subscription == subscription, DigestRow.period == period)
+    ).first()
+    if row is None:
+        row = DigestRow(
+            subscription=subscription,
+            period=period,
+            period_start=start,
+            period_end=end,
+            entries=entries,
+            status="pending",
+            attempts=0,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return row
+    return None if row.status in ("sent", "empty", "failed") else row
+
+
+def finish_digest(
+    session: Session, digest_id: int, status: str, now: datetime, error: str | None = None
+) -> None:
+    row = session.get(DigestRow, digest_id)
+    if row:
+        row.status, row.attempts, row.last_error = status, row.attempts + 1, error
+        if status in ("sent", "empty"):
+            row.sent_at = now
+
+
+def last_digest_end(session: Session, subscription: str) -> datetime | None:
+    return session.scalar(
+        select(func.max(DigestRow.period_end)).where(
+            DigestRow.subscription == subscription, DigestRow.status.in_(("sent", "empty"))
+        )
+    )
+
+
+def articles_first_seen(session: Session, start: datetime, end: datetime) -> list[ArticleRow]:
+    """Articles first seen in [start, end), oldest first."""
+    return list(
+        session.scalars(
+            select(ArticleRow)
+            .where(ArticleRow.first_seen >= start, ArticleRow.first_seen < end)
+            .order_by(ArticleRow.first_seen, ArticleRow.id)
+        )
+    )

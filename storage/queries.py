@@ -1,0 +1,86 @@
+"""Reading articles back: listing, simple search and one article with its matches."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import ArticleRow, MatchRow, OutletRow
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    query: str | None = None
+    topic: str | None = None
+    outlet: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    min_score: float | None = None
+    language: str | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+def _filtered(f: ArticleFilter) -> Select[ArticleRow]:
+    stmt = select(ArticleRow)
+    if f.topic:
+        stmt = stmt.where(
+            exists().where(MatchRow.article_id == ArticleRow.id, MatchRow.topic == f.topic)
+        )
+    if f.outlet:
+        stmt = stmt.where(ArticleRow.outlet_id == f.outlet)
+    if f.since:
+        stmt = stmt.where(
+            or_(
+                ArticleRow.published >= f.since,
+                (ArticleRow.published.is_(None)) & (ArticleRow.first_seen >= f.since),
+            )
+        )
+    if f.until:
+        stmt = stmt.where(
+            or_(
+                ArticleRow.published < f.until,
+                (ArticleRow.published.is_(None)) & (ArticleRow.first_seen < f.until),
+            )
+        )
+    if f.min_score is not None:
+        stmt = stmt.where(ArticleRow.score >= f.min_score)
+    if f.language:
+        stmt = stmt.where(ArticleRow.language == f.language)
+    return stmt
+
+
+def list_articles(session: Session, f: ArticleFilter) -> list[ArticleRow]:
+    """Articles matching the filters; with a query, a plain substring search, best first."""
+    stmt = _filtered(f)
+    if f.query:
+        for word in f.query.split():
+            like = f"%{word.replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(or_(ArticleRow.title.ilike(like), ArticleRow.text.ilike(like)))
+        stmt = stmt.order_by(ArticleRow.score.desc(), ArticleRow.first_seen.desc())
+    else:
+        stmt = stmt.order_by(ArticleRow.first_seen.desc(), ArticleRow.id.desc())
+    return list(session.scalars(stmt.limit(f.limit).offset(f.offset)))
+
+
+def get_article(session: Session, article_id: int) -> ArticleRow | None:
+    return session.get(ArticleRow, article_id)
+
+
+def near_duplicates(session: Session, article: ArticleRow) -> list[ArticleRow]:
+    """Other stored copies of the same piece (syndicated or republished)."""
+    root = article.duplicate_of_id or article.id
+    stmt = (
+        select(ArticleRow)
+        .where(
+            or_(ArticleRow.id == root, ArticleRow.duplicate_of_id == root),
+            ArticleRow.id != article.id,
+        )
+        .order_by(ArticleRow.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def outlet_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(OutletRow.id, OutletRow.name)).tuples().all())

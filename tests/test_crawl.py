@@ -1,0 +1,181 @@
+"""End to end: real crawls (`mediawatch crawl`) against the fixture outlets on 127.0.0.1."""
+
+import json
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import cli_json, run_cli, write_config
+from tests.site import SiteMap, build, outlets_config
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.site: SiteMap = build()
+        self.tmp = tmp
+        self.outbox = tmp / "outbox"
+        self.config = write_config(tmp / "mediawatch.toml", {
+            "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
+            "crawl": {"download_delay": 0, "max_page_mb": 2, "retries": 1, "timeout": "10s",
+                      "max_age_days": 7},
+            "email": {"outbox_dir": str(self.outbox)},
+            "catalogue": {"include": []},
+            "outlets": outlets_config(self.site),
+        })
+
+    def cli(self, *args: str) -> Any:
+        return cli_json("--config", str(self.config), *args)
+
+    def articles(self) -> list[dict[str, Any]]:
+        return self.cli("search", "--format", "json", "--limit", "100")
+
+    def by_path(self, key: str) -> dict[str, Any]:
+        url = self.site.url(key)
+        found = [a for a in self.articles() if a["url"].rstrip("/") == url.rstrip("/")]
+        assert found, f"{key} not stored"
+        return self.cli("show", str(found[0]["id"]), "--format", "json")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    w = World(tmp_path_factory.mktemp("crawl"))
+    w.first = w.cli("crawl", "--format", "json")
+    w.fetches_after_first = dict(w.site.site.requests)
+    yield w
+    w.site.site.stop()
+
+
+def outlet(summary: dict[str, Any], outlet_id: str) -> dict[str, Any]:
+    return next(o for o in summary["outlets"] if o["id"] == outlet_id)
+
+
+def test_summary_json_has_the_contract_shape(world: World) -> None:
+    s = world.first
+    assert set(s) >= {"outlets", "new_articles", "alerts_queued"}
+    for o in s["outlets"]:
+        assert set(o) >= {"id", "pages_fetched", "new_articles", "errors"}
+    assert [o["id"] for o in s["outlets"]] == ["alpha", "beta", "gamma"]
+
+
+def test_new_articles_from_feeds_listings_and_sitemaps(world: World) -> None:
+    s = world.first
+    # alpha: cismoa, ttp, redirected, windows-1252, monsoon. beta: copy, urdu, fatf.
+    assert outlet(s, "alpha")["new_articles"] == 5
+    assert outlet(s, "beta")["new_articles"] == 3
+    assert s["new_articles"] == 8
+    assert len(world.articles()) == 8
+
+
+def test_failures_are_counted_per_item_and_the_rest_goes_on(world: World) -> None:
+    alpha = outlet(world.first, "alpha")
+    # 404, 500, robots-disallowed, over the size limit
+    assert alpha["errors"] == 4
+    assert alpha["error_kinds"] == {"gone": 1, "http_5xx": 1, "robots": 1, "too_large": 1}
+    gamma = outlet(world.first, "gamma")
+    assert gamma["new_articles"] == 0
+    assert gamma["error_kinds"] == {"http_5xx": 1, "challenge": 1, "empty": 1}
+
+
+def test_titles_are_clean_and_dates_kept(world: World) -> None:
+    a1 = world.by_path("a1")
+    assert a1["title"] == "Renewing CISMOA: what it means for Pakistan-US ties"
+    assert a1["author"] == "Nauman Jalil"
+    published = datetime.fromisoformat(a1["published"])
+    assert published == world.site.now - timedelta(hours=2)  # to the second, from the page
+    b3 = world.by_path("b3")
+    assert b3["title"] == "After the grey list"
+    assert b3["date_source"] == "sitemap-news"
+
+
+def test_comments_and_sidebars_are_not_article_text(world: World) -> None:
+    monsoon = world.by_path("a11")
+    assert monsoon["topics"] == [] and monsoon["score"] == 0
+    assert "CISMOA" not in monsoon["text"] and "Most read" not in monsoon["text"]
+    a1 = world.by_path("a1")
+    assert "will win" not in a1["text"]
+
+
+def test_legacy_encodings_are_decoded(world: World) -> None:
+    cafe = world.by_path("a9")
+    assert "“café diplomacy”" in cafe["text"] and "résumé" in cafe["text"]
+    assert cafe["topics"] == ["fatf"]
+    urdu = world.by_path("b2")
+    assert "ttp" in urdu["topics"]
+
+
+def test_tracking_parameters_and_redirects_do_not_duplicate(world: World) -> None:
+    urls = [a["url"] for a in world.articles()]
+    assert not any("utm_" in u or "#" in u for u in urls)
+    assert world.site.fetches("a1") == 1  # in RSS, Atom (utm + fragment) and the listing
+    moved = world.by_path("a7")
+    assert moved["url"] == world.site.url("a7")
+
+
+def test_old_and_forbidden_articles_are_not_fetched(world: World) -> None:
+    assert world.site.fetches("a3") == 0  # feed date too old
+    assert world.site.fetches("b4") == 0  # news sitemap date too old
+    assert world.site.fetches("beta_stale") == 0  # index lastmod too old
+    assert world.site.fetches("a6") == 0  # robots.txt
+    assert world.site.fetches("a10") == 1  # no date before fetching; the page's own is too old
+    assert all(world.site.url("a10") != a["url"] for a in world.articles())
+
+
+def test_syndicated_copy_is_stored_linked_and_alerted_once(world: World) -> None:
+    a1, b1 = world.by_path("a1"), world.by_path("b1")
+    first, copy = (a1, b1) if a1["id"] < b1["id"] else (b1, a1)  # outlets crawl in parallel
+    assert copy["duplicate_of"] == first["id"] and first["duplicate_of"] is None
+    assert [d["id"] for d in first["duplicates"]] == [copy["id"]]
+    urls = [message_from_bytes(p.read_bytes(), policy=policy.default)["X-Mediawatch-Article-URL"]
+            for p in world.outbox.glob("*.eml")]
+    cismoa = [u for u in urls if u in (world.site.url("a1"), world.site.url("b1"))]
+    assert len(cismoa) == 1
+
+
+def test_second_crawl_fetches_no_article_again(world: World) -> None:
+    second = world.cli("crawl", "--format", "json")
+    assert second["new_articles"] == 0
+    again = world.site.site.requests
+    for key in ("a1", "a2", "a4", "a7", "a8", "a9", "a10", "a11", "b1", "b2", "b3"):
+        path = world.site.paths[key]
+        assert again[path] == world.fetches_after_first[path], f"{key} fetched again"
+    assert again[world.site.paths["a5"]] > world.fetches_after_first[world.site.paths["a5"]]
+    assert len(world.articles()) == 8
+
+
+def test_status_shows_outlet_health(world: World) -> None:
+    status = world.cli("status", "--format", "json")
+    health = {o["id"]: o for o in status["outlets"]}
+    assert health["alpha"]["health"] == "ok" and health["alpha"]["articles"] == 5
+    assert health["gamma"]["health"] == "blocked"
+    assert health["gamma"]["error_kinds"]["challenge"] == 1
+
+
+def test_text_output_of_crawl_is_readable(tmp_path: Path) -> None:
+    site = build()
+    try:
+        config = write_config(tmp_path / "m.toml", {
+            "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+            "crawl": {"download_delay": 0, "max_page_mb": 2},
+            "email": {"outbox_dir": str(tmp_path / "out")},
+            "catalogue": {"include": []},
+            "outlets": outlets_config(site)[2:],
+        })
+        result = run_cli("--config", str(config), "crawl", "gamma")
+        assert result.returncode == 0, result.stderr
+        assert "gamma" in result.stdout and "challenge 1" in result.stdout
+        assert "0 new articles" in result.stdout
+        assert "challenge" in result.stderr  # the warning names the problem
+        unknown = run_cli("--config", str(config), "crawl", "nope")
+        assert unknown.returncode == 2 and "unknown outlet" in unknown.stderr
+    finally:
+        site.site.stop()
+
+
+def test_json_is_clean_on_stdout(world: World) -> None:
+    result = run_cli("--config", str(world.config), "search", "CISMOA", "--format", "json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert data[0]["topics"] and "CISMOA" in data[0]["snippet"]
