@@ -6,6 +6,7 @@ would otherwise stall every download in the crawler's event loop.
 
 import logging
 import re
+from html import unescape
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -31,6 +32,9 @@ _DECLARED_DATE = [
         r"\"datePublished\"\s*:\s*\"([^\"]+)\"",
     )
 ]
+MIN_TEXT_CHARS = 150
+_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]+\s+")
 _DATE_PARAMS = {
     "original_date": True,
@@ -68,11 +72,13 @@ def extract_page(html: str, url: str, site_names: tuple[str, ...] = ()) -> Extra
     if doc is None or isinstance(doc, dict):
         return None
     text = (doc.text or "").strip()
-    if not text:
-        return None
+    if len(text) < MIN_TEXT_CHARS:
+        return None  # a menu, a paywall stub or an error page, not an article
     site_name = doc.sitename or None
     title = clean_title(
-        doc.title or "", (*site_names, site_name or "", urlsplit(url).hostname or "")
+        doc.title or "",
+        (*site_names, site_name or "", urlsplit(url).hostname or ""),
+        first_h1(html),
     )
     published, declared = _published(html, parse_date(doc.date))
     return Extracted(
@@ -112,25 +118,30 @@ def _drop_leading_title(text: str, title: str) -> str:
     return text
 
 
-def clean_title(title: str, site_names: tuple[str, ...]) -> str:
-    """Drop the " | Dawn" or " - Times of India" that pages add to their titles."""
+def clean_title(title: str, site_names: tuple[str, ...], headline: str = "") -> str:
+    """The headline without the " | Dawn", " - Times of India" or " | Bhopal News" that pages
+    add to their <title>; the page's own <h1> wins when the <title> merely wraps it."""
     title = " ".join(title.split())
+    headline = " ".join(headline.split())
+    if len(headline) >= 15 and _squash(headline) in _squash(title):
+        return headline
     names = [_squash(n.removeprefix("www.")) for n in site_names if n]
     names = [n for n in names if len(n) >= 3]
-    parts = _TITLE_SEPARATORS.split(title)
-    while len(parts) > 1 and _is_site(parts[-1], names):
-        parts.pop()
-    while len(parts) > 1 and _is_site(parts[0], names):
-        parts.pop(0)
-    if len(parts) == len(_TITLE_SEPARATORS.split(title)):
-        return title
-    # Rejoin what is left with the separators it had.
-    kept = " - ".join(parts)
-    for sep in _TITLE_SEPARATORS.findall(title):
-        if " - ".join(parts) in title:
-            break
-        kept = kept.replace(" - ", sep, 1)
-    return kept if kept in title else " ".join(parts)
+    while (seps := list(_TITLE_SEPARATORS.finditer(title))) and _is_site(
+        title[seps[-1].end() :], names
+    ):
+        title = title[: seps[-1].start()]
+    while (seps := list(_TITLE_SEPARATORS.finditer(title))) and _is_site(
+        title[: seps[0].start()], names
+    ):
+        title = title[seps[0].end() :]
+    return title
+
+
+def first_h1(html: str) -> str:
+    """Text of the page's first <h1>, tags removed."""
+    m = _H1.search(html)
+    return unescape(_TAGS.sub(" ", m.group(1))) if m else ""
 
 
 def _squash(text: str) -> str:
@@ -141,6 +152,9 @@ def _is_site(part: str, names: list[str]) -> bool:
     squashed = _squash(part)
     if not squashed:
         return True
+    words = part.split()
+    if len(words) <= 4 and words[-1].lower() in ("news", "online", "epaper", "e-paper"):
+        return True  # a section or edition name: " | Bhopal News"
     for name in names:
         stem = name.split(".")[0] if "." in name else name
         if squashed in (name, stem) or squashed.removeprefix("the") in (name, stem):

@@ -1,0 +1,113 @@
+"""mediawatch.toml: defaults, discovery, the starter file, and errors that say how to fix them."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from crawler.config import config_from_dict, load_config, starter_config
+from crawler.durations import format_duration, parse_duration
+from crawler.errors import ConfigError
+from tests.conftest import run_cli
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEDIAWATCH_CONFIG", raising=False)
+    c = load_config()
+    assert c.database.url == "sqlite:///mediawatch.db"
+    assert c.email.smtp_host == "" and c.email.outbox_dir == "outbox"
+    assert [t.id for t in c.topics] == ["cismoa", "ttp", "fatf"]
+    assert [(s.email, s.min_score, s.digest, s.timezone) for s in c.subscriptions] == [
+        ("mediawatch@localhost", 1.0, "daily@07:00", "UTC")]
+    assert len(c.active_outlets()) >= 30
+
+
+def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mediawatch.toml").write_text('[crawl]\ninterval = "2h"\n')
+    env = tmp_path / "env.toml"
+    env.write_text('[crawl]\ninterval = "3h"\n')
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text('[crawl]\ninterval = "4h"\n')
+    monkeypatch.delenv("MEDIAWATCH_CONFIG", raising=False)
+    assert format_duration(load_config().crawl.interval) == "2h"
+    monkeypatch.setenv("MEDIAWATCH_CONFIG", str(env))
+    assert format_duration(load_config().crawl.interval) == "3h"
+    assert format_duration(load_config(str(explicit)).crawl.interval) == "4h"
+
+
+def test_starter_file_is_valid_and_matches_defaults() -> None:
+    c = config_from_dict(tomllib.loads(starter_config()), "starter")
+    assert [t.id for t in c.topics] == ["cismoa", "ttp", "fatf"]
+    assert c.subscriptions[0].timezone == "Asia/Karachi"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "hint"),
+    [
+        ('[crawl]\ninterval = "soon"\n', "crawl.interval", '"15m"'),
+        ("[crawl]\nintervall = 3\n", "crawl.intervall", "unknown key"),
+        ("[crawl]\nmax_age_days = 0\n", "crawl.max_age_days", "greater than or equal to 1"),
+        ("[crawl]\nobey_robots = \"maybe\"\n", "crawl.obey_robots", "boolean"),
+        ('[database]\nurl = "mysql://x"\n', "database.url", "sqlite:///"),
+        ('[[outlets]]\nid = "Bad Id"\nname = "x"\nfeeds = ["https://e.org/f"]\n',
+         "outlets[0] (id 'Bad Id').id", "pattern"),
+        ('[[outlets]]\nid = "x"\nname = "x"\n', "outlets[0] (id 'x')", "at least one of feeds"),
+        ('[[outlets]]\nid = "x"\nname = "x"\nfeeds = ["ftp://e.org/f"]\n', "feeds", "http(s)"),
+        ('[[outlets]]\nid = "x"\nname = "x"\nlistings = ["https://e.org/"]\n'
+         'article_url_pattern = "(("\n', "article_url_pattern", "regular expression"),
+        ('[[subscriptions]]\nemail = "a@b.org"\ntimezone = "Mars/Base"\n', "timezone", "Asia/Karachi"),
+        ('[[subscriptions]]\nemail = "a@b.org"\ndigest = "hourly"\n', "digest", "daily@HH:MM"),
+        ('[[subscriptions]]\nemail = "a@b.org"\ntopics = ["nope"]\n', "subscriptions[0].topics",
+         "unknown topics"),
+        ('[catalogue]\ninclude = ["XX"]\n', "catalogue.include", "country code"),
+        ("not toml at all [", "", "not valid TOML"),
+    ],
+)
+def test_bad_configuration_names_file_key_and_fix(tmp_path: Path, toml: str, key: str,
+                                                  hint: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    result = run_cli("--config", str(path), "outlets", "list")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(path) in result.stderr and key in result.stderr and hint in result.stderr
+
+
+def test_config_option_after_the_command(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text('[catalogue]\ninclude = ["BD"]\n')
+    result = run_cli("outlets", "list", "--format", "json", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "daily-star" in result.stdout and "dawn" not in result.stdout
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("--config", str(tmp_path / "nope.toml"), "status")
+    assert result.returncode == 2 and "no such configuration file" in result.stderr
+
+
+def test_init_writes_a_working_starter(tmp_path: Path) -> None:
+    assert run_cli("init", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "mediawatch.toml").exists()
+    again = run_cli("init", cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert run_cli("outlets", "list", cwd=tmp_path).returncode == 0
+
+
+def test_durations() -> None:
+    assert parse_duration("90s").total_seconds() == 90
+    assert parse_duration("15m").total_seconds() == 900
+    assert parse_duration("2h").total_seconds() == 7200
+    assert parse_duration("1d").total_seconds() == 86400
+    for bad in ("", "5", "5x", "-5m", "0s"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    assert format_duration(parse_duration("90s")) == "90s"
+    assert format_duration(parse_duration("120m")) == "2h"
+
+
+def test_errors_are_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        config_from_dict({"crawl": {"interval": 5j}}, "x.toml")

@@ -1,0 +1,100 @@
+"""Discovery parsers: RSS 2.0, RSS 1.0, Atom, sitemaps, indexes, news sitemaps, hostile XML."""
+
+import gzip
+from datetime import UTC, datetime
+
+from spiders.feeds import parse_feed
+from spiders.outlet import _maybe_gunzip
+from spiders.sitemaps import parse_sitemap
+
+RSS2 = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>One</title><link>https://e.org/1</link><pubDate>Tue, 24 Nov 2026 10:00:00 +0500</pubDate></item>
+<item><title>Two</title><link>/2</link></item></channel></rss>"""
+
+RSS1 = b"""<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+ xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="https://e.org/"><title>T</title><link>https://e.org/</link></channel>
+<item rdf:about="https://e.org/a"><title>A</title><link>https://e.org/a</link>
+<dc:date>2026-11-24T10:00:00Z</dc:date></item></rdf:RDF>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">
+<title>T</title><id>x</id><updated>2026-11-24T10:00:00Z</updated>
+<entry><title>A</title><link rel="alternate" href="https://e.org/a"/><id>a</id>
+<updated>2026-11-24T10:00:00Z</updated></entry></feed>"""
+
+LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">
+<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+<!ENTITY xxe SYSTEM "file:///etc/passwd">]>"""
+
+
+def test_rss2() -> None:
+    feed = parse_feed(RSS2, "https://e.org/feed")
+    assert feed.is_feed
+    assert [e.url for e in feed.entries] == ["https://e.org/1", "https://e.org/2"]
+    assert feed.entries[0].published == datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+    assert feed.entries[1].published is None
+
+
+def test_rss1_and_atom() -> None:
+    rss1 = parse_feed(RSS1, "https://e.org/feed")
+    assert [e.url for e in rss1.entries] == ["https://e.org/a"]
+    assert rss1.entries[0].published == datetime(2026, 11, 24, 10, tzinfo=UTC)
+    atom = parse_feed(ATOM, "https://e.org/feed")
+    assert [(e.url, e.title) for e in atom.entries] == [("https://e.org/a", "A")]
+
+
+def test_html_and_garbage_are_not_feeds() -> None:
+    assert not parse_feed(b"<html><body>Just a moment...</body></html>", "https://e.org/").is_feed
+    assert parse_feed(b"\x00\xff garbage", "https://e.org/").entries == []
+
+
+def test_feed_entities_are_not_expanded() -> None:
+    body = LAUGHS + b'<rss version="2.0"><channel><title>&lol9;&xxe;</title><item><title>&lol9;</title>' \
+        b"<link>https://e.org/1</link></item></channel></rss>"
+    feed = parse_feed(body, "https://e.org/feed")
+    assert all(len(e.title or "") < 1000 and "root:" not in (e.title or "") for e in feed.entries)
+
+
+def test_sitemap_urlset_index_and_news() -> None:
+    urlset = parse_sitemap(b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <url><loc>https://e.org/a</loc><lastmod>2026-11-24</lastmod></url></urlset>""")
+    assert urlset.kind == "urlset"
+    assert urlset.entries[0].published == datetime(2026, 11, 24, tzinfo=UTC)
+    assert urlset.entries[0].date_source == "sitemap-lastmod"
+    index = parse_sitemap(b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <sitemap><loc>https://e.org/s1.xml.gz</loc></sitemap></sitemapindex>""")
+    assert index.kind == "index" and index.entries[0].url == "https://e.org/s1.xml.gz"
+    news = parse_sitemap(b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url><loc>https://e.org/n</loc>
+        <news:news><news:publication><news:name>E</news:name></news:publication>
+        <news:publication_date>2026-11-24T10:30:00+05:00</news:publication_date>
+        <news:title>FATF &amp; the grey list</news:title></news:news></url></urlset>""")
+    e = news.entries[0]
+    assert (e.title, e.date_source) == ("FATF & the grey list", "sitemap-news")
+    assert e.published == datetime(2026, 11, 24, 5, 30, tzinfo=UTC)
+
+
+def test_sitemap_that_is_not_a_sitemap() -> None:
+    assert parse_sitemap(b"<html><body>hello</body></html>").kind == "invalid"
+    assert parse_sitemap(b"").kind == "invalid"
+    assert parse_sitemap(b"not xml").kind == "invalid"
+
+
+def test_sitemap_entities_are_not_expanded() -> None:
+    body = LAUGHS + b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <url><loc>https://e.org/&lol9;&xxe;</loc></url></urlset>"""
+    result = parse_sitemap(body)
+    assert all(len(e.url) < 1000 and "root:" not in e.url for e in result.entries)
+
+
+def test_gzip_sitemaps_are_bounded() -> None:
+    assert _maybe_gunzip(gzip.compress(b"<urlset/>")) == b"<urlset/>"
+    assert _maybe_gunzip(b"<urlset/>") == b"<urlset/>"
+    assert _maybe_gunzip(b"\x1f\x8b broken") is None
