@@ -151,16 +151,22 @@ class DeliveryReport:
 
 
 def deliver_pending(
-    config: Any, db: Database, rules: RuleSet, now: datetime, transport: Transport | None = None
+    config: Any,
+    db: Database,
+    rules: RuleSet,
+    now: datetime,
+    transport: Transport | None = None,
+    due_before: datetime | None = None,
 ) -> DeliveryReport:
-    """Send every alert whose time has come; return what happened."""
+    """Send every alert whose next try is due (by `due_before`, default now); say what happened."""
     report = DeliveryReport()
     transport = transport or make_transport(config.email)
     subscribers = {s.email.lower() for s in config.subscriptions}
     try:
         with db.read() as session:
             due = [
-                (a.id, a.article_id, a.subscription, a.attempts) for a in due_alerts(session, now)
+                (a.id, a.article_id, a.subscription, a.attempts)
+                for a in due_alerts(session, due_before or now)
             ]
             names = outlet_names(session)
         connection_down = False

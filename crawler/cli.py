@@ -253,6 +253,67 @@ def outlets_list(country: str | None, fmt: str, config_path: str | None) -> None
         write_outlets(chosen, config)
 
 
+@cli.group(cls=MediawatchGroup, epilog=example("mediawatch alerts list --status failed"))
+def alerts() -> None:
+    """The alert outbox: what was queued, sent or failed, and delivering it now."""
+
+
+@alerts.command("list", epilog=example("mediawatch alerts list --status pending --format json"))
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]))
+@click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def alerts_list(status: str | None, limit: int, fmt: str, config_path: str | None) -> None:
+    """List alerts, newest first, with their delivery state and last error."""
+    from crawler.mailroom import list_alert_rows
+
+    rows = list_alert_rows(load(config_path), status, limit)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no alerts")
+    for r in rows:
+        when = r["sent_at"] or r["next_attempt_at"]
+        click.echo(
+            f"#{r['id']:<5} {r['status']:8} {r['subscription']:28} tries {r['attempts']:<3} "
+            f"{when[:16]}  {r['title'][:60]}"
+        )
+        if r["last_error"]:
+            click.echo(f"       last error: {r['last_error']}")
+
+
+@alerts.command("flush", epilog=example("mediawatch alerts flush"))
+@config_option
+def alerts_flush(config_path: str | None) -> None:
+    """Deliver every pending alert now, including those waiting for a retry."""
+    from crawler.mailroom import flush_alerts
+
+    report = flush_alerts(load(config_path))
+    click.echo(f"{report.sent} sent, {report.retrying} still pending, {report.failed} failed")
+    if report.retrying:
+        raise CliError("some alerts could not be delivered; they stay queued", 1)
+
+
+@cli.command(epilog=example("mediawatch digest --since 1d --preview"))
+@click.option("--since", help="Digest of articles first seen since a date or age (e.g. 1d).")
+@click.option("--send", "mode", flag_value="send", help="Send the digests and record them.")
+@click.option(
+    "--preview",
+    "mode",
+    flag_value="preview",
+    default=True,
+    help="Print the digests without sending (the default).",
+)
+@config_option
+def digest(since: str | None, mode: str, config_path: str | None) -> None:
+    """Build each subscription's digest now; print it, or send it (once per period)."""
+    from crawler.mailroom import digests_now
+
+    for line in digests_now(load(config_path), since, send=mode == "send"):
+        click.echo(line)
+
+
 @cli.command(epilog=example("mediawatch demo"))
 @click.option(
     "--keep", type=click.Path(file_okay=False), help="Keep the demo's files in this folder."

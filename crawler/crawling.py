@@ -126,9 +126,7 @@ def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
         finally:
             reactor.callLater(0, reactor.stop)
 
-    reactor.callWhenRunning(
-        lambda: Deferred.fromFuture(asyncio.ensure_future(wrapper()))
-    )
+    reactor.callWhenRunning(lambda: Deferred.fromFuture(asyncio.ensure_future(wrapper())))
     reactor.run(installSignalHandlers=False)
     if "error" in outcome:
         raise outcome["error"]

@@ -6,9 +6,9 @@ would otherwise stall every download in the crawler's event loop.
 
 import logging
 import re
-from html import unescape
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
 from urllib.parse import urlsplit
 
 import py3langid

@@ -200,7 +200,6 @@ class OutletSpider(Spider):
 
     def on_error(self, failure: Failure) -> Iterator[DeadLink]:
         request = failure.request  # type: ignore[attr-defined]
-        error: Any = failure.value
         role = request.meta.get("mediawatch", {}).get("role", "article")
         if failure.check(AlreadySeen):
             return

@@ -83,4 +83,4 @@ def near_duplicates(session: Session, article: ArticleRow) -> list[ArticleRow]:
 
 
 def outlet_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(OutletRow.id, OutletRow.name)).tuples().all())
+    return {row.id: row.name for row in session.execute(select(OutletRow.id, OutletRow.name))}

@@ -15,7 +15,9 @@ from crawler.demo import _to_toml
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
-PG_URL = os.environ.get("MEDIAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "MEDIAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REQUIRE_SERVICES = os.environ.get("MEDIAWATCH_REQUIRE_SERVICES") == "1"
 
 
@@ -64,14 +66,26 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 240, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 240,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run `mediawatch ARGS` as a user would, in its own process."""
     full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
-    full_env.pop("MEDIAWATCH_CONFIG", None) if env is None or "MEDIAWATCH_CONFIG" not in env else None
+    full_env.pop(
+        "MEDIAWATCH_CONFIG", None
+    ) if env is None or "MEDIAWATCH_CONFIG" not in env else None
     return subprocess.run(
-        [sys.executable, "-m", "crawler", *args], cwd=cwd, env=full_env, capture_output=True,
-        text=True, timeout=timeout, input=input,
+        [sys.executable, "-m", "crawler", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
     )
 
 

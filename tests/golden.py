@@ -56,8 +56,14 @@ def measure() -> Scores:
         x = extract_page(page("fundus", name), e["url"])
         f1s.append(token_f1(x.text if x else "", "\n".join(e["paragraphs"])))
         title_hits += bool(x and x.title == e["title"])
-    return Scores(date_hits / len(dates), len(dates), sum(f1s) / len(f1s), len(f1s),
-                  title_hits / len(fundus), len(fundus))
+    return Scores(
+        date_hits / len(dates),
+        len(dates),
+        sum(f1s) / len(f1s),
+        len(f1s),
+        title_hits / len(fundus),
+        len(fundus),
+    )
 
 
 if __name__ == "__main__":

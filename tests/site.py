@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crawler.demosite import DemoArticle, FixtureSite, Page, article_html, rss
 
-SAMPLE = (Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "cismoa-oped.txt")
+SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "cismoa-oped.txt"
 
 
 def sample_paragraphs() -> list[str]:
@@ -45,10 +45,17 @@ class SiteMap:
         return self.site.fetch_count(self.paths[key])
 
 
-def article(path: str, title: str, hours: float, paragraphs: list[str], now: datetime,
-            **kw: object) -> DemoArticle:
-    return DemoArticle(path=path, title=title, author=str(kw.pop("author", "Staff Writer")),
-                       published=now - timedelta(hours=hours), paragraphs=paragraphs, **kw)  # type: ignore[arg-type]
+def article(
+    path: str, title: str, hours: float, paragraphs: list[str], now: datetime, **kw: object
+) -> DemoArticle:
+    return DemoArticle(
+        path=path,
+        title=title,
+        author=str(kw.pop("author", "Staff Writer")),
+        published=now - timedelta(hours=hours),
+        paragraphs=paragraphs,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def build(now: datetime | None = None) -> SiteMap:
@@ -56,41 +63,83 @@ def build(now: datetime | None = None) -> SiteMap:
     site = FixtureSite().start()
     t = SiteMap(site, now)
     p = t.paths
-    site.add("/robots.txt", Page(b"User-agent: *\nDisallow: /alpha/private/\n",
-                                 content_type="text/plain"))
+    site.add(
+        "/robots.txt",
+        Page(b"User-agent: *\nDisallow: /alpha/private/\n", content_type="text/plain"),
+    )
 
     # alpha
-    a1 = article("/alpha/opinion/101/renewing-cismoa",
-                 "Renewing CISMOA: what it means for Pakistan-US ties", 2, sample_paragraphs(), now,
-                 author="Nauman Jalil",
-                 comments=["TTP TTP TTP will win", "FATF grey list again"],
-                 sidebar=["FATF keeps Pakistan off grey list", "TTP attack in Khyber"])
-    a2 = article("/alpha/opinion/102/ttp-border", "The TTP problem on the western border", 5, [
-        "Since the Afghan Taliban returned to power in Kabul, the Tehrik-i-Taliban Pakistan has "
-        "found room to regroup, and militant attacks in Khyber Pakhtunkhwa have risen.",
-        "Islamabad's hope that the Afghan Taliban would restrain the TTP has not been borne out. "
-        + FILLER * 2,
-    ], now, author="Ayesha Siddiqa")
-    a3 = article("/alpha/opinion/90/old-piece", "An old piece on the FATF", 24 * 30,
-                 ["Pakistan was placed on the FATF grey list. " + FILLER * 3], now)
-    a7 = article("/alpha/opinion/106/moved", "A moved op-ed on provincial budgets", 6,
-                 [FILLER * 4], now)
-    a9 = article("/alpha/opinion/108/cafe-diplomacy", "Café diplomacy and the grey list", 7, [
-        "At the “café diplomacy” round in Paris, Pakistan’s delegation argued that the grey list "
-        "had served its purpose — résumé in hand. " + FILLER * 2,
-    ], now)
-    a10 = article("/alpha/opinion/95/page-dated-old", "A page whose own date is old", 24 * 40,
-                  ["This column appeared long ago. " + FILLER * 3], now)
-    a11 = article("/alpha/opinion/109/monsoon", "Monsoon and the cities", 9, [
-        "Every year the monsoon arrives and every year the cities drown. " + FILLER * 3,
-    ], now, comments=["What about the TTP? And FATF? And CISMOA?", "CISMOA CISMOA"],
-        sidebar=["TTP militants attack checkpost", "FATF plenary opens", "CISMOA renewed"])
+    a1 = article(
+        "/alpha/opinion/101/renewing-cismoa",
+        "Renewing CISMOA: what it means for Pakistan-US ties",
+        2,
+        sample_paragraphs(),
+        now,
+        author="Nauman Jalil",
+        comments=["TTP TTP TTP will win", "FATF grey list again"],
+        sidebar=["FATF keeps Pakistan off grey list", "TTP attack in Khyber"],
+    )
+    a2 = article(
+        "/alpha/opinion/102/ttp-border",
+        "The TTP problem on the western border",
+        5,
+        [
+            "Since the Afghan Taliban returned to power in Kabul, the Tehrik-i-Taliban Pakistan "
+            "has found room to regroup, and militant attacks in Khyber Pakhtunkhwa have risen.",
+            "Islamabad's hope that the Afghan Taliban would restrain the TTP has not been "
+            "borne out. " + FILLER * 2,
+        ],
+        now,
+        author="Ayesha Siddiqa",
+    )
+    a3 = article(
+        "/alpha/opinion/90/old-piece",
+        "An old piece on the FATF",
+        24 * 30,
+        ["Pakistan was placed on the FATF grey list. " + FILLER * 3],
+        now,
+    )
+    a7 = article(
+        "/alpha/opinion/106/moved", "A moved op-ed on provincial budgets", 6, [FILLER * 4], now
+    )
+    a9 = article(
+        "/alpha/opinion/108/cafe-diplomacy",
+        "Café diplomacy and the grey list",
+        7,
+        [
+            "At the “café diplomacy” round in Paris, Pakistan’s delegation argued that the "
+            "grey list had served its purpose — résumé in hand. " + FILLER * 2,
+        ],
+        now,
+    )
+    a10 = article(
+        "/alpha/opinion/95/page-dated-old",
+        "A page whose own date is old",
+        24 * 40,
+        ["This column appeared long ago. " + FILLER * 3],
+        now,
+    )
+    a11 = article(
+        "/alpha/opinion/109/monsoon",
+        "Monsoon and the cities",
+        9,
+        [
+            "Every year the monsoon arrives and every year the cities drown. " + FILLER * 3,
+        ],
+        now,
+        comments=["What about the TTP? And FATF? And CISMOA?", "CISMOA CISMOA"],
+        sidebar=["TTP militants attack checkpost", "FATF plenary opens", "CISMOA renewed"],
+    )
     for a in (a1, a2, a3, a7, a10, a11):
         site.add_article(a, "Alpha Times")
-    site.add(a9.path, Page(article_html(a9, "Alpha Times", site.base, "windows-1252")
-                           .encode("windows-1252"), content_type="text/html"))
-    p.update(a1=a1.path, a2=a2.path, a3=a3.path, a7=a7.path, a9=a9.path, a10=a10.path,
-             a11=a11.path)
+    site.add(
+        a9.path,
+        Page(
+            article_html(a9, "Alpha Times", site.base, "windows-1252").encode("windows-1252"),
+            content_type="text/html",
+        ),
+    )
+    p.update(a1=a1.path, a2=a2.path, a3=a3.path, a7=a7.path, a9=a9.path, a10=a10.path, a11=a11.path)
     p["a4"] = "/alpha/opinion/103/deleted"  # 404: no route
     p["a5"] = "/alpha/opinion/104/broken"
     site.add(p["a5"], Page(b"<html><body>Internal error</body></html>", status=500))
@@ -99,8 +148,10 @@ def build(now: datetime | None = None) -> SiteMap:
     p["a7_redirect"] = "/alpha/r/106"
     site.add(p["a7_redirect"], Page(b"", status=301, headers={"Location": a7.path}))
     p["a8"] = "/alpha/opinion/107/huge"
-    site.add(p["a8"], Page(b"<html><body>" + b"<p>" + b"padding " * 400_000 + b"</p>" * 1
-                           + b"</body></html>"))
+    site.add(
+        p["a8"],
+        Page(b"<html><body>" + b"<p>" + b"padding " * 400_000 + b"</p>" * 1 + b"</body></html>"),
+    )
 
     def link(path: str, title: str, hours: float) -> DemoArticle:
         return article(path, title, hours, ["x"], now)
@@ -120,19 +171,37 @@ def build(now: datetime | None = None) -> SiteMap:
     p["alpha_rss"] = "/alpha/feed.xml"
     site.add_rss(p["alpha_rss"], "Alpha Times", feed_items)
     p["alpha_atom"] = "/alpha/atom.xml"
-    site.add_atom(p["alpha_atom"], "Alpha Times",
-                  [link(a1.path + "?utm_campaign=x#comments", a1.title, 2)])
+    site.add_atom(
+        p["alpha_atom"], "Alpha Times", [link(a1.path + "?utm_campaign=x#comments", a1.title, 2)]
+    )
     p["alpha_listing"] = "/alpha/opinion"
-    site.add_listing(p["alpha_listing"], "Alpha Times", [a1, a2, a10],
-                     extra_links=("https://elsewhere.example/alpha/opinion/1/x",))
+    site.add_listing(
+        p["alpha_listing"],
+        "Alpha Times",
+        [a1, a2, a10],
+        extra_links=("https://elsewhere.example/alpha/opinion/1/x",),
+    )
 
     # beta
-    b1 = article("/beta/columns/cismoa-renewal", "Renewing CISMOA: what it means for Pakistan-US ties",
-                 1, sample_paragraphs(), now, author="Nauman Jalil")
-    b2 = article("/beta/urdu/ttp-1", "تحريک طالبان پاکستان کے حملے", 3, [
-        "خيبر پختونخوا ميں تحريک طالبان پاکستان کے حملوں ميں اضافہ ہوا ہے اور حکومت نے نئي "
-        "حکمت عملی کا اعلان کيا ہے. ".replace("ی", "ي") * 4,
-    ], now)
+    b1 = article(
+        "/beta/columns/cismoa-renewal",
+        "Renewing CISMOA: what it means for Pakistan-US ties",
+        1,
+        sample_paragraphs(),
+        now,
+        author="Nauman Jalil",
+    )
+    b2 = article(
+        "/beta/urdu/ttp-1",
+        "تحريک طالبان پاکستان کے حملے",
+        3,
+        [
+            "خيبر پختونخوا ميں تحريک طالبان پاکستان کے حملوں ميں اضافہ ہوا ہے اور حکومت نے نئي "
+            "حکمت عملی کا اعلان کيا ہے. ".replace("ی", "ي")
+            * 4,
+        ],
+        now,
+    )
     b3_paragraphs = [
         "Pakistan left the Financial Action Task Force grey list in October 2022 after four years "
         "of scrutiny. " + FILLER * 2,
@@ -141,14 +210,25 @@ def build(now: datetime | None = None) -> SiteMap:
     b3 = article("/beta/business/fatf-after", "After the grey list", 4, b3_paragraphs, now)
     b4 = article("/beta/business/old-news", "Old news", 24 * 20, ["Old. " + FILLER], now)
     site.add_article(b1, "Beta Chronicle")
-    site.add(b2.path, Page(article_html(b2, "Beta Chronicle", site.base, "windows-1256")
-                           .encode("windows-1256"), content_type="text/html; charset=windows-1256"))
+    site.add(
+        b2.path,
+        Page(
+            article_html(b2, "Beta Chronicle", site.base, "windows-1256").encode("windows-1256"),
+            content_type="text/html; charset=windows-1256",
+        ),
+    )
     # b3 carries no date of its own: the news sitemap's date is the one to keep.
-    site.add(b3.path, Page(
-        ("<html><head><title>After the grey list - Beta Chronicle</title></head><body>"
-         "<article><h1>After the grey list</h1>"
-         + "".join(f"<p>{x}</p>" for x in b3_paragraphs)
-         + "</article></body></html>").encode()))
+    site.add(
+        b3.path,
+        Page(
+            (
+                "<html><head><title>After the grey list - Beta Chronicle</title></head><body>"
+                "<article><h1>After the grey list</h1>"
+                + "".join(f"<p>{x}</p>" for x in b3_paragraphs)
+                + "</article></body></html>"
+            ).encode()
+        ),
+    )
     site.add_article(b4, "Beta Chronicle")
     p.update(b1=b1.path, b2=b2.path, b3=b3.path, b4=b4.path)
     p["beta_gz"] = "/beta/sitemap-posts.xml.gz"
@@ -158,29 +238,51 @@ def build(now: datetime | None = None) -> SiteMap:
     p["beta_stale"] = "/beta/sitemap-2019.xml"
     site.add_sitemap(p["beta_stale"], [b4])
     p["beta_index"] = "/beta/sitemap_index.xml"
-    site.add_sitemap_index(p["beta_index"], [p["beta_gz"], p["beta_news"], p["beta_stale"]],
-                           lastmod={p["beta_stale"]: now - timedelta(days=400)})
+    site.add_sitemap_index(
+        p["beta_index"],
+        [p["beta_gz"], p["beta_news"], p["beta_stale"]],
+        lastmod={p["beta_stale"]: now - timedelta(days=400)},
+    )
 
     # gamma
     p["gamma_500"] = "/gamma/feed.xml"
     site.add(p["gamma_500"], Page(b"oops", status=500, content_type="text/plain"))
     p["gamma_challenge"] = "/gamma/challenge.xml"
-    site.add(p["gamma_challenge"], Page(
-        b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
-        b"<div id='cf-chl-widget'>Checking your browser</div></body></html>"))
+    site.add(
+        p["gamma_challenge"],
+        Page(
+            b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+            b"<div id='cf-chl-widget'>Checking your browser</div></body></html>"
+        ),
+    )
     p["gamma_empty"] = "/gamma/empty.xml"
-    site.add(p["gamma_empty"], Page(rss("Gamma", site.base, []).encode(),
-                                    content_type="application/rss+xml"))
+    site.add(
+        p["gamma_empty"],
+        Page(rss("Gamma", site.base, []).encode(), content_type="application/rss+xml"),
+    )
     return t
 
 
 def outlets_config(t: SiteMap) -> list[dict[str, object]]:
     return [
-        {"id": "alpha", "name": "Alpha Times", "country": "PK",
-         "feeds": [t.url("alpha_rss"), t.url("alpha_atom")], "listings": [t.url("alpha_listing")],
-         "article_url_pattern": r"/alpha/opinion/\d+/"},
-        {"id": "beta", "name": "Beta Chronicle", "country": "IN",
-         "sitemaps": [t.url("beta_index")]},
-        {"id": "gamma", "name": "Gamma Daily", "country": "BD",
-         "feeds": [t.url("gamma_500"), t.url("gamma_challenge"), t.url("gamma_empty")]},
+        {
+            "id": "alpha",
+            "name": "Alpha Times",
+            "country": "PK",
+            "feeds": [t.url("alpha_rss"), t.url("alpha_atom")],
+            "listings": [t.url("alpha_listing")],
+            "article_url_pattern": r"/alpha/opinion/\d+/",
+        },
+        {
+            "id": "beta",
+            "name": "Beta Chronicle",
+            "country": "IN",
+            "sitemaps": [t.url("beta_index")],
+        },
+        {
+            "id": "gamma",
+            "name": "Gamma Daily",
+            "country": "BD",
+            "feeds": [t.url("gamma_500"), t.url("gamma_challenge"), t.url("gamma_empty")],
+        },
     ]

@@ -31,7 +31,9 @@ def test_every_command_help_ends_with_an_example(name: str, command: click.Comma
 @pytest.mark.parametrize("name", [n for n, _ in ALL])
 def test_every_command_is_in_the_readme(name: str) -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert re.search(rf"mediawatch {re.escape(name)}\b", readme), f"`mediawatch {name}` not in README"
+    assert re.search(rf"mediawatch {re.escape(name)}\b", readme), (
+        f"`mediawatch {name}` not in README"
+    )
 
 
 def test_help_runs() -> None:
@@ -53,6 +55,11 @@ def test_scrapy_sees_the_spider() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=REPO,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "outlet" in result.stdout.split()

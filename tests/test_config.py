@@ -19,7 +19,8 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert c.email.smtp_host == "" and c.email.outbox_dir == "outbox"
     assert [t.id for t in c.topics] == ["cismoa", "ttp", "fatf"]
     assert [(s.email, s.min_score, s.digest, s.timezone) for s in c.subscriptions] == [
-        ("mediawatch@localhost", 1.0, "daily@07:00", "UTC")]
+        ("mediawatch@localhost", 1.0, "daily@07:00", "UTC")
+    ]
     assert len(c.active_outlets()) >= 30
 
 
@@ -49,24 +50,39 @@ def test_starter_file_is_valid_and_matches_defaults() -> None:
         ('[crawl]\ninterval = "soon"\n', "crawl.interval", '"15m"'),
         ("[crawl]\nintervall = 3\n", "crawl.intervall", "unknown key"),
         ("[crawl]\nmax_age_days = 0\n", "crawl.max_age_days", "greater than or equal to 1"),
-        ("[crawl]\nobey_robots = \"maybe\"\n", "crawl.obey_robots", "boolean"),
+        ('[crawl]\nobey_robots = "maybe"\n', "crawl.obey_robots", "boolean"),
         ('[database]\nurl = "mysql://x"\n', "database.url", "sqlite:///"),
-        ('[[outlets]]\nid = "Bad Id"\nname = "x"\nfeeds = ["https://e.org/f"]\n',
-         "outlets[0] (id 'Bad Id').id", "pattern"),
+        (
+            '[[outlets]]\nid = "Bad Id"\nname = "x"\nfeeds = ["https://e.org/f"]\n',
+            "outlets[0] (id 'Bad Id').id",
+            "pattern",
+        ),
         ('[[outlets]]\nid = "x"\nname = "x"\n', "outlets[0] (id 'x')", "at least one of feeds"),
         ('[[outlets]]\nid = "x"\nname = "x"\nfeeds = ["ftp://e.org/f"]\n', "feeds", "http(s)"),
-        ('[[outlets]]\nid = "x"\nname = "x"\nlistings = ["https://e.org/"]\n'
-         'article_url_pattern = "(("\n', "article_url_pattern", "regular expression"),
-        ('[[subscriptions]]\nemail = "a@b.org"\ntimezone = "Mars/Base"\n', "timezone", "Asia/Karachi"),
+        (
+            '[[outlets]]\nid = "x"\nname = "x"\nlistings = ["https://e.org/"]\n'
+            'article_url_pattern = "(("\n',
+            "article_url_pattern",
+            "regular expression",
+        ),
+        (
+            '[[subscriptions]]\nemail = "a@b.org"\ntimezone = "Mars/Base"\n',
+            "timezone",
+            "Asia/Karachi",
+        ),
         ('[[subscriptions]]\nemail = "a@b.org"\ndigest = "hourly"\n', "digest", "daily@HH:MM"),
-        ('[[subscriptions]]\nemail = "a@b.org"\ntopics = ["nope"]\n', "subscriptions[0].topics",
-         "unknown topics"),
+        (
+            '[[subscriptions]]\nemail = "a@b.org"\ntopics = ["nope"]\n',
+            "subscriptions[0].topics",
+            "unknown topics",
+        ),
         ('[catalogue]\ninclude = ["XX"]\n', "catalogue.include", "country code"),
         ("not toml at all [", "", "not valid TOML"),
     ],
 )
-def test_bad_configuration_names_file_key_and_fix(tmp_path: Path, toml: str, key: str,
-                                                  hint: str) -> None:
+def test_bad_configuration_names_file_key_and_fix(
+    tmp_path: Path, toml: str, key: str, hint: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(toml)
     result = run_cli("--config", str(path), "outlets", "list")

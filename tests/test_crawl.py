@@ -17,14 +17,22 @@ class World:
         self.site: SiteMap = build()
         self.tmp = tmp
         self.outbox = tmp / "outbox"
-        self.config = write_config(tmp / "mediawatch.toml", {
-            "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
-            "crawl": {"download_delay": 0, "max_page_mb": 2, "retries": 1, "timeout": "10s",
-                      "max_age_days": 7},
-            "email": {"outbox_dir": str(self.outbox)},
-            "catalogue": {"include": []},
-            "outlets": outlets_config(self.site),
-        })
+        self.config = write_config(
+            tmp / "mediawatch.toml",
+            {
+                "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
+                "crawl": {
+                    "download_delay": 0,
+                    "max_page_mb": 2,
+                    "retries": 1,
+                    "timeout": "10s",
+                    "max_age_days": 7,
+                },
+                "email": {"outbox_dir": str(self.outbox)},
+                "catalogue": {"include": []},
+                "outlets": outlets_config(self.site),
+            },
+        )
 
     def cli(self, *args: str) -> Any:
         return cli_json("--config", str(self.config), *args)
@@ -128,8 +136,10 @@ def test_syndicated_copy_is_stored_linked_and_alerted_once(world: World) -> None
     first, copy = (a1, b1) if a1["id"] < b1["id"] else (b1, a1)  # outlets crawl in parallel
     assert copy["duplicate_of"] == first["id"] and first["duplicate_of"] is None
     assert [d["id"] for d in first["duplicates"]] == [copy["id"]]
-    urls = [message_from_bytes(p.read_bytes(), policy=policy.default)["X-Mediawatch-Article-URL"]
-            for p in world.outbox.glob("*.eml")]
+    urls = [
+        message_from_bytes(p.read_bytes(), policy=policy.default)["X-Mediawatch-Article-URL"]
+        for p in world.outbox.glob("*.eml")
+    ]
     cismoa = [u for u in urls if u in (world.site.url("a1"), world.site.url("b1"))]
     assert len(cismoa) == 1
 
@@ -156,13 +166,16 @@ def test_status_shows_outlet_health(world: World) -> None:
 def test_text_output_of_crawl_is_readable(tmp_path: Path) -> None:
     site = build()
     try:
-        config = write_config(tmp_path / "m.toml", {
-            "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
-            "crawl": {"download_delay": 0, "max_page_mb": 2},
-            "email": {"outbox_dir": str(tmp_path / "out")},
-            "catalogue": {"include": []},
-            "outlets": outlets_config(site)[2:],
-        })
+        config = write_config(
+            tmp_path / "m.toml",
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+                "crawl": {"download_delay": 0, "max_page_mb": 2},
+                "email": {"outbox_dir": str(tmp_path / "out")},
+                "catalogue": {"include": []},
+                "outlets": outlets_config(site)[2:],
+            },
+        )
         result = run_cli("--config", str(config), "crawl", "gamma")
         assert result.returncode == 0, result.stderr
         assert "gamma" in result.stdout and "challenge 1" in result.stdout

@@ -14,10 +14,16 @@ BODY = [
 
 
 def page(**kw: object) -> str:
-    a = DemoArticle(path="/opinion/1/x", title="Parliament debates the security pact",
-                    author="Zofeen Ebrahim", published=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
-                    paragraphs=BODY, comments=["TTP is behind it all, trust me"],
-                    sidebar=["FATF grey list: what next"], **kw)  # type: ignore[arg-type]
+    a = DemoArticle(
+        path="/opinion/1/x",
+        title="Parliament debates the security pact",
+        author="Zofeen Ebrahim",
+        published=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+        paragraphs=BODY,
+        comments=["TTP is behind it all, trust me"],
+        sidebar=["FATF grey list: what next"],
+        **kw,
+    )  # type: ignore[arg-type]
     return article_html(a, "Daily Example", "https://example.org")
 
 
@@ -43,14 +49,19 @@ def test_pages_without_article_text_give_none() -> None:
 
 def test_title_suffixes_and_prefixes_are_dropped() -> None:
     names = ("Dawn", "The Express Tribune", "timesofindia.indiatimes.com")
-    assert clean_title("Renewing CISMOA: what it means | Dawn", names) == "Renewing CISMOA: what it means"
+    assert (
+        clean_title("Renewing CISMOA: what it means | Dawn", names)
+        == "Renewing CISMOA: what it means"
+    )
     assert clean_title("DAWN - A column", names) == "A column"
     assert clean_title("A story - Times of India", names) == "A story"
     assert clean_title("A story | Bhopal News", names) == "A story"
     assert clean_title("Op-ed: a - b test | The Express Tribune", names) == "Op-ed: a - b test"
     assert clean_title("Keep - this whole title", names) == "Keep - this whole title"
-    assert clean_title("SEO words: The real headline here | Site", names,
-                       "The real headline here") == "The real headline here"
+    assert (
+        clean_title("SEO words: The real headline here | Site", names, "The real headline here")
+        == "The real headline here"
+    )
 
 
 def test_dates_with_south_asian_zone_names() -> None:

@@ -8,7 +8,8 @@ from spiders.outlet import _maybe_gunzip
 from spiders.sitemaps import parse_sitemap
 
 RSS2 = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
-<item><title>One</title><link>https://e.org/1</link><pubDate>Tue, 24 Nov 2026 10:00:00 +0500</pubDate></item>
+<item><title>One</title><link>https://e.org/1</link>
+<pubDate>Tue, 24 Nov 2026 10:00:00 +0500</pubDate></item>
 <item><title>Two</title><link>/2</link></item></channel></rss>"""
 
 RSS1 = b"""<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -56,8 +57,11 @@ def test_html_and_garbage_are_not_feeds() -> None:
 
 
 def test_feed_entities_are_not_expanded() -> None:
-    body = LAUGHS + b'<rss version="2.0"><channel><title>&lol9;&xxe;</title><item><title>&lol9;</title>' \
+    body = (
+        LAUGHS
+        + b'<rss version="2.0"><channel><title>&lol9;&xxe;</title><item><title>&lol9;</title>'
         b"<link>https://e.org/1</link></item></channel></rss>"
+    )
     feed = parse_feed(body, "https://e.org/feed")
     assert all(len(e.title or "") < 1000 and "root:" not in (e.title or "") for e in feed.entries)
 
@@ -88,8 +92,11 @@ def test_sitemap_that_is_not_a_sitemap() -> None:
 
 
 def test_sitemap_entities_are_not_expanded() -> None:
-    body = LAUGHS + b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+    body = (
+        LAUGHS
+        + b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
         <url><loc>https://e.org/&lol9;&xxe;</loc></url></urlset>"""
+    )
     result = parse_sitemap(body)
     assert all(len(e.url) < 1000 and "root:" not in e.url for e in result.entries)
 

@@ -27,7 +27,11 @@ def count(term: str, text: str) -> int:
         ("Pakistani Taliban", "pakistani taliban", 1),
         # hyphens and runs of white space are alike
         ("grey list", "grey-list, grey  list, grey\nlist, grey–list", 4),
-        ("Tehreek-e-Taliban Pakistan", "Tehreek e Taliban Pakistan and Tehreek-e-Taliban-Pakistan", 2),
+        (
+            "Tehreek-e-Taliban Pakistan",
+            "Tehreek e Taliban Pakistan and Tehreek-e-Taliban-Pakistan",
+            2,
+        ),
         # NFKC: full-width letters and ligatures match their plain forms
         ("FATF", "ＦＡＴＦ", 1),
         ("financial", "ﬁnancial", 1),
@@ -102,8 +106,10 @@ def test_matching_never_raises(text: str) -> None:
     RuleSet(DEFAULT_TOPICS).match(text, text)
 
 
-@given(st.text(alphabet=st.characters(categories=["L", "N", "M"]), min_size=1),
-       st.text(alphabet=st.characters(categories=["L", "N", "M"])))
+@given(
+    st.text(alphabet=st.characters(categories=["L", "N", "M"]), min_size=1),
+    st.text(alphabet=st.characters(categories=["L", "N", "M"])),
+)
 def test_ttp_never_matches_inside_a_longer_word(before: str, after: str) -> None:
     assert count("TTP", before + "TTP" + after) == 0
     assert count("TTP", after + "TTP" + before) == 0

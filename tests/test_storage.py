@@ -26,21 +26,41 @@ def db_for(url: str) -> Database:
     db.upgrade()
     db.upgrade()  # idempotent
     with db.write() as s:
-        sync_outlets(s, [OutletInfo("dawn", "Dawn", "PK", "en"), OutletInfo("hindu", "The Hindu", "IN", "en")])
+        sync_outlets(
+            s,
+            [OutletInfo("dawn", "Dawn", "PK", "en"), OutletInfo("hindu", "The Hindu", "IN", "en")],
+        )
     return db
 
 
 def new(key: str, simhash: int, outlet: str = "dawn", **kw: object) -> NewArticle:
-    return NewArticle(url=f"https://{key}", url_key=key, outlet_id=outlet, title=f"T {key}",
-                      text="body " * 50, published=NOW - timedelta(hours=1), date_source="page",
-                      score=2.0, simhash=simhash,
-                      matches=[NewMatch("fatf", "FATF", 0, 2)], **kw)  # type: ignore[arg-type]
+    return NewArticle(
+        url=f"https://{key}",
+        url_key=key,
+        outlet_id=outlet,
+        title=f"T {key}",
+        text="body " * 50,
+        published=NOW - timedelta(hours=1),
+        date_source="page",
+        score=2.0,
+        simhash=simhash,
+        matches=[NewMatch("fatf", "FATF", 0, 2)],
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_schema_and_migrations(db_url: str) -> None:
     db = db_for(db_url)
     tables = set(inspect(db.engine).get_table_names())
-    assert {"articles", "matches", "seen_urls", "crawl_runs", "alerts", "digests", "outlets"} <= tables
+    assert {
+        "articles",
+        "matches",
+        "seen_urls",
+        "crawl_runs",
+        "alerts",
+        "digests",
+        "outlets",
+    } <= tables
 
 
 def test_articles_are_unique_by_url_key(db_url: str) -> None:

@@ -27,7 +27,9 @@ def test_meaningful_query_parameters_stay() -> None:
 
 
 def test_clean_url_keeps_what_users_click() -> None:
-    assert clean_url("https://www.dawn.com/news/1?utm_source=x#top") == "https://www.dawn.com/news/1"
+    assert (
+        clean_url("https://www.dawn.com/news/1?utm_source=x#top") == "https://www.dawn.com/news/1"
+    )
     assert clean_url("https://e.org:443/a b") == "https://e.org/a%20b"
     assert clean_url("http://127.0.0.1:8080/x") == "http://127.0.0.1:8080/x"
 

@@ -1,0 +1,181 @@
+"""Digests: per subscription, the matching articles first seen in its period, sent once.
+
+Near-duplicates are folded into one entry naming every outlet that ran the piece. The
+decision of what belongs is alerts.decision.matches_subscription, as for immediate alerts.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from alerts.compose import email_article
+from alerts.decision import matches_subscription
+from alerts.delivery import Transport, make_transport
+from alerts.render import EmailArticle, render_digest
+from alerts.rules import RuleSet
+from alerts.schedule import Period, latest_period
+from crawler.errors import PermanentDeliveryError, TemporaryDeliveryError
+from storage.db import Database
+from storage.outbox import articles_first_seen, claim_digest, finish_digest, last_digest_end
+from storage.queries import outlet_names
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Digest:
+    subscription: Any
+    period: Period
+    groups: list[tuple[str, list[EmailArticle]]]
+    message: EmailMessage
+
+    @property
+    def entries(self) -> int:
+        return sum(len(items) for _, items in self.groups)
+
+
+@dataclass
+class DigestOutcome:
+    email: str
+    period: str
+    entries: int
+    status: str  # sent, empty, already sent, retrying, failed
+
+
+def _primary_topic(row: Any, wanted: set[str] | None) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for m in row.matches:
+        if wanted is None or m.topic in wanted:
+            counts[m.topic] += m.title_count * 3 + m.text_count
+    return max(sorted(counts), key=lambda t: counts[t])
+
+
+def build_groups(
+    rows: list[Any], sub: Any, rules: RuleSet, names: dict[str, str]
+) -> list[tuple[str, list[EmailArticle]]]:
+    """Articles for `sub`, one entry per story, grouped by topic, best first."""
+    wanted = set(sub.topics) if sub.topics is not None else None
+    stories: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        if matches_subscription(sub, {m.topic for m in row.matches}, row.score):
+            stories[row.duplicate_of_id or row.id].append(row)
+    groups: dict[str, list[EmailArticle]] = defaultdict(list)
+    for copies in stories.values():
+        copies.sort(key=lambda r: r.id)
+        main = max(copies, key=lambda r: r.score)
+        entry = email_article(main, rules, names)
+        entry.also_in = [
+            (names.get(r.outlet_id, r.outlet_id), r.url) for r in copies if r is not main
+        ]
+        groups[_primary_topic(main, wanted)].append(entry)
+    order = [t.id for t in rules.topics]
+    return [
+        (topic, sorted(groups[topic], key=lambda e: (-e.score, e.id)))
+        for topic in sorted(groups, key=lambda t: order.index(t) if t in order else len(order))
+    ]
+
+
+def make_digest(
+    config: Any, db: Database, rules: RuleSet, sub: Any, period: Period, now: datetime
+) -> Digest:
+    with db.read() as session:
+        rows = articles_first_seen(session, period.start, period.end)
+        names = outlet_names(session)
+        groups = build_groups(rows, sub, rules, names)
+    message = render_digest(
+        groups,
+        period.title,
+        sub.email,
+        config.email.from_,
+        rules.names(),
+        rules.highlight_patterns(),
+        now,
+        period.start,
+        period.end,
+    )
+    return Digest(sub, period, groups, message)
+
+
+def digest_period(db: Database, sub: Any, now: datetime, since: datetime | None) -> Period | None:
+    """--since: from then to now. Else the latest scheduled period, from the last digest sent."""
+    if since is not None:
+        fmt = "%Y-%m-%d %H:%M"
+        key = f"{since.astimezone(_tz(sub)):{fmt}} to {now.astimezone(_tz(sub)):{fmt}}"
+        return Period(since, now, key, label=now.astimezone(_tz(sub)).strftime("%Y-%m-%d"))
+    period = latest_period(sub.digest, sub.timezone, now)
+    if period is None:
+        return None
+    with db.read() as session:
+        last_end = last_digest_end(session, sub.email.lower())
+    if last_end is not None and last_end < period.start:
+        return Period(last_end, period.end, period.key, period.label)  # catch up after downtime
+    return period
+
+
+def _tz(sub: Any) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(sub.timezone)
+
+
+def preview_digests(
+    config: Any, db: Database, rules: RuleSet, now: datetime, since: datetime | None = None
+) -> list[Digest]:
+    digests = []
+    for sub in config.subscriptions:
+        if since is None and sub.digest == "off":
+            continue
+        period = digest_period(db, sub, now, since)
+        if period is not None:
+            digests.append(make_digest(config, db, rules, sub, period, now))
+    return digests
+
+
+def send_digests(
+    config: Any,
+    db: Database,
+    rules: RuleSet,
+    now: datetime,
+    since: datetime | None = None,
+    transport: Transport | None = None,
+) -> list[DigestOutcome]:
+    """Send each subscription's digest for its period, unless that period's was sent."""
+    outcomes = []
+    transport = transport or make_transport(config.email)
+    try:
+        for digest in preview_digests(config, db, rules, now, since):
+            outcomes.append(_send_one(db, digest, transport, now))
+    finally:
+        transport.close()
+    return outcomes
+
+
+def _send_one(db: Database, digest: Digest, transport: Transport, now: datetime) -> DigestOutcome:
+    email, period = digest.subscription.email.lower(), digest.period
+    with db.write() as session:
+        row = claim_digest(
+            session, email, period.key, period.start, period.end, digest.entries, now
+        )
+        digest_id = row.id if row else None
+    outcome = DigestOutcome(email, period.key, digest.entries, "already sent")
+    if digest_id is None:
+        return outcome
+    if not digest.entries:
+        status, error = "empty", None
+    else:
+        try:
+            transport.send(digest.message)
+            status, error = "sent", None
+        except TemporaryDeliveryError as exc:
+            status, error = "pending", str(exc)
+        except PermanentDeliveryError as exc:
+            status, error = "failed", str(exc)
+    with db.write() as session:
+        finish_digest(session, digest_id, status, now, error)
+    if error:
+        logger.warning("digest %s for %s: %s", period.key, email, error)
+    outcome.status = "retrying" if status == "pending" else status
+    return outcome
