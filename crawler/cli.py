@@ -106,6 +106,18 @@ def _pick_outlets(config: Config, ids: tuple[str, ...]) -> list[Any]:
     return [known[i] for i in ids]
 
 
+@cli.command(epilog=example("mediawatch --log-format json run"))
+@config_option
+def run(config_path: str | None) -> None:
+    """Run the daemon: crawl every outlet on its interval, send alerts and digests.
+
+    Stops cleanly on SIGTERM or SIGINT (a second signal stops at once).
+    """
+    from crawler.daemon import run_daemon
+
+    sys.exit(run_daemon(load(config_path)))
+
+
 @cli.command(epilog=example("mediawatch crawl dawn express-tribune --format json"))
 @click.argument("outlet_ids", nargs=-1, metavar="[OUTLET_ID...]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")

@@ -55,6 +55,7 @@ class CrawlConfig(_Section):
     max_page_mb: float = Field(default=10.0, gt=0)
     extract_workers: int = Field(default=2, ge=0, le=32)
     run_timeout: Duration = timedelta(minutes=20)
+    shutdown_grace: Duration = timedelta(seconds=30)
 
 
 class EmailConfig(_Section):

@@ -5,6 +5,7 @@ whole life: `run_in_reactor` for the one-shot commands, the daemon keeps it runn
 """
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from crawler.settings import TWISTED_REACTOR, crawl_settings
 from spiders.outlet import OutletSpider
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,6 +106,23 @@ async def crawl_outlets(
         progress.finish()
     joined.result()
     return [_result(outlet, crawler) for outlet, crawler in crawlers]
+
+
+async def crawl_outlet(
+    runner: AsyncCrawlerRunner, context: CrawlContext, outlet: Outlet, timeout: float
+) -> OutletResult:
+    """Crawl one outlet with a long-lived runner (the daemon's); stop it after `timeout`."""
+    crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet, context))
+    task = runner.crawl(
+        crawler, outlet=outlet, max_age_days=context.config.crawl.max_age_days, now=context.clock()
+    )
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout)
+    except TimeoutError:
+        logger.error("%s: crawl still running after %.0fs; stopping it", outlet.id, timeout)
+        await crawler.stop_async()
+        await task
+    return _result(outlet, crawler)
 
 
 def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:

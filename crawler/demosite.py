@@ -22,6 +22,7 @@ class Page:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds the server waits before answering: a slow page
 
 
 @dataclass
@@ -74,6 +75,8 @@ class FixtureSite:
                     page = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
                 if page is None:
                     page = Page(b"<html><body><h1>Not found</h1></body></html>", status=404)
+                if page.delay:
+                    threading.Event().wait(page.delay)
                 self.send_response(page.status)
                 self.send_header("Content-Type", page.content_type)
                 self.send_header("Content-Length", str(len(page.body)))
@@ -88,6 +91,9 @@ class FixtureSite:
         class Server(ThreadingHTTPServer):
             request_queue_size = 128
             daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a crawler hanging up early is normal here
 
         self._server = Server(("127.0.0.1", port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -34,7 +34,7 @@ class ArticlePage:
 
 @dataclass
 class DeadLink:
-    """An article URL that will not work next time either (404, 410, over the size limit).
+    """An article URL that will not work next time either (404, 410, too large, robots.txt).
 
     Remembered so it is not fetched again; the failure itself is counted by the spider.
     """

@@ -39,6 +39,8 @@ def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
         "urllib3",
         "filelock",
         "alembic",
+        "apscheduler.executors",
+        "apscheduler.scheduler",
     ):
         logging.getLogger(name).setLevel(quiet)
     # Item-level warnings ("gone", "blocked"...) stay visible: they are the user's signal.

@@ -205,7 +205,7 @@ class OutletSpider(Spider):
             return
         kind, reason = classify_failure(failure)
         self._error(kind, request.url, f"{role}: {reason}")
-        if role == "article" and kind in ("gone", "too_large"):
+        if role == "article" and kind in ("gone", "too_large", "robots"):
             yield DeadLink(self.outlet.id, request.url, kind)
 
     def _source_problem(self, response: Response, role: str, body: bytes | None = None) -> None:

@@ -44,6 +44,14 @@ def finish_run(
     row.error_samples = {"samples": error_samples}
 
 
+def mark_interrupted(session: Session, now: datetime) -> int:
+    """Runs left "running" by a process that died are closed as "interrupted"."""
+    rows = list(session.scalars(select(CrawlRunRow).where(CrawlRunRow.status == "running")))
+    for row in rows:
+        row.status, row.finished_at = "interrupted", now
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class OutletStatus:
     outlet_id: str

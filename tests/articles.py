@@ -16,18 +16,34 @@ def open_db(config: Config) -> Database:
     db = Database(config.database.url)
     db.upgrade()
     with db.write() as s:
-        sync_outlets(s, [OutletInfo(o.id, o.name, o.country, o.language) for o in config.active_outlets()])
+        sync_outlets(
+            s, [OutletInfo(o.id, o.name, o.country, o.language) for o in config.active_outlets()]
+        )
     return db
 
 
-def store(db: Database, config: Config, outlet: str, key: str, title: str, text: str,
-          first_seen: datetime, queue: bool = True) -> Any:
+def store(
+    db: Database,
+    config: Config,
+    outlet: str,
+    key: str,
+    title: str,
+    text: str,
+    first_seen: datetime,
+    queue: bool = True,
+) -> Any:
     """Store one article as the pipeline would (immediate alerts queued in the same transaction)."""
     rules = RuleSet(config.topics)
     matches = rules.match(title, text)
     new = NewArticle(
-        url=f"https://{key}", url_key=key, outlet_id=outlet, title=title, text=text,
-        published=first_seen, date_source="page", score=score_matches(matches, rules.weights()).total,
+        url=f"https://{key}",
+        url_key=key,
+        outlet_id=outlet,
+        title=title,
+        text=text,
+        published=first_seen,
+        date_source="page",
+        score=score_matches(matches, rules.weights()).total,
         simhash=fingerprint(text),
         matches=[NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in matches],
     )

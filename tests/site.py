@@ -37,6 +37,14 @@ class SiteMap:
     site: FixtureSite
     now: datetime
     paths: dict[str, str] = field(default_factory=dict)
+    alpha_feed: list[DemoArticle] = field(default_factory=list)
+
+    def publish(self, a: DemoArticle, delay: float = 0.0) -> None:
+        """A new article on alpha: its page, and an item at the top of alpha's RSS feed."""
+        self.site.add_article(a, "Alpha Times")
+        self.site.routes[a.path].delay = delay
+        self.alpha_feed.insert(0, a)
+        self.site.add_rss(self.paths["alpha_rss"], "Alpha Times", self.alpha_feed)
 
     def url(self, key: str) -> str:
         return self.site.url(self.paths[key])
@@ -170,6 +178,7 @@ def build(now: datetime | None = None) -> SiteMap:
     ]
     p["alpha_rss"] = "/alpha/feed.xml"
     site.add_rss(p["alpha_rss"], "Alpha Times", feed_items)
+    t.alpha_feed = feed_items
     p["alpha_atom"] = "/alpha/atom.xml"
     site.add_atom(
         p["alpha_atom"], "Alpha Times", [link(a1.path + "?utm_campaign=x#comments", a1.title, 2)]

@@ -21,8 +21,14 @@ class Recorder:
         self.messages: list[EmailMessage] = []
         self.mode = "ok"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: Any,
+        session: Any,
+        envelope: Any,
+        address: str,  # noqa: N802
+        rcpt_options: list[str],
+    ) -> str:
         if self.mode == "temp":
             return "451 4.3.0 Try again later"
         if self.mode == "perm":

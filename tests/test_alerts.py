@@ -19,8 +19,10 @@ from tests.smtp import SmtpServer, free_port
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 WEATHER_LINE = "Rain is expected across Punjab this week, with cooler nights in the north. "
 CISMOA = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
-FATF = ("Pakistan left the FATF grey list in 2022. The Financial Action Task Force will review "
-        "progress again next year, and the grey list remains a threat to banks. " + WEATHER_LINE * 3)
+FATF = (
+    "Pakistan left the FATF grey list in 2022. The Financial Action Task Force will review "
+    "progress again next year, and the grey list remains a threat to banks. " + WEATHER_LINE * 3
+)
 WEATHER = WEATHER_LINE * 5
 
 
@@ -34,8 +36,12 @@ def raw_config(tmp: Path, port: int | None) -> dict[str, Any]:
         "catalogue": {"include": []},
         "outlets": [
             {"id": "dawn", "name": "Dawn", "country": "PK", "feeds": ["https://dawn.example/feed"]},
-            {"id": "hindu", "name": "The Hindu", "country": "IN",
-             "feeds": ["https://hindu.example/feed"]},
+            {
+                "id": "hindu",
+                "name": "The Hindu",
+                "country": "IN",
+                "feeds": ["https://hindu.example/feed"],
+            },
         ],
         "subscriptions": [
             {"email": "desk@example.org", "topics": ["cismoa"], "digest": "off"},
@@ -74,8 +80,9 @@ def recipients(server: SmtpServer) -> list[tuple[str, str]]:
     return sorted((str(m["To"]), str(m["X-Mediawatch-Article-URL"])) for m in server.messages)
 
 
-def test_one_alert_per_article_and_subscription_with_filters(tmp_path: Path,
-                                                             smtp: SmtpServer) -> None:
+def test_one_alert_per_article_and_subscription_with_filters(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
     env = Env(tmp_path, smtp.port)
     env.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
     env.store("hindu", "hindu.example/fatf", "After the grey list", FATF, NOW)
@@ -96,8 +103,13 @@ def test_one_alert_per_article_and_subscription_with_filters(tmp_path: Path,
 def test_syndicated_copy_is_alerted_once(tmp_path: Path, smtp: SmtpServer) -> None:
     env = Env(tmp_path, smtp.port)
     env.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
-    copy = env.store("hindu", "hindu.example/cismoa-copy", "Renewing CISMOA (syndicated)",
-                     CISMOA + " The writer is a security analyst.", NOW)
+    copy = env.store(
+        "hindu",
+        "hindu.example/cismoa-copy",
+        "Renewing CISMOA (syndicated)",
+        CISMOA + " The writer is a security analyst.",
+        NOW,
+    )
     assert copy.duplicate_of_id is not None
     env.flush()
     desk = [m for m in smtp.messages if m["To"] == "desk@example.org"]
@@ -144,15 +156,17 @@ def test_permanent_failure_is_recorded_not_retried(tmp_path: Path, smtp: SmtpSer
     smtp.recorder.mode = "ok"
     assert env.flush(NOW + backoff(10)).sent == 0
     assert smtp.messages == []
-    failed = cli_json("--config", str(env.path), "alerts", "list", "--status", "failed",
-                      "--format", "json")
+    failed = cli_json(
+        "--config", str(env.path), "alerts", "list", "--status", "failed", "--format", "json"
+    )
     assert len(failed) == 1 and "550" in failed[0]["last_error"]
     text = env.cli("alerts", "list")
     assert "failed" in text.stdout and "No such user" in text.stdout
 
 
-def test_restart_between_queueing_and_sending_loses_nothing(tmp_path: Path,
-                                                            smtp: SmtpServer) -> None:
+def test_restart_between_queueing_and_sending_loses_nothing(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
     env = Env(tmp_path, smtp.port)
     env.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
     env.db.dispose()  # the process that queued them is gone
@@ -165,7 +179,9 @@ def test_restart_between_queueing_and_sending_loses_nothing(tmp_path: Path,
 def test_hostile_titles_make_safe_emails(tmp_path: Path, smtp: SmtpServer) -> None:
     env = Env(tmp_path, smtp.port)
     title = "<script>alert(1)</script> CISMOA\r\nBcc: victim@example.org"
-    env.store("dawn", "dawn.example/evil", title, CISMOA.replace("Pakistan", "<b>Pakistan</b>"), NOW)
+    env.store(
+        "dawn", "dawn.example/evil", title, CISMOA.replace("Pakistan", "<b>Pakistan</b>"), NOW
+    )
     env.flush()
     assert smtp.messages
     for msg in smtp.messages:
@@ -183,7 +199,9 @@ def test_alert_headers_and_stable_message_id(tmp_path: Path, smtp: SmtpServer) -
     env.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
     env.flush()
     desk = next(m for m in smtp.messages if m["To"] == "desk@example.org")
-    assert desk["Subject"] == "[mediawatch] CISMOA, FATF, Tehreek-e-Taliban Pakistan: Renewing CISMOA"
+    assert (
+        desk["Subject"] == "[mediawatch] CISMOA, FATF, Tehreek-e-Taliban Pakistan: Renewing CISMOA"
+    )
     assert desk["X-Mediawatch-Article-URL"] == "https://dawn.example/cismoa"
     assert desk["X-Mediawatch-Topics"] == "cismoa,fatf,ttp"
     assert desk.get_content_type() == "multipart/alternative"
@@ -200,14 +218,25 @@ def test_alert_headers_and_stable_message_id(tmp_path: Path, smtp: SmtpServer) -
         from storage.models import ArticleRow
 
         row = s.get(ArticleRow, 1)
-        again = render_alert(email_article(row, rules, {}), "desk@example.org",
-                             "alerts@mediawatch.test", rules.names(), [], NOW)
+        again = render_alert(
+            email_article(row, rules, {}),
+            "desk@example.org",
+            "alerts@mediawatch.test",
+            rules.names(),
+            [],
+            NOW,
+        )
     assert again["Message-ID"] == desk["Message-ID"]
 
 
 def test_eml_files_with_no_configuration(tmp_path: Path) -> None:
-    config = config_from_dict({"database": {"url": f"sqlite:///{tmp_path / 'mediawatch.db'}"},
-                               "catalogue": {"include": ["dawn"]}}, "(test)")
+    config = config_from_dict(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'mediawatch.db'}"},
+            "catalogue": {"include": ["dawn"]},
+        },
+        "(test)",
+    )
     db = open_db(config)
     store(db, config, "dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
     db.dispose()

@@ -18,10 +18,14 @@ from tests.smtp import SmtpServer
 CISMOA = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
 LINE = "Rain is expected across Punjab this week, with cooler nights in the north. "
 FATF = "Pakistan left the FATF grey list in 2022, the Financial Action Task Force said. " + LINE * 3
-OTHER_FATF = ("The FATF plenary in Paris reviewed money laundering controls in twelve countries "
-              "and kept several on its grey list; officials promised new audits. ") * 2
-LATE_FATF = ("Bankers in Karachi welcomed the Financial Action Task Force statement, saying "
-             "compliance costs had doubled since the grey list years began. ") * 2
+OTHER_FATF = (
+    "The FATF plenary in Paris reviewed money laundering controls in twelve countries "
+    "and kept several on its grey list; officials promised new audits. "
+) * 2
+LATE_FATF = (
+    "Bankers in Karachi welcomed the Financial Action Task Force statement, saying "
+    "compliance costs had doubled since the grey list years began. "
+) * 2
 TTP = "The TTP militant group attacked a checkpost in Khyber, officials said. " + LINE * 3
 # 08:00 in Karachi on 26 November: the 07:00 digest covers 25 Nov 07:00 to 26 Nov 07:00 PKT,
 # that is 02:00 to 02:00 UTC.
@@ -37,33 +41,68 @@ def smtp() -> Any:
 
 
 def setup(tmp: Path, port: int) -> Any:
-    config = config_from_dict({
-        "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
-        "email": {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "mw@example.org"},
-        "catalogue": {"include": []},
-        "outlets": [{"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
-                    {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]}],
-        "subscriptions": [{"email": "desk@example.org", "digest": "daily@07:00",
-                           "timezone": "Asia/Karachi", "topics": ["cismoa", "fatf"]}],
-    }, "(test)")
+    config = config_from_dict(
+        {
+            "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
+            "email": {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "mw@example.org"},
+            "catalogue": {"include": []},
+            "outlets": [
+                {"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
+                {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]},
+            ],
+            "subscriptions": [
+                {
+                    "email": "desk@example.org",
+                    "digest": "daily@07:00",
+                    "timezone": "Asia/Karachi",
+                    "topics": ["cismoa", "fatf"],
+                }
+            ],
+        },
+        "(test)",
+    )
     db = open_db(config)
     at = PERIOD_START + timedelta(hours=3)
     store(db, config, "dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, at)
-    store(db, config, "hindu", "hindu.example/cismoa", "CISMOA renewed", CISMOA + " Syndicated.",
-          at + timedelta(hours=1))
+    store(
+        db,
+        config,
+        "hindu",
+        "hindu.example/cismoa",
+        "CISMOA renewed",
+        CISMOA + " Syndicated.",
+        at + timedelta(hours=1),
+    )
     store(db, config, "hindu", "hindu.example/fatf", "After the grey list", FATF, at)
     store(db, config, "dawn", "dawn.example/ttp", "The TTP attack", TTP, at)  # not subscribed
-    store(db, config, "dawn", "dawn.example/old", "Old FATF news", OTHER_FATF,
-          PERIOD_START - timedelta(minutes=1))  # before the period
-    store(db, config, "dawn", "dawn.example/late", "Late FATF news", LATE_FATF,
-          NOW - timedelta(minutes=30))  # after the period closed at 07:00 PKT
+    store(
+        db,
+        config,
+        "dawn",
+        "dawn.example/old",
+        "Old FATF news",
+        OTHER_FATF,
+        PERIOD_START - timedelta(minutes=1),
+    )  # before the period
+    store(
+        db,
+        config,
+        "dawn",
+        "dawn.example/late",
+        "Late FATF news",
+        LATE_FATF,
+        NOW - timedelta(minutes=30),
+    )  # after the period closed at 07:00 PKT
     return config, db
 
 
 def test_schedules_in_the_subscribers_zone() -> None:
     p = latest_period("daily@07:00", "Asia/Karachi", NOW)
-    assert p and (p.start, p.end, p.key) == (PERIOD_START, PERIOD_START + timedelta(days=1),
-                                             "2026-11-26")
+    assert p and (p.start, p.end, p.key) == (
+        PERIOD_START,
+        PERIOD_START + timedelta(days=1),
+        "2026-11-26",
+    )
     w = latest_period("weekly@mon@07:00", "Asia/Karachi", NOW)
     assert w and w.end == datetime(2026, 11, 23, 2, 0, tzinfo=UTC) and w.key == "2026-11-23"
     c = latest_period("30 6 * * *", "UTC", NOW)
@@ -75,7 +114,8 @@ def test_digest_groups_folds_and_counts(tmp_path: Path, smtp: SmtpServer) -> Non
     config, db = setup(tmp_path, smtp.port)
     outcomes = send_digests(config, db, RuleSet(config.topics), NOW)
     assert [(o.email, o.period, o.entries, o.status) for o in outcomes] == [
-        ("desk@example.org", "2026-11-26", 2, "sent")]
+        ("desk@example.org", "2026-11-26", 2, "sent")
+    ]
     [msg] = smtp.messages
     assert msg["Subject"] == "[mediawatch] Digest 2026-11-26: 2 articles"
     assert msg["X-Mediawatch-Digest"] == "2026-11-26"

@@ -1,0 +1,205 @@
+"""`mediawatch run`: crawl every outlet on its interval, alert within seconds, digest on time.
+
+One asyncio process: APScheduler's AsyncIOScheduler drives `async def` jobs on the loop
+that Scrapy's asyncio reactor runs on, and one AsyncCrawlerRunner serves every crawl (the
+reactor cannot be restarted, so it is never stopped while the daemon lives). Blocking work
+(SMTP, digests) runs in threads. The database is the only memory: a restart, or a kill -9,
+loses nothing and repeats nothing.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from scrapy.crawler import AsyncCrawlerRunner
+
+from alerts.delivery import deliver_pending
+from alerts.digest import send_digests
+from alerts.outbox import AlertQueue
+from crawler.config import Config
+from crawler.context import CrawlContext
+from crawler.crawling import crawl_outlet, run_in_reactor
+from crawler.health import HEARTBEAT_KEY
+from crawler.outlets import Outlet
+from crawler.watchdog import OutletWatch
+from storage.runs import mark_interrupted
+from storage.state import set_state
+
+logger = logging.getLogger(__name__)
+ALERT_EVERY = timedelta(seconds=5)
+DIGEST_EVERY = timedelta(seconds=60)
+HEARTBEAT_EVERY = timedelta(seconds=15)
+FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.context = CrawlContext.create(config)
+        self.queue = AlertQueue(config.subscriptions)
+        self.context.on_stored.append(self.queue.enqueue_for_article)
+        self.outlets = config.active_outlets()
+        self.watch = OutletWatch(config, self.context.db)
+        self.stopping = asyncio.Event()
+        self.runner: AsyncCrawlerRunner | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def now(self) -> datetime:
+        return self.context.clock()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        with self.context.db.write() as session:
+            if n := mark_interrupted(session, self.now()):
+                logger.warning("%d crawl runs were interrupted by the last shutdown", n)
+        self.runner = AsyncCrawlerRunner()
+        self.scheduler = self._schedule(loop)
+        self.scheduler.start()
+        logger.info(
+            "mediawatch running: %d outlets, %d subscriptions, database %s",
+            len(self.outlets),
+            len(self.config.subscriptions),
+            self.context.db.engine.url.render_as_string(hide_password=True),
+        )
+        await self.stopping.wait()
+        await self._shutdown()
+        return 0
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(
+            event_loop=loop,
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        now = self.now()
+        spread = FIRST_CRAWLS_SPREAD / max(len(self.outlets), 1)
+        for i, outlet in enumerate(self.outlets):
+            interval = self.config.outlet_interval(outlet)
+            scheduler.add_job(
+                self._crawl,
+                IntervalTrigger(
+                    seconds=interval.total_seconds(), jitter=min(interval.total_seconds() * 0.1, 60)
+                ),
+                args=[outlet],
+                id=f"crawl:{outlet.id}",
+                name=f"crawl {outlet.id}",
+                next_run_time=now + spread * i,
+                # a run that could not start on time still runs once, late, not never
+                misfire_grace_time=int(max(interval.total_seconds(), 60)),
+            )
+        scheduler.add_job(
+            self._alerts,
+            IntervalTrigger(seconds=ALERT_EVERY.total_seconds()),
+            id="alerts",
+            next_run_time=now,
+            misfire_grace_time=60,
+        )
+        scheduler.add_job(
+            self._digests,
+            IntervalTrigger(seconds=DIGEST_EVERY.total_seconds()),
+            id="digests",
+            next_run_time=now,
+            misfire_grace_time=300,
+        )
+        scheduler.add_job(
+            self._heartbeat,
+            IntervalTrigger(seconds=HEARTBEAT_EVERY.total_seconds()),
+            id="heartbeat",
+            next_run_time=now,
+            misfire_grace_time=60,
+        )
+        return scheduler
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.stopping.is_set():
+            logger.warning("second %s: stopping now", sig.name)
+            os._exit(1)
+        logger.info("%s received: finishing current work, then stopping", sig.name)
+        self.stopping.set()
+
+    async def _crawl(self, outlet: Outlet) -> None:
+        if self.stopping.is_set() or self.runner is None:
+            return
+        timeout = self.config.crawl.run_timeout.total_seconds() + 60
+        try:
+            result = await crawl_outlet(self.runner, self.context, outlet, timeout)
+        except Exception:
+            logger.exception("%s: crawl failed", outlet.id)
+            return
+        logger.info(
+            "%s: %d pages, %d new articles, %d errors",
+            outlet.id,
+            result.pages_fetched,
+            result.new_articles,
+            result.errors,
+        )
+        await asyncio.to_thread(self.watch.check, outlet, self.now())
+
+    async def _alerts(self) -> None:
+        try:
+            await asyncio.to_thread(
+                deliver_pending, self.config, self.context.db, self.context.rules, self.now()
+            )
+        except Exception:
+            logger.exception("alert delivery failed; will try again")
+
+    async def _digests(self) -> None:
+        try:
+            for o in await asyncio.to_thread(
+                send_digests, self.config, self.context.db, self.context.rules, self.now()
+            ):
+                if o.status != "already sent":
+                    logger.info(
+                        "digest %s for %s: %d entries, %s", o.period, o.email, o.entries, o.status
+                    )
+        except Exception:
+            logger.exception("digest delivery failed; will try again")
+
+    async def _heartbeat(self) -> None:
+        def beat() -> None:
+            with self.context.db.write() as session:
+                set_state(session, HEARTBEAT_KEY, self.now().isoformat(), self.now())
+
+        try:
+            await asyncio.to_thread(beat)
+        except Exception:
+            logger.exception("could not record the heartbeat")
+
+    async def _shutdown(self) -> None:
+        """Pause the scheduler, let running crawls stop (or give up after the grace period),
+        deliver what is queued, then shut the scheduler down: in that order, since shutting
+        the scheduler down first would cancel crawls half-way."""
+        assert self.scheduler is not None and self.runner is not None
+        self.scheduler.pause()
+        grace = self.config.crawl.shutdown_grace.total_seconds()
+        if self.runner.crawlers:
+            logger.info(
+                "stopping %d running crawls (grace %.0fs)", len(self.runner.crawlers), grace
+            )
+            try:
+                await asyncio.wait_for(self.runner.stop(), grace)
+                await asyncio.wait_for(self.runner.join(), grace)
+            except TimeoutError:
+                logger.warning("crawls did not stop within %.0fs; leaving them", grace)
+        await self._alerts()
+        self.scheduler.shutdown(wait=False)
+        self.context.close()
+        logger.info("mediawatch stopped")
+
+
+def run_daemon(config: Config) -> int:
+    """Run until SIGTERM or SIGINT; the exit status."""
+    daemon_holder: dict[str, Any] = {}
+
+    async def main() -> int:
+        daemon_holder["d"] = Daemon(config)
+        return await daemon_holder["d"].run()
+
+    return run_in_reactor(main)

@@ -1,0 +1,67 @@
+"""Source health after each crawl: tell the operator when an outlet goes quiet or is blocked."""
+
+import logging
+from datetime import datetime
+from email.message import EmailMessage
+
+from alerts.delivery import make_transport
+from crawler.config import Config
+from crawler.errors import DeliveryError
+from crawler.health import health
+from crawler.outlets import Outlet
+from storage.db import Database
+from storage.runs import outlet_statuses
+from storage.state import get_state, set_state
+
+logger = logging.getLogger(__name__)
+UNHEALTHY = {"blocked", "failing", "stale", "empty"}
+
+
+class OutletWatch:
+    """Logs every health change; emails [alerts] operator when an outlet turns unhealthy."""
+
+    def __init__(self, config: Config, db: Database) -> None:
+        self.config = config
+        self.db = db
+
+    def check(self, outlet: Outlet, now: datetime) -> str:
+        key = f"health:{outlet.id}"
+        with self.db.read() as session:
+            [status] = outlet_statuses(session, [outlet.id])
+            before = get_state(session, key) or "ok"
+        state = health(status, self.config.alerts.unhealthy_after_runs)
+        if state == before:
+            return state
+        with self.db.write() as session:
+            set_state(session, key, state, now)
+        if state in UNHEALTHY:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(status.last_error_kinds.items()))
+            detail = (
+                f"{outlet.name} ({outlet.id}) is {state}: last run {status.last_status}, "
+                f"{status.runs_without_new} runs without a new article"
+                + (f", errors: {kinds}" if kinds else "")
+            )
+            logger.warning("%s", detail)
+            self._tell_operator(outlet, state, detail)
+        else:
+            logger.info("%s is %s again", outlet.id, state)
+        return state
+
+    def _tell_operator(self, outlet: Outlet, state: str, detail: str) -> None:
+        operator = self.config.alerts.operator
+        if not operator:
+            return
+        msg = EmailMessage()
+        msg["From"] = self.config.email.from_
+        msg["To"] = operator
+        msg["Subject"] = f"[mediawatch] outlet {outlet.id} is {state}"
+        msg.set_content(
+            detail + "\n\nRun `mediawatch outlets check " + outlet.id + "` to diagnose.\n"
+        )
+        transport = make_transport(self.config.email)
+        try:
+            transport.send(msg)
+        except DeliveryError as exc:
+            logger.error("could not tell the operator about %s: %s", outlet.id, exc)
+        finally:
+            transport.close()
