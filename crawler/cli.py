@@ -265,6 +265,27 @@ def outlets_list(country: str | None, fmt: str, config_path: str | None) -> None
         write_outlets(chosen, config)
 
 
+@outlets.command("check", epilog=example("mediawatch outlets check dawn express-tribune"))
+@click.argument("outlet_ids", nargs=-1, metavar="[ID...]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def outlets_check(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> None:
+    """Fetch each source once and diagnose it: ok, blocked, challenge, moved, empty, stale."""
+    from crawler.sourcecheck import check_outlets
+
+    config = load(config_path)
+    reports = check_outlets(config, _pick_outlets(config, outlet_ids), datetime.now(UTC))
+    if fmt == "json":
+        emit_json([r.as_json() for r in reports])
+        return
+    for r in reports:
+        status = r.status if r.status is not None else "-"
+        click.echo(f"{r.outlet:22} {r.kind:8} {r.diagnosis:11} {status!s:>4}  {r.url}")
+        click.echo(f"{'':22} {'':8} {r.detail}; newest {r.newest or '-'}; robots {r.robots}")
+    bad = sum(1 for r in reports if r.diagnosis != "ok")
+    click.echo(f"{len(reports)} sources checked, {bad} with problems")
+
+
 @cli.group(cls=MediawatchGroup, epilog=example("mediawatch alerts list --status failed"))
 def alerts() -> None:
     """The alert outbox: what was queued, sent or failed, and delivering it now."""

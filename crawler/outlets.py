@@ -107,3 +107,27 @@ def select_outlets(include: list[str], own: list[Outlet]) -> list[Outlet]:
     for outlet in own:
         chosen[outlet.id] = outlet
     return list(chosen.values())
+
+
+def catalogue_markdown() -> str:
+    """The README's table of bundled outlets (tests fail when the README drifts from it)."""
+    rows = [
+        "| id | outlet | country | language | sources | every | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in bundled_catalogue():
+        sources = ", ".join(
+            f"{len(urls)} {kind}" for kind, urls in
+            (("feeds", o.feeds), ("sitemaps", o.sitemaps), ("listings", o.listings)) if urls
+        )
+        every = _every(o)
+        status = "enabled" if o.enabled else "disabled (unconfirmed)"
+        rows.append(f"| `{o.id}` | {o.name} | {o.country} | {o.language} | {sources} | "
+                    f"{every} | {status} |")
+    return "\n".join(rows)
+
+
+def _every(outlet: Outlet) -> str:
+    from crawler.durations import format_duration
+
+    return format_duration(outlet.interval) if outlet.interval else "default"

@@ -24,16 +24,13 @@ from twisted.python.failure import Failure
 
 from crawler.items import ArticlePage, DeadLink
 from crawler.outlets import Outlet
+from crawler.urls import same_site
+from spiders.diagnosis import looks_like_challenge, looks_like_html
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 MAX_ERROR_SAMPLES = 20
-_CHALLENGE = re.compile(
-    rb"(cf-chl|challenge-platform|Just a moment\.\.\.|Attention Required!|captcha|"
-    rb"Access denied|DDoS protection|_Incapsula_|Request unsuccessful)",
-    re.IGNORECASE,
-)
 
 
 class AlreadySeen(IgnoreRequest):
@@ -134,7 +131,7 @@ class OutletSpider(Spider):
         found = [
             u
             for u in sorted(links)
-            if self.article_pattern.search(u) and _same_host(u, response.url)
+            if self.article_pattern.search(u) and same_site(u, response.url)
         ]
         if not found:
             self._source_problem(response, "listing")
@@ -210,11 +207,11 @@ class OutletSpider(Spider):
 
     def _source_problem(self, response: Response, role: str, body: bytes | None = None) -> None:
         body = response.body if body is None else body
-        if _CHALLENGE.search(body[:20000]):
+        if looks_like_challenge(body):
             self._error("challenge", response.url, f"{role} answered with a bot-challenge page")
-        elif role == "feed" and b"<html" in body[:2000].lower():
+        elif role == "feed" and looks_like_html(body):
             self._error("parse", response.url, "feed URL returned an HTML page, not a feed")
-        elif role == "sitemap" and b"<html" in body[:2000].lower():
+        elif role == "sitemap" and looks_like_html(body):
             self._error("parse", response.url, "sitemap URL returned an HTML page, not a sitemap")
         elif role == "sitemap" and not body.strip().startswith(b"<"):
             self._error("parse", response.url, "sitemap is not XML")
@@ -271,12 +268,6 @@ def _maybe_gunzip(body: bytes) -> bytes | None:
     except (OSError, EOFError):
         return None
     return data if len(data) <= MAX_SITEMAP_BYTES else None
-
-
-def _same_host(a: str, b: str) -> bool:
-    from crawler.urls import same_site
-
-    return same_site(a, b)
 
 
 def _outlet_from_config(outlet_id: str, max_age_days: int | str | None) -> tuple[Outlet, int]:

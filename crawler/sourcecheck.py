@@ -1,0 +1,143 @@
+"""`mediawatch outlets check`: fetch each source once and say what is wrong with it.
+
+This is the live coverage check users run (never part of CI). Plain urllib in threads is
+enough for one request per source; the verdicts come from spiders.diagnosis, as in crawls.
+"""
+
+import urllib.error
+import urllib.request
+import urllib.robotparser
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from crawler.config import Config
+from crawler.outlets import Outlet
+from spiders.diagnosis import diagnose, read_items
+from spiders.outlet import _maybe_gunzip
+
+MAX_BYTES = 20 * 1024 * 1024
+WORKERS = 8
+
+
+@dataclass
+class SourceReport:
+    outlet: str
+    kind: str
+    url: str
+    status: int | None
+    final_url: str | None
+    items: int | None
+    newest: str | None
+    robots: str
+    diagnosis: str
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Remembers whether any redirect on the way was permanent."""
+
+    def __init__(self) -> None:
+        self.permanent = False
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
+        if code in (301, 308):
+            self.permanent = True
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch(url: str, user_agent: str, timeout: float) -> tuple[int, bytes, str, bool]:
+    redirects = _Redirects()
+    opener = urllib.request.build_opener(redirects)
+    request = urllib.request.Request(
+        url, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"}
+    )
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, response.read(MAX_BYTES), response.geturl(), redirects.permanent
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(MAX_BYTES) if exc.fp else b"", exc.geturl(), redirects.permanent
+
+
+def _robots(url: str, user_agent: str, timeout: float) -> str:
+    parts = urlsplit(url)
+    robots_url = urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
+    parser = urllib.robotparser.RobotFileParser()
+    try:
+        status, body, _, _ = _fetch(robots_url, user_agent, timeout)
+    except (urllib.error.URLError, OSError, ValueError):
+        return "unknown (robots.txt unreachable)"
+    if status in (401, 403):
+        return "disallowed (robots.txt forbidden)"
+    if status >= 400:
+        return "allowed (no robots.txt)"
+    parser.parse(body.decode("utf-8", "replace").splitlines())
+    return "allowed" if parser.can_fetch(user_agent, url) else "disallowed"
+
+
+def check_source(
+    outlet: Outlet, kind: str, url: str, config: Config, now: datetime
+) -> SourceReport:
+    ua, timeout = config.crawl.user_agent, config.crawl.timeout.total_seconds()
+    max_age = timedelta(days=config.crawl.max_age_days)
+    robots = _robots(url, ua, timeout) if config.crawl.obey_robots else "not checked"
+    try:
+        status, body, final_url, permanent = _fetch(url, ua, timeout)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return SourceReport(
+            outlet.id,
+            kind,
+            url,
+            None,
+            None,
+            None,
+            None,
+            robots,
+            "unreachable",
+            f"cannot connect: {reason}",
+        )
+    body = _maybe_gunzip(body) or b""
+    items = read_items(kind, body, final_url, outlet.article_url_pattern) if status < 400 else None
+    moved_to = final_url if permanent and final_url != url else None
+    verdict = diagnose(status, body, items, moved_to, now, max_age)
+    if robots.startswith("disallowed") and verdict == "ok":
+        verdict = "robots"
+    detail = {
+        "ok": f"{items.count if items else 0} items",
+        "blocked": f"HTTP {status}: the site refuses this crawler",
+        "gone": f"HTTP {status}: the URL no longer exists",
+        "error": f"HTTP {status}",
+        "challenge": "a bot-challenge page instead of content",
+        "invalid": items.parse_problem if items and items.parse_problem else "",
+        "empty": "no items",
+        "stale": f"newest item is older than {config.crawl.max_age_days} days",
+        "moved": f"permanently redirected to {moved_to}: update the URL",
+        "robots": "robots.txt disallows this URL for our user agent",
+    }[verdict]
+    return SourceReport(
+        outlet.id,
+        kind,
+        url,
+        status,
+        final_url,
+        items.count if items else None,
+        items.newest.isoformat() if items and items.newest else None,
+        robots,
+        verdict,
+        detail,
+    )
+
+
+def check_outlets(config: Config, outlets: list[Outlet], now: datetime) -> list[SourceReport]:
+    """Every source of every outlet, checked in parallel, reported in catalogue order."""
+    jobs = [(o, kind, url) for o in outlets for kind, url in o.sources()]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        return list(pool.map(lambda job: check_source(job[0], job[1], job[2], config, now), jobs))

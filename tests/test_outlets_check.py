@@ -1,0 +1,86 @@
+"""`mediawatch outlets check` against fixture sources with every diagnosis."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.demosite import DemoArticle, FixtureSite, Page, rss
+from tests.conftest import cli_json, run_cli, write_config
+from tests.smtp import free_port
+
+NOW = datetime.now(UTC)
+
+
+def item(path: str, days: float) -> DemoArticle:
+    return DemoArticle(path=path, title="T", author="A", published=NOW - timedelta(days=days),
+                       paragraphs=["x"])
+
+
+@pytest.fixture
+def site() -> Iterator[FixtureSite]:
+    s = FixtureSite().start()
+    s.add("/robots.txt", Page(b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"))
+    s.add_rss("/ok.xml", "ok", [item("/a/1", 0.1)])
+    s.add("/forbidden.xml", Page(b"Forbidden", status=403))
+    s.add("/limited.xml", Page(b"Too many", status=429))
+    s.add("/challenge.xml", Page(b"<html><title>Just a moment...</title>cf-chl</html>"))
+    s.add("/old.xml", Page(b"", status=301, headers={"Location": "/new.xml"}))
+    s.add_rss("/new.xml", "new", [item("/a/2", 0.2)])
+    s.add_rss("/empty.xml", "empty", [])
+    s.add_rss("/stale.xml", "stale", [item("/a/3", 60)])
+    s.add("/html-sitemap.xml", Page(b"<html><body>Welcome</body></html>"))
+    s.add_rss("/private/feed.xml", "private", [item("/a/4", 0.1)])
+    s.add_listing("/opinion", "Site", [item("/opinion/5/x", 0.1)])
+    yield s
+    s.stop()
+
+
+def outlets(s: FixtureSite) -> list[dict[str, Any]]:
+    dead = f"http://127.0.0.1:{free_port()}/feed.xml"
+    return [
+        {"id": "good", "name": "Good", "feeds": [s.url("/ok.xml")], "sitemaps": [],
+         "listings": [s.url("/opinion")], "article_url_pattern": r"/opinion/\d+/"},
+        {"id": "bad", "name": "Bad", "feeds": [
+            s.url("/forbidden.xml"), s.url("/limited.xml"), s.url("/challenge.xml"),
+            s.url("/old.xml"), s.url("/empty.xml"), s.url("/stale.xml"), s.url("/nope.xml"),
+            s.url("/private/feed.xml"), dead],
+         "sitemaps": [s.url("/html-sitemap.xml")]},
+    ]
+
+
+def test_each_diagnosis(tmp_path: Path, site: FixtureSite) -> None:
+    config = write_config(tmp_path / "m.toml", {
+        "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+        "crawl": {"timeout": "5s"}, "catalogue": {"include": []}, "outlets": outlets(site)})
+    reports = cli_json("--config", str(config), "outlets", "check", "--format", "json")
+    verdicts = {r["url"].split("/", 3)[-1]: r["diagnosis"] for r in reports}
+    assert verdicts == {
+        "ok.xml": "ok", "opinion": "ok",
+        "forbidden.xml": "blocked", "limited.xml": "blocked", "challenge.xml": "challenge",
+        "old.xml": "moved", "empty.xml": "empty", "stale.xml": "stale", "nope.xml": "gone",
+        "private/feed.xml": "robots", "feed.xml": "unreachable", "html-sitemap.xml": "invalid",
+    }
+    ok = next(r for r in reports if r["url"].endswith("/ok.xml"))
+    assert ok["items"] == 1 and ok["status"] == 200 and ok["robots"] == "allowed"
+    assert ok["newest"] is not None
+    moved = next(r for r in reports if r["url"].endswith("/old.xml"))
+    assert moved["final_url"].endswith("/new.xml") and "update the URL" in moved["detail"]
+    listing = next(r for r in reports if r["url"].endswith("/opinion"))
+    assert listing["items"] == 1
+
+    text = run_cli("--config", str(config), "outlets", "check", "good")
+    assert text.returncode == 0 and "2 sources checked, 0 with problems" in text.stdout
+
+
+def test_outlets_list(tmp_path: Path) -> None:
+    listed = cli_json("outlets", "list", "--format", "json", cwd=tmp_path)
+    assert len(listed) >= 30
+    assert set(listed[0]) == {"id", "name", "country", "language", "feeds", "sitemaps",
+                              "listings", "interval"}
+    pk = cli_json("outlets", "list", "--country", "PK", "--format", "json", cwd=tmp_path)
+    assert pk and all(o["country"] == "PK" for o in pk)
+    table = run_cli("outlets", "list", cwd=tmp_path)
+    assert "dawn" in table.stdout and "outlets" in table.stdout.splitlines()[-1]
