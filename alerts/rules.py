@@ -7,23 +7,17 @@ are NFKC-normalised first, so any script works. `regex` is used instead of `re` 
 Unicode classes know that Devanagari and Bengali vowel signs (category M) belong to a word.
 """
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import regex
 
+from storage.textnorm import fold
+
 _WORD = r"[\p{L}\p{M}\p{N}_]"
 _SEPARATOR = r"[\s\-\u2010-\u2015\u2212]+"
 _URL = regex.compile(r"(?:https?://|www\.)[^\s<>\"']+", regex.IGNORECASE)
-# Arabic-script spellings that vary between sites but mean the same letter in Urdu, and marks
-# that some sites add and others leave out.
-_ARABIC_FOLD = str.maketrans(
-    {"\u0643": "\u06a9", "\u064a": "\u06cc", "\u0649": "\u06cc", "\u0640": None, "\u200c": None}
-    | {chr(c): None for c in range(0x064B, 0x0660)}
-    | {"\u0670": None}
-)
 
 
 class TopicRule(Protocol):
@@ -39,7 +33,7 @@ class TopicRule(Protocol):
 
 def normalise(text: str) -> str:
     """NFKC plus Urdu letter-variant folding: the form both terms and text are matched in."""
-    return unicodedata.normalize("NFKC", text).translate(_ARABIC_FOLD)
+    return fold(text)
 
 
 def is_acronym(term: str) -> bool:

@@ -2,14 +2,17 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from alerts.rules import RuleSet
 from crawler.config import Config
-from crawler.errors import NotFoundError
+from crawler.errors import NotFoundError, QueryError
 from crawler.presenting import article_detail, article_summary
 from storage.db import Database
 from storage.queries import ArticleFilter, get_article, list_articles, near_duplicates
+from storage.querylang import QuerySyntaxError, parse_query
+from storage.search import search
 
 
 class Archive:
@@ -27,9 +30,27 @@ class Archive:
         finally:
             db.dispose()
 
-    def search(self, f: ArticleFilter) -> list[dict[str, Any]]:
+    def search(
+        self, f: ArticleFilter, now: datetime | None = None, marked: bool = False
+    ) -> list[dict[str, Any]]:
+        """Full-text search, best first; with no query, every article (filtered), newest first."""
+        node = None
+        if f.query and f.query.strip():
+            try:
+                node = parse_query(f.query)
+            except QuerySyntaxError as exc:
+                raise QueryError(f"search query {f.query!r}: {exc}") from None
         with self.db.read() as session:
-            return [article_summary(row, self.rules, f.query) for row in list_articles(session, f)]
+            if node is None:
+                return [article_summary(row, self.rules) for row in list_articles(session, f)]
+            hits = search(session, node, f, now or datetime.now(UTC))
+            results = []
+            for h in hits:
+                summary = article_summary(h.article, self.rules, h.snippet, h.rank)
+                if marked and h.snippet:
+                    summary["snippet_marked"] = h.snippet
+                results.append(summary)
+            return results
 
     def show(self, article_id: int) -> dict[str, Any]:
         with self.db.read() as session:

@@ -347,6 +347,20 @@ def digest(since: str | None, mode: str, config_path: str | None) -> None:
         click.echo(line)
 
 
+@cli.command(epilog=example("mediawatch web --port 8000"))
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
+@config_option
+def web(host: str | None, port: int | None, config_path: str | None) -> None:
+    """Serve the search web UI and JSON API (binds 127.0.0.1 unless told otherwise)."""
+    from crawler.web import serve
+
+    config = load(config_path)
+    host, port = host or config.web.host, port or config.web.port
+    click.echo(f"mediawatch web UI on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
+    serve(config, host, port)
+
+
 @cli.command(epilog=example("mediawatch demo"))
 @click.option(
     "--keep", type=click.Path(file_okay=False), help="Keep the demo's files in this folder."

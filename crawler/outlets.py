@@ -117,13 +117,19 @@ def catalogue_markdown() -> str:
     ]
     for o in bundled_catalogue():
         sources = ", ".join(
-            f"{len(urls)} {kind}" for kind, urls in
-            (("feeds", o.feeds), ("sitemaps", o.sitemaps), ("listings", o.listings)) if urls
+            f"{len(urls)} {kind}"
+            for kind, urls in (
+                ("feeds", o.feeds),
+                ("sitemaps", o.sitemaps),
+                ("listings", o.listings),
+            )
+            if urls
         )
         every = _every(o)
         status = "enabled" if o.enabled else "disabled (unconfirmed)"
-        rows.append(f"| `{o.id}` | {o.name} | {o.country} | {o.language} | {sources} | "
-                    f"{every} | {status} |")
+        rows.append(
+            f"| `{o.id}` | {o.name} | {o.country} | {o.language} | {sources} | {every} | {status} |"
+        )
     return "\n".join(rows)
 
 

@@ -3,35 +3,23 @@
 from datetime import datetime
 from typing import Any
 
-import regex
-
-from alerts.rules import RuleSet, normalise
+from alerts.rules import RuleSet
 from alerts.snippets import snippet
+from storage.search import MARK_END, MARK_START
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def query_patterns(query: str | None) -> list["regex.Pattern[str]"]:
-    """Patterns for the plain words of a search query, to centre snippets on."""
-    if not query:
-        return []
-    words = [w.strip('"()') for w in query.split()]
-    words = [
-        w for w in words if w and not w.startswith("-") and w.upper() not in ("OR", "AND", "NOT")
-    ]
-    return [
-        regex.compile(rf"(?<!\w){regex.escape(normalise(w))}(?!\w)", regex.IGNORECASE)
-        for w in words
-    ]
-
-
-def article_summary(row: Any, rules: RuleSet, query: str | None = None) -> dict[str, Any]:
-    """The contract's search-result object."""
+def article_summary(
+    row: Any, rules: RuleSet, marked_snippet: str | None = None, rank: float | None = None
+) -> dict[str, Any]:
+    """The contract's search-result object (plus `snippet_marked` and `rank` for the web UI)."""
     topics = sorted({m.topic for m in row.matches})
-    patterns = query_patterns(query) + rules.highlight_patterns(topics)
-    return {
+    if marked_snippet is None:
+        marked_snippet = snippet(row.text, rules.highlight_patterns(topics))
+    data = {
         "id": row.id,
         "url": row.url,
         "outlet": row.outlet_id,
@@ -40,8 +28,11 @@ def article_summary(row: Any, rules: RuleSet, query: str | None = None) -> dict[
         "published": iso(row.published),
         "score": row.score,
         "topics": topics,
-        "snippet": snippet(row.text, patterns),
+        "snippet": marked_snippet.replace(MARK_START, "").replace(MARK_END, ""),
     }
+    if rank is not None:
+        data["rank"] = round(rank, 4)
+    return data
 
 
 def article_detail(row: Any, rules: RuleSet, duplicates: list[Any] | None = None) -> dict[str, Any]:

@@ -52,15 +52,8 @@ def _filtered(f: ArticleFilter) -> Select[ArticleRow]:
 
 
 def list_articles(session: Session, f: ArticleFilter) -> list[ArticleRow]:
-    """Articles matching the filters; with a query, a plain substring search, best first."""
-    stmt = _filtered(f)
-    if f.query:
-        for word in f.query.split():
-            like = f"%{word.replace('%', '').replace('_', '')}%"
-            stmt = stmt.where(or_(ArticleRow.title.ilike(like), ArticleRow.text.ilike(like)))
-        stmt = stmt.order_by(ArticleRow.score.desc(), ArticleRow.first_seen.desc())
-    else:
-        stmt = stmt.order_by(ArticleRow.first_seen.desc(), ArticleRow.id.desc())
+    """Articles matching the filters (not the query: see storage.search), newest first."""
+    stmt = _filtered(f).order_by(ArticleRow.first_seen.desc(), ArticleRow.id.desc())
     return list(session.scalars(stmt.limit(f.limit).offset(f.offset)))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from crawler.demosite import DemoArticle, FixtureSite, Page, rss
+from crawler.demosite import DemoArticle, FixtureSite, Page
 from tests.conftest import cli_json, run_cli, write_config
 from tests.smtp import free_port
 
@@ -15,8 +15,9 @@ NOW = datetime.now(UTC)
 
 
 def item(path: str, days: float) -> DemoArticle:
-    return DemoArticle(path=path, title="T", author="A", published=NOW - timedelta(days=days),
-                       paragraphs=["x"])
+    return DemoArticle(
+        path=path, title="T", author="A", published=NOW - timedelta(days=days), paragraphs=["x"]
+    )
 
 
 @pytest.fixture
@@ -41,27 +42,58 @@ def site() -> Iterator[FixtureSite]:
 def outlets(s: FixtureSite) -> list[dict[str, Any]]:
     dead = f"http://127.0.0.1:{free_port()}/feed.xml"
     return [
-        {"id": "good", "name": "Good", "feeds": [s.url("/ok.xml")], "sitemaps": [],
-         "listings": [s.url("/opinion")], "article_url_pattern": r"/opinion/\d+/"},
-        {"id": "bad", "name": "Bad", "feeds": [
-            s.url("/forbidden.xml"), s.url("/limited.xml"), s.url("/challenge.xml"),
-            s.url("/old.xml"), s.url("/empty.xml"), s.url("/stale.xml"), s.url("/nope.xml"),
-            s.url("/private/feed.xml"), dead],
-         "sitemaps": [s.url("/html-sitemap.xml")]},
+        {
+            "id": "good",
+            "name": "Good",
+            "feeds": [s.url("/ok.xml")],
+            "sitemaps": [],
+            "listings": [s.url("/opinion")],
+            "article_url_pattern": r"/opinion/\d+/",
+        },
+        {
+            "id": "bad",
+            "name": "Bad",
+            "feeds": [
+                s.url("/forbidden.xml"),
+                s.url("/limited.xml"),
+                s.url("/challenge.xml"),
+                s.url("/old.xml"),
+                s.url("/empty.xml"),
+                s.url("/stale.xml"),
+                s.url("/nope.xml"),
+                s.url("/private/feed.xml"),
+                dead,
+            ],
+            "sitemaps": [s.url("/html-sitemap.xml")],
+        },
     ]
 
 
 def test_each_diagnosis(tmp_path: Path, site: FixtureSite) -> None:
-    config = write_config(tmp_path / "m.toml", {
-        "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
-        "crawl": {"timeout": "5s"}, "catalogue": {"include": []}, "outlets": outlets(site)})
+    config = write_config(
+        tmp_path / "m.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+            "crawl": {"timeout": "5s"},
+            "catalogue": {"include": []},
+            "outlets": outlets(site),
+        },
+    )
     reports = cli_json("--config", str(config), "outlets", "check", "--format", "json")
     verdicts = {r["url"].split("/", 3)[-1]: r["diagnosis"] for r in reports}
     assert verdicts == {
-        "ok.xml": "ok", "opinion": "ok",
-        "forbidden.xml": "blocked", "limited.xml": "blocked", "challenge.xml": "challenge",
-        "old.xml": "moved", "empty.xml": "empty", "stale.xml": "stale", "nope.xml": "gone",
-        "private/feed.xml": "robots", "feed.xml": "unreachable", "html-sitemap.xml": "invalid",
+        "ok.xml": "ok",
+        "opinion": "ok",
+        "forbidden.xml": "blocked",
+        "limited.xml": "blocked",
+        "challenge.xml": "challenge",
+        "old.xml": "moved",
+        "empty.xml": "empty",
+        "stale.xml": "stale",
+        "nope.xml": "gone",
+        "private/feed.xml": "robots",
+        "feed.xml": "unreachable",
+        "html-sitemap.xml": "invalid",
     }
     ok = next(r for r in reports if r["url"].endswith("/ok.xml"))
     assert ok["items"] == 1 and ok["status"] == 200 and ok["robots"] == "allowed"
@@ -78,8 +110,16 @@ def test_each_diagnosis(tmp_path: Path, site: FixtureSite) -> None:
 def test_outlets_list(tmp_path: Path) -> None:
     listed = cli_json("outlets", "list", "--format", "json", cwd=tmp_path)
     assert len(listed) >= 30
-    assert set(listed[0]) == {"id", "name", "country", "language", "feeds", "sitemaps",
-                              "listings", "interval"}
+    assert set(listed[0]) == {
+        "id",
+        "name",
+        "country",
+        "language",
+        "feeds",
+        "sitemaps",
+        "listings",
+        "interval",
+    }
     pk = cli_json("outlets", "list", "--country", "PK", "--format", "json", cwd=tmp_path)
     assert pk and all(o["country"] == "PK" for o in pk)
     table = run_cli("outlets", "list", cwd=tmp_path)

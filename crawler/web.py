@@ -1,0 +1,315 @@
+"""`mediawatch web`: the search UI and JSON API, server-rendered (no JavaScript at all).
+
+Starlette with Jinja2 (autoescape on). Every byte from the web is escaped; highlighted
+snippets are built from escaped text plus our own <mark> tags. The Content-Security-Policy
+forbids scripts outright, so even a missed escape could not run one.
+"""
+
+import base64
+import csv
+import hmac
+import io
+import math
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup, escape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from alerts.render import highlight, safe_link
+from crawler.archive import Archive
+from crawler.config import Config
+from crawler.errors import MediawatchError, NotFoundError, QueryError, UsageError
+from crawler.health import status_report
+from crawler.timeparse import parse_since
+from storage.queries import ArticleFilter
+from storage.search import MARK_END, MARK_START
+
+PAGE_SIZE = 20
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def marked_html(snippet: str) -> Markup:
+    """A search snippet with the database's match markers as <mark>, all else escaped."""
+    out = str(escape(snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    return Markup(out)
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+class TokenAuth(BaseHTTPMiddleware):
+    """With [web] token set: a bearer token, or basic auth with the token as password."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        super().__init__(app)
+        self.token = token
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if not self.token or request.url.path == "/healthz" or self._ok(request):
+            return await call_next(request)
+        return PlainTextResponse(
+            "authentication required",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic realm="mediawatch"'},
+        )
+
+    def _ok(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return hmac.compare_digest(value.strip(), self.token)
+        if scheme.lower() == "basic":
+            try:
+                _, _, password = base64.b64decode(value).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            return hmac.compare_digest(password, self.token)
+        return False
+
+
+def _filter_from(request: Request, now: datetime, limit: int = PAGE_SIZE) -> ArticleFilter:
+    q = request.query_params
+    try:
+        min_score = float(q["min_score"]) if q.get("min_score") else None
+        page = max(int(q.get("page", "1") or 1), 1)
+        limit = min(max(int(q.get("limit", limit)), 1), 500)
+    except ValueError:
+        raise UsageError("min_score, page and limit must be numbers") from None
+    if min_score is not None and not math.isfinite(min_score):
+        raise UsageError("min_score must be a finite number")
+    return ArticleFilter(
+        query=q.get("q") or None,
+        topic=q.get("topic") or None,
+        outlet=q.get("outlet") or None,
+        since=parse_since(q.get("since") or None, now, "since"),
+        until=parse_since(q.get("until") or None, now, "until"),
+        min_score=min_score,
+        language=q.get("language") or None,
+        limit=limit,
+        offset=(page - 1) * limit,
+    )
+
+
+def create_app(config: Config, archive: Archive) -> Starlette:
+    templates = Jinja2Templates(
+        env=Environment(loader=PackageLoader("crawler", "templates"), autoescape=True)
+    )
+    templates.env.globals.update(safe_link=safe_link, marked_html=marked_html)
+    topic_names = {t.id: t.name for t in config.topics}
+    outlets = {o.id: o.name for o in config.active_outlets()}
+
+    def params_without(request: Request, **changes: Any) -> str:
+        params = {k: v for k, v in request.query_params.items() if v}
+        params.update({k: str(v) for k, v in changes.items() if v is not None})
+        return urlencode(params)
+
+    async def index(request: Request) -> Response:
+        now = datetime.now(UTC)
+        error, results, f = None, [], None
+        try:
+            f = _filter_from(request, now)
+            results = archive.search(f, now, marked=True)
+            for r in results:
+                r["snippet_html"] = (
+                    marked_html(r["snippet_marked"])
+                    if "snippet_marked" in r
+                    else highlight(r["snippet"], archive.rules.highlight_patterns(r["topics"]))
+                )
+        except (QueryError, UsageError) as exc:
+            error = str(exc)
+        page = (f.offset // f.limit + 1) if f else 1
+        return templates.TemplateResponse(
+            request,
+            "search.html",
+            {
+                "results": results,
+                "error": error,
+                "q": request.query_params,
+                "topic_names": topic_names,
+                "outlets": outlets,
+                "page": page,
+                "has_next": len(results) == PAGE_SIZE,
+                "next_url": "?" + params_without(request, page=page + 1),
+                "prev_url": "?" + params_without(request, page=page - 1) if page > 1 else None,
+                "json_url": "/api/articles?" + params_without(request),
+                "csv_url": "/export.csv?" + params_without(request, limit=500),
+            },
+            status_code=400 if error else 200,
+        )
+
+    async def article(request: Request) -> Response:
+        data = _article_or_404(request)
+        if isinstance(data, Response):
+            return data
+        row_rules = archive.rules
+        topics = [m["topic"] for m in data["matches"]]
+        body = highlight(data["text"], row_rules.highlight_patterns(topics))
+        return templates.TemplateResponse(
+            request,
+            "article.html",
+            {"a": data, "body": body, "topic_names": topic_names, "outlets": outlets},
+        )
+
+    def _article_or_404(request: Request) -> dict[str, Any] | Response:
+        try:
+            return archive.show(int(request.path_params["article_id"]))
+        except (NotFoundError, ValueError):
+            return HTMLResponse("<h1>No such article</h1>", status_code=404)
+
+    async def outlets_page(request: Request) -> Response:
+        report = await _in_thread(status_report, config, datetime.now(UTC))
+        return templates.TemplateResponse(
+            request, "outlets.html", {"report": report.as_json(), "outlets": outlets}
+        )
+
+    async def api_articles(request: Request) -> Response:
+        try:
+            f = _filter_from(request, datetime.now(UTC))
+            return JSONResponse(archive.search(f))
+        except MediawatchError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
+    async def api_article(request: Request) -> Response:
+        try:
+            return JSONResponse(archive.show(int(request.path_params["article_id"])))
+        except (NotFoundError, ValueError):
+            return JSONResponse({"error": "no such article"}, status_code=404)
+
+    async def export_csv(request: Request) -> Response:
+        from crawler.output import RESULT_FIELDS
+
+        try:
+            rows = archive.search(_filter_from(request, datetime.now(UTC), limit=500))
+        except MediawatchError as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        out = io.StringIO()
+        out.write("\ufeff")  # Excel reads UTF-8 only with a BOM
+        writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**r, "topics": ",".join(r["topics"])})
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="mediawatch.csv"'},
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    static = StaticFiles(directory=str(resources.files("crawler").joinpath("static")))
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/articles/{article_id}", article),
+            Route("/outlets", outlets_page),
+            Route("/api/articles", api_articles),
+            Route("/api/articles/{article_id}", api_article),
+            Route("/export.csv", export_csv),
+            Route("/healthz", healthz),
+            Route("/openapi.json", openapi),
+            Mount("/static", static, name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders), Middleware(TokenAuth, token=config.web.token)],
+    )
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args)
+
+
+_FILTERS = [
+    {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+    for n, t, d in [
+        ("q", "string", 'words, "phrases", OR, -excluded, (groups)'),
+        ("topic", "string", "topic id"),
+        ("outlet", "string", "outlet id"),
+        ("since", "string", "date (2026-03-01) or age (7d)"),
+        ("until", "string", "date or age"),
+        ("min_score", "number", "minimum relevance score"),
+        ("language", "string", "ISO 639-1 code"),
+        ("page", "integer", "page number, from 1"),
+        ("limit", "integer", "results per page (at most 500)"),
+    ]
+]
+_ARTICLE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string"},
+        "outlet": {"type": "string"},
+        "title": {"type": "string"},
+        "author": {"type": ["string", "null"]},
+        "published": {"type": ["string", "null"], "format": "date-time"},
+        "score": {"type": "number"},
+        "topics": {"type": "array", "items": {"type": "string"}},
+        "snippet": {"type": "string"},
+    },
+}
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "mediawatch", "version": "1"},
+    "paths": {
+        "/api/articles": {
+            "get": {
+                "summary": "Search stored articles (best first; newest first without q)",
+                "parameters": _FILTERS,
+                "responses": {
+                    "200": {
+                        "description": "articles",
+                        "content": {
+                            "application/json": {"schema": {"type": "array", "items": _ARTICLE}}
+                        },
+                    },
+                    "400": {"description": "malformed query or filter"},
+                },
+            }
+        },
+        "/api/articles/{id}": {
+            "get": {
+                "summary": "One article with its text and matched terms",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {
+                    "200": {"description": "the article"},
+                    "404": {"description": "no such article"},
+                },
+            }
+        },
+        "/healthz": {"get": {"summary": "liveness", "responses": {"200": {"description": "ok"}}}},
+    },
+}
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    import uvicorn
+
+    with Archive.open(config) as archive:
+        uvicorn.run(create_app(config, archive), host=host, port=port, log_level="warning")

@@ -1,0 +1,136 @@
+"""Full-text search, the same cases on SQLite FTS5 and PostgreSQL."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from alerts.rules import RuleSet
+from crawler.archive import Archive
+from crawler.config import DEFAULT_TOPICS
+from crawler.errors import QueryError
+from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
+from storage.db import Database
+from storage.queries import ArticleFilter
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+FILL = " The provincial assembly also debated the budget for schools and roads."
+
+DOCS = [
+    # key, outlet, language, title, text, topic, score, age (days)
+    ("fatf-title", "dawn", "en", "Pakistan and the FATF grey list",
+     "The FATF grey list decision was welcomed in Islamabad." + FILL * 3, "fatf", 6.0, 1),
+    ("fatf-afghan", "hindu", "en", "Regional finance notes",
+     "Kabul and Afghanistan were discussed; the grey list came up once." + FILL * 3, "fatf", 1.0, 2),
+    ("grey-areas", "dawn", "en", "Grey areas of policy",
+     "A list of grey areas in the budget was published." + FILL * 3, None, 0.0, 1),
+    ("cismoa", "dawn", "en", "Renewing CISMOA with Washington",
+     "Pakistan renewed CISMOA; COMCASA is India's version." + FILL * 3, "cismoa", 5.0, 3),
+    ("urdu", "jang", "ur", "کالعدم تنظیم کے حملے",
+     "خیبر پختونخوا میں تَحریک طالبان پاکستان کے حملوں میں اضافہ ہوا ہے اور حکومت نے نئی "
+     "حکمت عملی کا اعلان کیا ہے۔ " * 3, "ttp", 3.0, 1),
+    ("hindi", "bhaskar", "hi", "सीमा पर हमला",
+     "पाकिस्तानी तालिबान ने हमारा सीमा चौकी पर हमला किया। सरकार ने जांच के आदेश दिए। " * 3,
+     "ttp", 2.0, 1),
+    ("old-fatf", "hindu", "en", "An old FATF story",
+     "The FATF grey list, years ago." + FILL * 3, "fatf", 4.0, 40),
+]
+
+
+@pytest.fixture
+def archive(db_url: str):  # type: ignore[no-untyped-def]
+    db = Database(db_url)
+    db.upgrade()
+    with db.write() as s:
+        sync_outlets(s, [OutletInfo(o, o.title(), "PK", "en")
+                         for o in ("dawn", "hindu", "jang", "bhaskar")])
+        for i, (key, outlet, lang, title, body, topic, score, age) in enumerate(DOCS):
+            when = NOW - timedelta(days=age)
+            insert_article(s, NewArticle(
+                url=f"https://{outlet}.example/{key}", url_key=f"{outlet}.example/{key}",
+                outlet_id=outlet, title=title, text=body, published=when, date_source="page",
+                score=score, simhash=(i + 1) * 0x0101_0101_0101_0101, language=lang,
+                matches=[NewMatch(topic, topic.upper(), 0, 1)] if topic else [],
+            ), when)
+    yield Archive(db, RuleSet(DEFAULT_TOPICS))
+    db.dispose()
+
+
+def keys(results: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    return [r["url"].rsplit("/", 1)[-1] for r in results]
+
+
+def find(archive: Archive, query: str | None, **kw: object) -> list[str]:
+    return keys(archive.search(ArticleFilter(query=query, limit=50, **kw), NOW))  # type: ignore[arg-type]
+
+
+def test_words_phrases_or_and_exclusion(archive: Archive) -> None:
+    assert set(find(archive, "grey list")) == {"fatf-title", "fatf-afghan", "grey-areas", "old-fatf"}
+    assert set(find(archive, '"grey list"')) == {"fatf-title", "fatf-afghan", "old-fatf"}
+    assert set(find(archive, '"grey list" -Afghanistan')) == {"fatf-title", "old-fatf"}
+    assert set(find(archive, "cismoa OR kabul")) == {"cismoa", "fatf-afghan"}
+    assert set(find(archive, "(cismoa OR comcasa) pakistan")) == {"cismoa"}
+    assert find(archive, "nothingmatchesthis") == []
+
+
+def test_urdu_and_hindi(archive: Archive) -> None:
+    assert find(archive, "تحریک طالبان") == ["urdu"]  # the text has a zabar on the first word
+    assert find(archive, "تحريك") == ["urdu"]  # Arabic kaf and yeh fold to Urdu's
+    assert find(archive, "तालिबान") == ["hindi"]
+    assert find(archive, "हम") == []  # not inside हमारा or हमला
+
+
+def test_filters(archive: Archive) -> None:
+    assert set(find(archive, "grey", outlet="hindu")) == {"fatf-afghan", "old-fatf"}
+    assert set(find(archive, "grey", topic="fatf")) == {"fatf-title", "fatf-afghan", "old-fatf"}
+    assert set(find(archive, "grey", since=NOW - timedelta(days=7))) == {
+        "fatf-title", "fatf-afghan", "grey-areas"}
+    assert set(find(archive, "grey", min_score=4)) == {"fatf-title", "old-fatf"}
+    assert find(archive, None, language="ur") == ["urdu"]
+
+
+def test_ranking_title_score_recency(archive: Archive) -> None:
+    ranked = find(archive, '"grey list"')
+    assert ranked[0] == "fatf-title"  # in the title, higher score, recent
+    budget = find(archive, "budget")
+    assert budget[0] == "fatf-title" and budget.index("cismoa") < budget.index("old-fatf")
+
+
+def test_rank_formula() -> None:
+    from storage.search import rank_value
+
+    week, month = NOW - timedelta(days=7), NOW - timedelta(days=30)
+    assert rank_value(1.0, 2.0, week, NOW) > rank_value(1.0, 2.0, month, NOW)  # recency
+    assert rank_value(1.0, 8.0, week, NOW) > rank_value(1.0, 2.0, week, NOW)  # topic score
+    assert rank_value(1.0, 2.0, month, NOW) > rank_value(0.6, 2.0, week, NOW)  # text first
+
+
+def test_no_query_lists_newest_first(archive: Archive) -> None:
+    assert find(archive, None)[-1] == "old-fatf"
+    assert len(find(archive, None)) == len(DOCS)
+    assert len(find(archive, None, offset=5)) == len(DOCS) - 5
+
+
+def test_snippets_show_the_match(archive: Archive) -> None:
+    [hit] = archive.search(ArticleFilter(query="COMCASA"), NOW, marked=True)
+    assert "COMCASA" in hit["snippet"] and "\x02" not in hit["snippet"]
+    assert "\x02COMCASA\x03" in hit["snippet_marked"]
+
+
+@pytest.mark.parametrize(
+    "query", ['"open phrase', "(unclosed", "closed)", "-only", "a OR", "OR a", "()", '""',
+              "-a -b", "a OR -b"])
+def test_malformed_queries_are_clear_errors(archive: Archive, query: str) -> None:
+    with pytest.raises(QueryError) as error:
+        archive.search(ArticleFilter(query=query), NOW)
+    assert query in str(error.value)
+
+
+def test_hostile_input_is_only_ever_a_search(archive: Archive) -> None:
+    for query in ["'; DROP TABLE articles; --", "title:secret", "NEAR(a b)", "a* ^b", "\x00"]:
+        try:
+            archive.search(ArticleFilter(query=query), NOW)
+        except QueryError:
+            pass
+    with archive.db.read() as s:
+        assert s.execute(text("SELECT count(*) FROM articles")).scalar() == len(DOCS)
