@@ -1,0 +1,214 @@
+"""The web UI in a real headless Chromium (Debian's), driven by Playwright; and the JSON API."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.config import config_from_dict
+from tests.articles import open_db, store
+from tests.conftest import REPO, REQUIRE_SERVICES, SHARED, write_config
+from tests.smtp import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "tests" / "artifacts"
+NOW = datetime.now(UTC)
+CISMOA = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
+FATF = ("Pakistan left the FATF grey list in 2022, the Financial Action Task Force said, and "
+        "banks in Karachi say compliance costs have doubled since then. ") * 3
+EVIL = "<script>window.__pwned = 1</script><img src=x onerror=alert(1)> FATF grey list"
+
+
+def get(url: str, token: str | None = None) -> tuple[int, Any, bytes]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def wait_for(url: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if get(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("web")
+    raw = {
+        "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
+        "catalogue": {"include": []},
+        "outlets": [{"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
+                    {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]}],
+        "web": {"token": ""},
+    }
+    config_path = write_config(tmp / "mediawatch.toml", raw)
+    config = config_from_dict(raw, str(config_path))
+    db = open_db(config)
+    ids = {
+        "cismoa": store(db, config, "dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA,
+                        NOW - timedelta(hours=3)).id,
+        "copy": store(db, config, "hindu", "hindu.example/cismoa", "CISMOA renewed, again",
+                      CISMOA + " Syndicated.", NOW - timedelta(hours=2)).id,
+        "fatf": store(db, config, "hindu", "hindu.example/fatf", "After the grey list", FATF,
+                      NOW - timedelta(hours=1)).id,
+        "evil": store(db, config, "dawn", "dawn.example/evil", EVIL, FATF + " Evil.",
+                      NOW - timedelta(hours=4)).id,
+    }
+    db.dispose()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config_path),
+                             "web", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/healthz")
+        yield {"base": base, "ids": ids, "tmp": tmp}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_api_matches_the_cli_json(server: dict[str, Any]) -> None:
+    status, headers, body = get(server["base"] + "/api/articles?q=CISMOA")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    results = json.loads(body)
+    assert {r["id"] for r in results} == {server["ids"]["cismoa"], server["ids"]["copy"]}
+    assert set(results[0]) >= {"id", "url", "outlet", "title", "author", "published", "score",
+                               "topics", "snippet"}
+    status, _, body = get(server["base"] + f"/api/articles/{server['ids']['fatf']}")
+    article = json.loads(body)
+    assert status == 200 and article["matches"] and "text" in article
+    assert get(server["base"] + "/api/articles/99999")[0] == 404
+    status, _, body = get(server["base"] + '/api/articles?q=%22open')
+    assert status == 400 and "closing quote" in json.loads(body)["error"]
+    status, headers, body = get(server["base"] + "/export.csv?q=grey")
+    assert status == 200 and body.startswith("\ufeff".encode()) and b"After the grey list" in body
+    spec = json.loads(get(server["base"] + "/openapi.json")[2])
+    assert "/api/articles" in spec["paths"]
+
+
+def test_security_headers(server: dict[str, Any]) -> None:
+    _, headers, body = get(server["base"] + "/?q=FATF")
+    assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'none': no JS
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert b"<script>window" not in body and b"&lt;script&gt;" in body
+
+
+def test_token_login(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "m.toml", {
+        "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"}, "catalogue": {"include": []},
+        "web": {"token": "s3cret"}})
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config), "web",
+                             "--port", str(port)], stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/healthz")
+        assert get(base + "/")[0] == 401
+        assert get(base + "/api/articles", token="wrong")[0] == 401
+        assert get(base + "/api/articles", token="s3cret")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{CHROMIUM} missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def test_search_filter_open_and_follow_duplicate(server: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server["base"] + "/")
+    page.fill("input[name=q]", "CISMOA")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector(".result")
+    titles = page.locator(".result h2").all_inner_texts()
+    assert set(titles) == {"Renewing CISMOA", "CISMOA renewed, again"}
+    assert "CISMOA" in page.locator(".result mark").first.inner_text()
+    assert "CISMOA" in page.locator(".result .badge").all_inner_texts()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+
+    page.fill("input[name=q]", "banks")
+    page.select_option("select[name=topic]", "fatf")
+    page.select_option("select[name=outlet]", "hindu")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".result")
+    assert page.locator(".result h2").all_inner_texts() == ["After the grey list"]
+
+    page.goto(server["base"] + "/?q=CISMOA&outlet=dawn")
+    page.click(".result h2 a")
+    page.wait_for_selector("article.full")
+    assert page.locator("h1").inner_text() == "Renewing CISMOA"
+    assert page.locator(".body mark").count() > 3
+    page.click(".duplicates a")
+    page.wait_for_selector("article.full")
+    assert page.locator("h1").inner_text() == "CISMOA renewed, again"
+    assert dialogs == []
+    page.close()
+
+
+def test_hostile_title_is_text_and_nothing_runs(server: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server["base"] + "/?q=evil")
+    page.wait_for_selector(".result")
+    assert "<script>window.__pwned = 1</script>" in page.locator(".result h2").inner_text()
+    page.click(".result h2 a")
+    page.wait_for_selector("article.full")
+    assert page.locator("h1").inner_text().startswith("<script>")
+    assert page.evaluate("() => window.__pwned") is None
+    assert dialogs == []
+    page.close()
+
+
+def test_outlets_page(server: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(server["base"] + "/outlets")
+    assert page.locator("table.outlets tbody tr").count() == 2
+    assert "never crawled" in page.locator("table.outlets").inner_text()
+    page.close()
+
+
+def test_malformed_query_shows_a_message(server: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(server["base"] + "/?q=%22open")
+    assert "closing quote" in page.locator(".error").inner_text()
+    page.close()
