@@ -11,6 +11,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -60,6 +61,8 @@ class EmlOutbox:
 
 def _file_name(msg: EmailMessage) -> str:
     # Built from our own Message-ID hash only: nothing from a web page reaches a file path.
+    if msg["Message-ID"] is None:
+        return f"mediawatch.{uuid.uuid4().hex}.eml"
     msg_id = str(msg["Message-ID"]).strip("<>").split("@")[0]
     safe = "".join(c for c in msg_id if c.isalnum() or c in ".-")
     return f"{safe}.eml"

@@ -38,7 +38,7 @@ _TAGS = re.compile(r"<[^>]+>")
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]+\s+")
 _DATE_PARAMS = {
     "original_date": True,
-    "extensive_search": True,
+    "extensive_search": False,
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
 }
 

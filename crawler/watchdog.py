@@ -3,6 +3,7 @@
 import logging
 from datetime import datetime
 from email.message import EmailMessage
+from email.utils import make_msgid
 
 from alerts.delivery import make_transport
 from crawler.config import Config
@@ -55,6 +56,7 @@ class OutletWatch:
         msg["From"] = self.config.email.from_
         msg["To"] = operator
         msg["Subject"] = f"[mediawatch] outlet {outlet.id} is {state}"
+        msg["Message-ID"] = make_msgid("mediawatch.health")
         msg.set_content(
             detail + "\n\nRun `mediawatch outlets check " + outlet.id + "` to diagnose.\n"
         )

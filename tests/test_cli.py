@@ -63,3 +63,65 @@ def test_scrapy_sees_the_spider() -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "outlet" in result.stdout.split()
+
+
+def test_readme_outlet_table_matches_the_catalogue() -> None:
+    from crawler.outlets import catalogue_markdown
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- outlets:start -->\n")[1].split("\n<!-- outlets:end -->")[0]
+    assert table == catalogue_markdown(), "regenerate the README table from catalogue_markdown()"
+
+
+def test_rules_explain_a_file_and_stdin(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from crawler.demosite import DemoArticle, article_html
+
+    page = article_html(
+        DemoArticle(
+            path="/x",
+            title="The TTP and the FATF grey list",
+            author="A. Writer",
+            published=datetime(2026, 11, 20, tzinfo=UTC),
+            paragraphs=[
+                "Militant attacks by the TTP in Khyber rose again this year, officials said, "
+                "while Pakistan worked to stay off the FATF grey list. " * 3
+            ],
+        ),
+        "Example Times",
+        "https://example.org",
+    )
+    path = tmp_path / "page.html"
+    path.write_text(page, encoding="utf-8")
+    text = run_cli("rules", "explain", str(path), cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "TTP" in text.stdout and "score =" in text.stdout and "log2" in text.stdout
+    import json
+
+    via_stdin = run_cli("rules", "explain", "-", "--format", "json", cwd=tmp_path, input=page)
+    data = json.loads(via_stdin.stdout)
+    assert {t["topic"] for t in data["topics"]} == {"ttp", "fatf"}
+    ttp = next(m for m in data["matches"] if m["term"] == "TTP")
+    assert ttp["in_title"] and ttp["count"] == 4
+    assert data["score"] > 0
+    missing = run_cli("rules", "explain", str(tmp_path / "nope.html"), cwd=tmp_path)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    result = run_cli("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Crawled 2 demo outlets: 5 new articles." in result.stdout
+    assert "Renewing CISMOA" in result.stdout
+    emails = list((tmp_path / "mediawatch-demo" / "outbox").glob("*.eml"))
+    assert len(emails) == 3
+    search = run_cli(
+        "--config",
+        str(tmp_path / "mediawatch-demo" / "mediawatch.toml"),
+        "search",
+        "CISMOA",
+        "--format",
+        "json",
+    )
+    assert search.returncode == 0 and len(__import__("json").loads(search.stdout)) == 2

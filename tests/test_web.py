@@ -22,8 +22,10 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
 NOW = datetime.now(UTC)
 CISMOA = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
-FATF = ("Pakistan left the FATF grey list in 2022, the Financial Action Task Force said, and "
-        "banks in Karachi say compliance costs have doubled since then. ") * 3
+FATF = (
+    "Pakistan left the FATF grey list in 2022, the Financial Action Task Force said, and "
+    "banks in Karachi say compliance costs have doubled since then. "
+) * 3
 EVIL = "<script>window.__pwned = 1</script><img src=x onerror=alert(1)> FATF grey list"
 
 
@@ -58,28 +60,54 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     raw = {
         "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
         "catalogue": {"include": []},
-        "outlets": [{"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
-                    {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]}],
+        "outlets": [
+            {"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
+            {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]},
+        ],
         "web": {"token": ""},
     }
     config_path = write_config(tmp / "mediawatch.toml", raw)
     config = config_from_dict(raw, str(config_path))
     db = open_db(config)
     ids = {
-        "cismoa": store(db, config, "dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA,
-                        NOW - timedelta(hours=3)).id,
-        "copy": store(db, config, "hindu", "hindu.example/cismoa", "CISMOA renewed, again",
-                      CISMOA + " Syndicated.", NOW - timedelta(hours=2)).id,
-        "fatf": store(db, config, "hindu", "hindu.example/fatf", "After the grey list", FATF,
-                      NOW - timedelta(hours=1)).id,
-        "evil": store(db, config, "dawn", "dawn.example/evil", EVIL, FATF + " Evil.",
-                      NOW - timedelta(hours=4)).id,
+        "cismoa": store(
+            db,
+            config,
+            "dawn",
+            "dawn.example/cismoa",
+            "Renewing CISMOA",
+            CISMOA,
+            NOW - timedelta(hours=3),
+        ).id,
+        "copy": store(
+            db,
+            config,
+            "hindu",
+            "hindu.example/cismoa",
+            "CISMOA renewed, again",
+            CISMOA + " Syndicated.",
+            NOW - timedelta(hours=2),
+        ).id,
+        "fatf": store(
+            db,
+            config,
+            "hindu",
+            "hindu.example/fatf",
+            "After the grey list",
+            FATF,
+            NOW - timedelta(hours=1),
+        ).id,
+        "evil": store(
+            db, config, "dawn", "dawn.example/evil", EVIL, FATF + " Evil.", NOW - timedelta(hours=4)
+        ).id,
     }
     db.dispose()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config_path),
-                             "web", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config_path), "web", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/healthz")
@@ -94,13 +122,22 @@ def test_api_matches_the_cli_json(server: dict[str, Any]) -> None:
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     results = json.loads(body)
     assert {r["id"] for r in results} == {server["ids"]["cismoa"], server["ids"]["copy"]}
-    assert set(results[0]) >= {"id", "url", "outlet", "title", "author", "published", "score",
-                               "topics", "snippet"}
+    assert set(results[0]) >= {
+        "id",
+        "url",
+        "outlet",
+        "title",
+        "author",
+        "published",
+        "score",
+        "topics",
+        "snippet",
+    }
     status, _, body = get(server["base"] + f"/api/articles/{server['ids']['fatf']}")
     article = json.loads(body)
     assert status == 200 and article["matches"] and "text" in article
     assert get(server["base"] + "/api/articles/99999")[0] == 404
-    status, _, body = get(server["base"] + '/api/articles?q=%22open')
+    status, _, body = get(server["base"] + "/api/articles?q=%22open")
     assert status == 400 and "closing quote" in json.loads(body)["error"]
     status, headers, body = get(server["base"] + "/export.csv?q=grey")
     assert status == 200 and body.startswith("\ufeff".encode()) and b"After the grey list" in body
@@ -117,12 +154,19 @@ def test_security_headers(server: dict[str, Any]) -> None:
 
 
 def test_token_login(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "m.toml", {
-        "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"}, "catalogue": {"include": []},
-        "web": {"token": "s3cret"}})
+    config = write_config(
+        tmp_path / "m.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+            "catalogue": {"include": []},
+            "web": {"token": "s3cret"},
+        },
+    )
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config), "web",
-                             "--port", str(port)], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/healthz")
@@ -143,9 +187,18 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 

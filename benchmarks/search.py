@@ -1,0 +1,202 @@
+"""Search speed on a large archive: SQLite FTS5 against a LIKE scan, same queries, same run.
+
+Run by hand: python -m benchmarks.search [N] [DB_PATH]. Builds N (default 200,000) synthetic
+articles of about 800 words drawn from a Zipf-distributed vocabulary seeded with real news
+words, then times 100 queries taken from the corpus itself: 25 rare words, 25 medium, 25
+found in at least 10 % of articles, 25 two-word phrases; each fetches the first page of 20
+results, snippets included, as `mediawatch search` does.
+"""
+
+import gzip
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from alerts.rules import RuleSet
+from crawler.archive import Archive
+from crawler.config import DEFAULT_TOPICS
+from storage.articles import OutletInfo, sync_outlets
+from storage.db import Database
+from storage.queries import ArticleFilter
+
+REALWORLD = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
+WORDS_PER_ARTICLE = 800
+VOCABULARY = 60_000
+
+
+def vocabulary(rng: random.Random) -> list[str]:
+    seen: Counter[str] = Counter()
+    for page in REALWORLD.glob("*/*.html.gz"):
+        html = gzip.decompress(page.read_bytes()).decode("utf-8", "replace")
+        seen.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", re.sub(r"<[^>]+>", " ", html)))
+    words = [w for w, _ in seen.most_common()]
+    syllables = ["ka", "ra", "sta", "ban", "mir", "pur", "dal", "zeb", "tan", "gul", "shah", "nor"]
+    while len(words) < VOCABULARY:
+        words.append("".join(rng.choices(syllables, k=rng.randint(2, 4))))
+    return list(dict.fromkeys(words))[:VOCABULARY]
+
+
+def build(db: Database, n: int, rng: random.Random) -> list[str]:
+    words = vocabulary(rng)
+    weights = [1 / (rank + 1) ** 1.05 for rank in range(len(words))]
+    cum = []
+    total = 0.0
+    for w in weights:
+        total += w
+        cum.append(total)
+    with db.write() as s:
+        sync_outlets(s, [OutletInfo("bench", "Bench", "PK", "en")])
+    now = datetime.now(UTC)
+    sample_docs = []
+    t0 = time.perf_counter()
+    with db.engine.begin() as conn:
+        batch = []
+        for i in range(n):
+            body = " ".join(rng.choices(words, cum_weights=cum, k=WORDS_PER_ARTICLE))
+            if i % 2000 == 0:
+                sample_docs.append(body)
+            when = now - timedelta(minutes=n - i)
+            batch.append(
+                {
+                    "url": f"https://bench.example/{i}",
+                    "key": f"bench.example/{i}",
+                    "title": body[:60],
+                    "text": body,
+                    "when": when.replace(tzinfo=None),
+                    "score": rng.random() * 5,
+                }
+            )
+            if len(batch) == 2000:
+                _insert(conn, batch)
+                batch = []
+                print(
+                    f"\r{i + 1} articles ({time.perf_counter() - t0:.0f}s)", end="", file=sys.stderr
+                )
+        if batch:
+            _insert(conn, batch)
+    print(file=sys.stderr)
+    return sample_docs
+
+
+def _insert(conn, batch):  # type: ignore[no-untyped-def]
+    conn.execute(
+        text(
+            "INSERT INTO articles (url, url_key, outlet_id, title, text, date_source, word_count, "
+            "score, first_seen, published, simhash, sim_band0, sim_band1, sim_band2, sim_band3, "
+            "language) VALUES (:url, :key, 'bench', :title, :text, 'page', 800, :score, :when, "
+            ":when, 0, 0, 0, 0, 0, 'en')"
+        ),
+        batch,
+    )
+
+
+def pick_queries(db: Database, docs: list[str], n: int, rng: random.Random) -> dict[str, list[str]]:
+    """Words by how many articles hold them (from the FTS index itself), and real phrases."""
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update(set(d.split()))
+    candidates = list(df)
+    rng.shuffle(candidates)
+    buckets: dict[str, list[str]] = {"rare": [], "medium": [], "common": []}
+    with db.engine.connect() as conn:
+        for word in candidates:
+            if all(len(b) >= 25 for b in buckets.values()):
+                break
+            hits = (
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
+                        "WHERE articles_fts MATCH :q LIMIT :cap)"
+                    ),
+                    {"q": f'"{word}"', "cap": n // 10 + 1},
+                ).scalar()
+                or 0
+            )
+            kind = (
+                "rare"
+                if hits <= max(50, n // 4000)
+                else "common"
+                if hits > n // 10
+                else "medium"
+                if n // 1000 <= hits <= n // 50
+                else None
+            )
+            if kind and len(buckets[kind]) < 25:
+                buckets[kind].append(word)
+    phrases = []
+    for d in docs:
+        ws = d.split()
+        i = rng.randrange(len(ws) - 1)
+        phrases.append(f'"{ws[i]} {ws[i + 1]}"')
+    buckets["phrase"] = phrases[:25]
+    return buckets
+
+
+def time_queries(fn, queries: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(int(len(values) * 0.95) - 1, 0)]
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = sys.argv[2] if len(sys.argv) > 2 else f"{tmp}/search.db"
+        db = Database(f"sqlite:///{path}")
+        db.upgrade()
+        t0 = time.perf_counter()
+        docs = build(db, n, rng)
+        print(f"built {n} articles in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        queries = pick_queries(db, docs, n, rng)
+        archive = Archive(db, RuleSet(DEFAULT_TOPICS))
+        fts = {
+            k: time_queries(lambda q: archive.search(ArticleFilter(query=q, limit=20)), qs)
+            for k, qs in queries.items()
+        }
+        all_fts = [t for ts in fts.values() for t in ts]
+
+        def like(q: str) -> None:
+            with db.engine.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT id FROM articles WHERE text LIKE :p "
+                        "ORDER BY first_seen DESC LIMIT 20"
+                    ),
+                    {"p": f"%{q.strip(chr(34))}%"},
+                ).all()
+
+        like_times = time_queries(like, [q for qs in queries.values() for q in qs])
+        for kind, ts in fts.items():
+            print(
+                f"{kind:7} n={len(ts):3} median_ms={statistics.median(ts):7.1f} "
+                f"p95_ms={p95(ts):7.1f} max_ms={max(ts):7.1f}"
+            )
+        print(
+            f"LIKE    n={len(like_times):3} median_ms={statistics.median(like_times):7.1f} "
+            f"p95_ms={p95(like_times):7.1f}"
+        )
+        print(
+            f"search: n={n} p95_ms={p95(all_fts):.1f} median_ms={statistics.median(all_fts):.1f} "
+            f"like_median_ms={statistics.median(like_times):.1f}"
+        )
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Source health in normal operation: an outlet that turns blocked or stale is reported."""
+
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from crawler.config import config_from_dict
+from crawler.outlets import Outlet
+from crawler.watchdog import OutletWatch
+from storage.db import Database
+from storage.runs import finish_run, start_run
+from tests.articles import open_db, store
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+def record(db: Database, outlet: str, new: int, kinds: dict[str, int], at: datetime) -> None:
+    with db.write() as s:
+        run = start_run(s, outlet, at)
+        finish_run(
+            s,
+            run,
+            finished_at=at,
+            status="ok",
+            pages_fetched=3,
+            items_discovered=5,
+            new_articles=new,
+            error_kinds=kinds,
+            error_samples=[],
+        )
+
+
+def test_operator_is_told_once_per_change(tmp_path: Path) -> None:
+    config = config_from_dict(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
+            "email": {"outbox_dir": str(tmp_path / "outbox")},
+            "catalogue": {"include": []},
+            "alerts": {"operator": "ops@example.org", "unhealthy_after_runs": 3},
+        },
+        "(test)",
+    )
+    outlet = Outlet(id="dawn", name="Dawn", feeds=["https://dawn.example/feed"])
+    config = config.model_copy(update={"outlets": [outlet]})
+    db = open_db(config)
+    store(db, config, "dawn", "dawn.example/1", "A column", "Some text. " * 30, NOW)
+    watch = OutletWatch(config, db)
+    record(db, "dawn", 4, {}, NOW)
+    assert watch.check(outlet, NOW) == "ok"
+    for i in range(3):
+        record(db, "dawn", 0, {}, NOW + timedelta(minutes=i + 1))
+    assert watch.check(outlet, NOW + timedelta(minutes=4)) == "stale"
+    assert watch.check(outlet, NOW + timedelta(minutes=5)) == "stale"  # no second email
+    record(db, "dawn", 0, {"blocked": 2}, NOW + timedelta(minutes=6))
+    assert watch.check(outlet, NOW + timedelta(minutes=7)) == "blocked"
+    emails = [
+        message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted((tmp_path / "outbox").glob("*.eml"))
+    ]
+    subjects = sorted(str(m["Subject"]) for m in emails)
+    assert subjects == ["[mediawatch] outlet dawn is blocked", "[mediawatch] outlet dawn is stale"]
+    assert all(m["To"] == "ops@example.org" for m in emails)
+    record(db, "dawn", 2, {}, NOW + timedelta(minutes=8))
+    assert watch.check(outlet, NOW + timedelta(minutes=9)) == "ok"
