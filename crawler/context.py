@@ -4,13 +4,14 @@ Built once per process and handed to Scrapy components through the crawler's set
 (`MEDIAWATCH_CONTEXT`), so pipelines are built in from_crawler and never from a global.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from alerts.rules import RuleSet
 from crawler.config import Config
+from crawler.outlets import Outlet
 from crawler.workers import Extractor
 from storage.articles import OutletInfo, sync_outlets
 from storage.db import Database
@@ -34,15 +35,18 @@ class CrawlContext:
     on_stored: list[Callable[[Any, Any, datetime], None]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, config: Config, db: Database | None = None) -> "CrawlContext":
-        """Open the database (migrating it) and register the outlets in use."""
+    def create(
+        cls, config: Config, db: Database | None = None, extra: Sequence[Outlet] = ()
+    ) -> "CrawlContext":
+        """Open the database (migrating it) and register the outlets in use (and `extra`)."""
         if db is None:
             db = Database(config.database.url)
             db.upgrade()
+        outlets = {o.id: o for o in [*config.active_outlets(), *extra]}
         with db.write() as session:
             sync_outlets(
                 session,
-                [OutletInfo(o.id, o.name, o.country, o.language) for o in config.active_outlets()],
+                [OutletInfo(o.id, o.name, o.country, o.language) for o in outlets.values()],
             )
         return cls(
             config=config,
@@ -50,6 +54,12 @@ class CrawlContext:
             rules=RuleSet(config.topics),
             extractor=Extractor(config.crawl.extract_workers),
         )
+
+    def outlet_names(self, outlet_id: str) -> tuple[str, ...]:
+        """Names an outlet's pages may append to their titles (for title cleaning)."""
+        if not hasattr(self, "_names"):
+            self._names = {o.id: (o.name,) for o in self.config.active_outlets()}
+        return self._names.get(outlet_id, ())
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "CrawlContext":
         # Scrapy deep-copies settings; the context is shared by design (one DB, one pool).

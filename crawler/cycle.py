@@ -28,7 +28,7 @@ class CycleSummary:
 
 def crawl_once(config: Config, outlets: list[Outlet], progress: bool = False) -> CycleSummary:
     """Crawl these outlets once in a fresh reactor (so: once per process)."""
-    context = CrawlContext.create(config)
+    context = CrawlContext.create(config, extra=outlets)
     try:
         from alerts.outbox import AlertQueue
 

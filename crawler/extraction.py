@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 import py3langid
 import trafilatura
-from dateutil import parser as dateparser
 from trafilatura.deduplication import Simhash
+
+from crawler.dates import parse_date
 
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 logging.getLogger("htmldate").setLevel(logging.ERROR)
@@ -162,34 +163,6 @@ def _is_site(part: str, names: list[str]) -> bool:
         if len(squashed) >= 4 and (name.startswith(squashed) or squashed in name):
             return True
     return False
-
-
-# Zone abbreviations South Asian pages print, which dateutil does not know.
-_TZINFOS = {
-    "IST": 19800,
-    "PKT": 18000,
-    "PST": 18000,
-    "BST": 21600,
-    "NPT": 20700,
-    "AFT": 16200,
-    "SLST": 19800,
-    "GMT": 0,
-    "UTC": 0,
-}
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """A page date as an aware datetime (UTC when the page gives no zone)."""
-    if not value:
-        return None
-    try:
-        parsed = dateparser.isoparse(value)
-    except (ValueError, OverflowError):
-        try:
-            parsed = dateparser.parse(value, tzinfos=_TZINFOS)
-        except (ValueError, OverflowError):
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def detect_language(text: str) -> str | None:

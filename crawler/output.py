@@ -1,6 +1,7 @@
 """Terminal, CSV and table output for the CLI."""
 
 import csv
+import io
 import json
 import shutil
 import sys
@@ -25,17 +26,23 @@ RESULT_FIELDS = [
 ]
 
 
+def results_csv(results: list[dict[str, Any]], bom: bool = False) -> str:
+    """Search results as CSV (topics comma-joined); a BOM makes Excel read it as UTF-8."""
+    out = io.StringIO()
+    if bom:
+        out.write("\ufeff")
+    writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for r in results:
+        writer.writerow({**r, "topics": ",".join(r["topics"])})
+    return out.getvalue()
+
+
 def write_results(results: list[dict[str, Any]], fmt: str, bom: bool = False) -> None:
     if fmt == "json":
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        out = sys.stdout
-        if bom:
-            out.write("\ufeff")
-        writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for r in results:
-            writer.writerow({**r, "topics": ",".join(r["topics"])})
+        sys.stdout.write(results_csv(results, bom))
     else:
         _table(results)
 

@@ -62,9 +62,7 @@ class ExtractPipeline(_Stage):
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        names = tuple(
-            o.name for o in self.context.config.active_outlets() if o.id == item.outlet_id
-        )
+        names = self.context.outlet_names(item.outlet_id)
         try:
             item.extracted = await self.context.extractor.extract(item.html, item.url, names)
         except ExtractionFailed as exc:

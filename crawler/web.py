@@ -6,9 +6,7 @@ forbids scripts outright, so even a missed escape could not run one.
 """
 
 import base64
-import csv
 import hmac
-import io
 import math
 from datetime import UTC, datetime
 from importlib import resources
@@ -31,6 +29,7 @@ from crawler.archive import Archive
 from crawler.config import Config
 from crawler.errors import MediawatchError, NotFoundError, QueryError, UsageError
 from crawler.health import status_report
+from crawler.output import results_csv
 from crawler.timeparse import parse_since
 from storage.queries import ArticleFilter
 from storage.search import MARK_END, MARK_START
@@ -197,20 +196,12 @@ def create_app(config: Config, archive: Archive) -> Starlette:
             return JSONResponse({"error": "no such article"}, status_code=404)
 
     async def export_csv(request: Request) -> Response:
-        from crawler.output import RESULT_FIELDS
-
         try:
             rows = archive.search(_filter_from(request, datetime.now(UTC), limit=500))
         except MediawatchError as exc:
             return PlainTextResponse(str(exc), status_code=400)
-        out = io.StringIO()
-        out.write("\ufeff")  # Excel reads UTF-8 only with a BOM
-        writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({**r, "topics": ",".join(r["topics"])})
         return Response(
-            out.getvalue(),
+            results_csv(rows, bom=True),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="mediawatch.csv"'},
         )

@@ -5,10 +5,11 @@ are the best hints a news site gives before its page is fetched.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from dateutil import parser as dateparser
 from lxml import etree
+
+from crawler.dates import parse_date
 
 _NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
@@ -77,20 +78,6 @@ def _entry(node: etree._Element) -> SitemapEntry | None:
             news_title = text
     if not loc:
         return None
-    if news_date and (published := parse_w3c_date(news_date)):
+    if news_date and (published := parse_date(news_date)):
         return SitemapEntry(loc, published, news_title or None, "sitemap-news")
-    return SitemapEntry(loc, parse_w3c_date(lastmod), news_title or None, "sitemap-lastmod")
-
-
-def parse_w3c_date(value: str | None) -> datetime | None:
-    """W3C datetime (sitemaps use it), as an aware datetime; None when unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = dateparser.isoparse(value)
-    except (ValueError, OverflowError):
-        try:
-            parsed = dateparser.parse(value)
-        except (ValueError, OverflowError):
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return SitemapEntry(loc, parse_date(lastmod), news_title or None, "sitemap-lastmod")

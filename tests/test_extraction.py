@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime
 
+from crawler.dates import parse_date
 from crawler.demosite import DemoArticle, article_html
-from crawler.extraction import clean_title, extract_page, parse_date
+from crawler.extraction import clean_title, extract_page
 
 BODY = [
     "Pakistan's parliament debated the renewal of the security agreement for a second day, "
