@@ -44,7 +44,7 @@ def vocabulary(rng: random.Random) -> list[str]:
     return list(dict.fromkeys(words))[:VOCABULARY]
 
 
-def build(db: Database, n: int, rng: random.Random) -> list[str]:
+def build(db: Database, n: int, rng: random.Random) -> None:
     words = vocabulary(rng)
     weights = [1 / (rank + 1) ** 1.05 for rank in range(len(words))]
     cum = []
@@ -55,14 +55,11 @@ def build(db: Database, n: int, rng: random.Random) -> list[str]:
     with db.write() as s:
         sync_outlets(s, [OutletInfo("bench", "Bench", "PK", "en")])
     now = datetime.now(UTC)
-    sample_docs = []
     t0 = time.perf_counter()
     with db.engine.begin() as conn:
         batch = []
         for i in range(n):
             body = " ".join(rng.choices(words, cum_weights=cum, k=WORDS_PER_ARTICLE))
-            if i % 2000 == 0:
-                sample_docs.append(body)
             when = now - timedelta(minutes=n - i)
             batch.append(
                 {
@@ -83,7 +80,6 @@ def build(db: Database, n: int, rng: random.Random) -> list[str]:
         if batch:
             _insert(conn, batch)
     print(file=sys.stderr)
-    return sample_docs
 
 
 def _insert(conn, batch):  # type: ignore[no-untyped-def]
@@ -98,46 +94,46 @@ def _insert(conn, batch):  # type: ignore[no-untyped-def]
     )
 
 
-def pick_queries(db: Database, docs: list[str], n: int, rng: random.Random) -> dict[str, list[str]]:
-    """Words by how many articles hold them (from the FTS index itself), and real phrases."""
-    df: Counter[str] = Counter()
-    for d in docs:
-        df.update(set(d.split()))
-    candidates = list(df)
-    rng.shuffle(candidates)
-    buckets: dict[str, list[str]] = {"rare": [], "medium": [], "common": []}
+def pick_queries(db: Database, n: int, rng: random.Random) -> dict[str, list[str]]:
+    """Words by how many articles hold them (counted in the index), and real phrases."""
     with db.engine.connect() as conn:
-        for word in candidates:
-            if all(len(b) >= 25 for b in buckets.values()):
-                break
-            hits = (
-                conn.execute(
-                    text(
-                        "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
-                        "WHERE articles_fts MATCH :q LIMIT :cap)"
-                    ),
-                    {"q": f'"{word}"', "cap": n // 10 + 1},
-                ).scalar()
-                or 0
+        docs = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT text FROM articles WHERE id % 2000 = 1 ORDER BY id")
             )
-            kind = (
-                "rare"
-                if hits <= max(50, n // 4000)
-                else "common"
-                if hits > n // 10
-                else "medium"
-                if n // 1000 <= hits <= n // 50
-                else None
-            )
-            if kind and len(buckets[kind]) < 25:
-                buckets[kind].append(word)
+        ]
+        words = sorted({w for d in docs for w in d.split()})
+        rng.shuffle(words)
+        counted = []
+        for word in words[:600]:
+            hits = conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
+                    "WHERE articles_fts MATCH :q LIMIT :cap)"
+                ),
+                {"q": f'"{word}"', "cap": n},
+            ).scalar()
+            counted.append((int(hits or 0), word))
+    counted.sort()
+    common = [w for hits, w in counted if hits >= n // 10]
+    middle = [w for hits, w in counted if n // 1000 <= hits < n // 50]
     phrases = []
     for d in docs:
         ws = d.split()
         i = rng.randrange(len(ws) - 1)
         phrases.append(f'"{ws[i]} {ws[i + 1]}"')
-    buckets["phrase"] = phrases[:25]
-    return buckets
+    print(
+        f"hits: rare {counted[0][0]}-{counted[24][0]}, medium {len(middle)} words, "
+        f"common {len(common)} words",
+        file=sys.stderr,
+    )
+    return {
+        "rare": [w for _, w in counted[:25]],
+        "medium": middle[len(middle) // 2 - 12 : len(middle) // 2 + 13],
+        "common": common[-25:],
+        "phrase": phrases[:25],
+    }
 
 
 def time_queries(fn, queries: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
@@ -160,10 +156,13 @@ def main() -> None:
         path = sys.argv[2] if len(sys.argv) > 2 else f"{tmp}/search.db"
         db = Database(f"sqlite:///{path}")
         db.upgrade()
-        t0 = time.perf_counter()
-        docs = build(db, n, rng)
-        print(f"built {n} articles in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-        queries = pick_queries(db, docs, n, rng)
+        with db.engine.connect() as conn:
+            have = conn.execute(text("SELECT count(*) FROM articles")).scalar()
+        if have != n:
+            t0 = time.perf_counter()
+            build(db, n, rng)
+            print(f"built {n} articles in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        queries = pick_queries(db, n, rng)
         archive = Archive(db, RuleSet(DEFAULT_TOPICS))
         fts = {
             k: time_queries(lambda q: archive.search(ArticleFilter(query=q, limit=20)), qs)

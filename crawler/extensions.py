@@ -27,6 +27,7 @@ class CrawlRunRecorder:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(self.spider_error, signal=signals.spider_error)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "CrawlRunRecorder":
@@ -52,6 +53,22 @@ class CrawlRunRecorder:
                 record_seen(session, keys, item.outlet_id, exception.outcome, self.context.clock())
         except SQLAlchemyError as exc:
             logger.error("could not remember %s as %s: %s", item.url, exception.outcome, exc)
+
+    def spider_error(self, failure: Any, response: Any, spider: Spider) -> None:
+        """A bug or a page we could not handle: counted for this one item, the crawl goes on."""
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("mediawatch/errors")
+        stats.inc_value("mediawatch/errors/internal")
+        samples = getattr(spider, "error_samples", None)
+        if samples is not None and len(samples) < 20:
+            samples.append(
+                {
+                    "kind": "internal",
+                    "url": getattr(response, "url", "?"),
+                    "reason": f"{type(failure.value).__name__}: {failure.value}",
+                }
+            )
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import ArticleRow, MatchRow, OutletRow
@@ -22,38 +22,43 @@ class ArticleFilter:
     offset: int = 0
 
 
-def _filtered(f: ArticleFilter) -> Select[ArticleRow]:
-    stmt = select(ArticleRow)
+def filter_clauses(f: ArticleFilter) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the filters (not the query), shared by listing and search."""
+    clauses: list[ColumnElement[bool]] = []
     if f.topic:
-        stmt = stmt.where(
+        clauses.append(
             exists().where(MatchRow.article_id == ArticleRow.id, MatchRow.topic == f.topic)
         )
     if f.outlet:
-        stmt = stmt.where(ArticleRow.outlet_id == f.outlet)
+        clauses.append(ArticleRow.outlet_id == f.outlet)
     if f.since:
-        stmt = stmt.where(
+        clauses.append(
             or_(
                 ArticleRow.published >= f.since,
                 (ArticleRow.published.is_(None)) & (ArticleRow.first_seen >= f.since),
             )
         )
     if f.until:
-        stmt = stmt.where(
+        clauses.append(
             or_(
                 ArticleRow.published < f.until,
                 (ArticleRow.published.is_(None)) & (ArticleRow.first_seen < f.until),
             )
         )
     if f.min_score is not None:
-        stmt = stmt.where(ArticleRow.score >= f.min_score)
+        clauses.append(ArticleRow.score >= f.min_score)
     if f.language:
-        stmt = stmt.where(ArticleRow.language == f.language)
-    return stmt
+        clauses.append(ArticleRow.language == f.language)
+    return clauses
 
 
 def list_articles(session: Session, f: ArticleFilter) -> list[ArticleRow]:
     """Articles matching the filters (not the query: see storage.search), newest first."""
-    stmt = _filtered(f).order_by(ArticleRow.first_seen.desc(), ArticleRow.id.desc())
+    stmt = (
+        select(ArticleRow)
+        .where(*filter_clauses(f))
+        .order_by(ArticleRow.first_seen.desc(), ArticleRow.id.desc())
+    )
     return list(session.scalars(stmt.limit(f.limit).offset(f.offset)))
 
 

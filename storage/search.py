@@ -17,14 +17,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, bindparam, column, text
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from storage.models import ArticleRow
-from storage.queries import ArticleFilter, _filtered
+from storage.queries import ArticleFilter, filter_clauses
 from storage.querylang import Node, to_fts5, to_tsquery
 
-WINDOW = 5000
+WINDOW = 1000
 CANDIDATES = 200
 HALF_LIFE_DAYS = 14.0
 MARK_START, MARK_END = "\x02", "\x03"
@@ -50,84 +62,64 @@ def rank_value(relevance: float, score: float, published: datetime | None, now: 
 def search(session: Session, query: Node, f: ArticleFilter, now: datetime) -> list[Hit]:
     """Articles matching `query` and the filters, best first, with marked snippets."""
     if session.get_bind().dialect.name == "postgresql":
-        scored = _postgres_candidates(session, query, f)
+        candidates = _postgres_candidates(session, query, f)
     else:
-        scored = _sqlite_candidates(session, query, f)
-    if not scored:
+        candidates = _sqlite_candidates(session, query, f)
+    if not candidates:
         return []
-    top = max(r for _, r in scored) or 1.0
+    top = max(c.relevance for c in candidates) or 1.0
     ranked = sorted(
         (
-            (row, rank_value(r / top, row.score, row.published or row.first_seen, now))
-            for row, r in scored
+            (c.id, rank_value(c.relevance / top, c.score, c.published or c.first_seen, now))
+            for c in candidates
         ),
-        key=lambda pair: (-pair[1], -pair[0].id),
+        key=lambda pair: (-pair[1], -pair[0]),
     )[f.offset : f.offset + f.limit]
-    snippets = _snippets(session, query, [row.id for row, _ in ranked])
-    return [Hit(row, snippets.get(row.id), rank) for row, rank in ranked]
+    ids = [i for i, _ in ranked]
+    rows = {r.id: r for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))}
+    snippets = _snippets(session, query, ids)
+    return [Hit(rows[i], snippets.get(i), rank) for i, rank in ranked if i in rows]
 
 
-def _candidate_count(f: ArticleFilter) -> int:
-    return max(CANDIDATES, f.offset + f.limit)
-
-
-def _sqlite_candidates(
-    session: Session, query: Node, f: ArticleFilter
-) -> list[tuple[ArticleRow, float]]:
-    match = to_fts5(query)
-    floor = session.execute(
-        text(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
-            "ORDER BY rowid DESC LIMIT 1 OFFSET :skip"
-        ),
-        {"q": match, "skip": WINDOW - 1},
-    ).scalar()
-    hits = (
-        text(
-            "SELECT rowid AS id, -bm25(articles_fts, 3.0, 1.0) AS relevance FROM articles_fts "
-            "WHERE articles_fts MATCH :q AND rowid >= :floor"
+def _sqlite_candidates(session: Session, query: Node, f: ArticleFilter) -> list[Any]:
+    """The WINDOW newest matches passing the filters, with what ranking needs; one pass of
+    the index, newest first, so bm25 is computed for at most WINDOW rows."""
+    fts = table("articles_fts", column("rowid", Integer))
+    relevance = (-func.bm25(literal_column("articles_fts"), 3.0, 1.0)).label("relevance")
+    stmt = (
+        select(
+            ArticleRow.id, relevance, ArticleRow.score, ArticleRow.published, ArticleRow.first_seen
         )
-        .bindparams(q=match, floor=floor or 0)
-        .columns(column("id", Integer), column("relevance", Float))
-        .subquery("hits")
+        .select_from(fts.join(ArticleRow, ArticleRow.id == fts.c.rowid))
+        .where(text("articles_fts MATCH :q").bindparams(q=to_fts5(query)))
+        .where(*filter_clauses(f))
+        .order_by(fts.c.rowid.desc())
+        .limit(max(WINDOW, f.offset + f.limit))
     )
-    stmt: Any = (
-        _filtered(f)
-        .join(hits, hits.c.id == ArticleRow.id)
-        .add_columns(hits.c.relevance)
-        .order_by(hits.c.relevance.desc())
-        .limit(_candidate_count(f))
+    return list(session.execute(stmt).all())
+
+
+def _postgres_candidates(session: Session, query: Node, f: ArticleFilter) -> list[Any]:
+    """Matches with their ts_rank; English rows are stemmed, others (Urdu, Hindi...) not."""
+    tsq: Any = bindparam("q", to_tsquery(query))
+    english = func.to_tsquery(literal_column("'english'::regconfig"), tsq)
+    simple = func.to_tsquery(literal_column("'simple'::regconfig"), tsq)
+    vector: Any = literal_column("articles.search_vector")
+    is_english = ArticleRow.language == "en"
+    match = or_(
+        and_(is_english, vector.op("@@")(english)),
+        and_(ArticleRow.language.is_distinct_from("en"), vector.op("@@")(simple)),
     )
-    return [(row, float(r)) for row, r in session.execute(stmt).all()]
-
-
-def _pg_match() -> str:
-    return (
-        "((articles.language = 'en' AND articles.search_vector @@ to_tsquery('english', :q)) OR "
-        "(articles.language IS DISTINCT FROM 'en' AND "
-        "articles.search_vector @@ to_tsquery('simple', :q)))"
+    relevance = func.ts_rank(vector, case((is_english, english), else_=simple)).label("relevance")
+    stmt = (
+        select(
+            ArticleRow.id, relevance, ArticleRow.score, ArticleRow.published, ArticleRow.first_seen
+        )
+        .where(match, *filter_clauses(f))
+        .order_by(relevance.desc())
+        .limit(max(CANDIDATES, f.offset + f.limit))
     )
-
-
-def _pg_rank() -> str:
-    return (
-        "ts_rank(articles.search_vector, CASE WHEN articles.language = 'en' "
-        "THEN to_tsquery('english', :q) ELSE to_tsquery('simple', :q) END)"
-    )
-
-
-def _postgres_candidates(
-    session: Session, query: Node, f: ArticleFilter
-) -> list[tuple[ArticleRow, float]]:
-    tsq = to_tsquery(query)
-    stmt: Any = (
-        _filtered(f)
-        .where(text(_pg_match()).bindparams(q=tsq))
-        .add_columns(text(f"{_pg_rank()} AS relevance").bindparams(q=tsq))
-        .order_by(text("relevance DESC"))
-        .limit(_candidate_count(f))
-    )
-    return [(row, float(r)) for row, r in session.execute(stmt).all()]
+    return list(session.execute(stmt).all())
 
 
 def _snippets(session: Session, query: Node, ids: list[int]) -> dict[int, str]:
