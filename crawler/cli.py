@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from crawler.config import Config, load_config, starter_config
-from crawler.errors import MediawatchError, NotFoundError, UsageError
+from crawler.errors import MediawatchError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -374,8 +374,4 @@ def demo(keep: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        cli.main(prog_name="mediawatch")
-    except NotFoundError as exc:  # pragma: no cover - raised outside a command
-        click.echo(f"mediawatch: error: {exc}", err=True)
-        sys.exit(1)
+    cli.main(prog_name="mediawatch")

@@ -56,19 +56,11 @@ class CrawlRunRecorder:
 
     def spider_error(self, failure: Any, response: Any, spider: Spider) -> None:
         """A bug or a page we could not handle: counted for this one item, the crawl goes on."""
-        stats = self.crawler.stats
-        assert stats is not None
-        stats.inc_value("mediawatch/errors")
-        stats.inc_value("mediawatch/errors/internal")
-        samples = getattr(spider, "error_samples", None)
-        if samples is not None and len(samples) < 20:
-            samples.append(
-                {
-                    "kind": "internal",
-                    "url": getattr(response, "url", "?"),
-                    "reason": f"{type(failure.value).__name__}: {failure.value}",
-                }
-            )
+        spider.record_error(  # type: ignore[attr-defined]
+            "internal",
+            getattr(response, "url", "?"),
+            f"{type(failure.value).__name__}: {failure.value}",
+        )
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:

@@ -45,15 +45,7 @@ class _Stage:
 
     def _error(self, kind: str, url: str, reason: str) -> None:
         """Count a per-item failure the way the spider counts fetch failures."""
-        stats = self.crawler.stats
-        assert stats is not None
-        stats.inc_value("mediawatch/errors")
-        stats.inc_value(f"mediawatch/errors/{kind}")
-        spider = self.crawler.spider
-        samples = getattr(spider, "error_samples", None)
-        if samples is not None and len(samples) < 20:
-            samples.append({"kind": kind, "url": url, "reason": reason})
-        logger.warning("%s: %s (%s)", kind, reason, url)
+        self.crawler.spider.record_error(kind, url, reason)  # type: ignore[union-attr]
 
 
 class ExtractPipeline(_Stage):

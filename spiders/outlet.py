@@ -98,7 +98,9 @@ class OutletSpider(Spider):
         self._count("sources_fetched")
         body = _maybe_gunzip(response.body)
         if body is None:
-            self._error("parse", response.url, "gzip sitemap could not be read or is too large")
+            self.record_error(
+                "parse", response.url, "gzip sitemap could not be read or is too large"
+            )
             return
         sitemap = parse_sitemap(body)
         if sitemap.kind == "invalid" or not sitemap.entries:
@@ -123,7 +125,7 @@ class OutletSpider(Spider):
     def parse_listing(self, response: Response) -> Iterator[Request]:
         self._count("sources_fetched")
         if not isinstance(response, TextResponse):
-            self._error("parse", response.url, "listing page is not HTML")
+            self.record_error("parse", response.url, "listing page is not HTML")
             return
         links = {
             urljoin(response.url, href.strip()) for href in response.css("a::attr(href)").getall()
@@ -177,7 +179,7 @@ class OutletSpider(Spider):
     def parse_article(self, response: Response) -> Iterator[ArticlePage]:
         hints = response.meta["mediawatch"]
         if not isinstance(response, TextResponse):
-            self._error("parse", response.url, "not an HTML page")
+            self.record_error("parse", response.url, "not an HTML page")
             return
         redirects = list(response.meta.get("redirect_urls", []))
         yield ArticlePage(
@@ -201,28 +203,33 @@ class OutletSpider(Spider):
         if failure.check(AlreadySeen):
             return
         kind, reason = classify_failure(failure)
-        self._error(kind, request.url, f"{role}: {reason}")
+        self.record_error(kind, request.url, f"{role}: {reason}")
         if role == "article" and kind in ("gone", "too_large", "robots"):
             yield DeadLink(self.outlet.id, request.url, kind)
 
     def _source_problem(self, response: Response, role: str, body: bytes | None = None) -> None:
         body = response.body if body is None else body
         if looks_like_challenge(body):
-            self._error("challenge", response.url, f"{role} answered with a bot-challenge page")
+            self.record_error(
+                "challenge", response.url, f"{role} answered with a bot-challenge page"
+            )
         elif role == "feed" and looks_like_html(body):
-            self._error("parse", response.url, "feed URL returned an HTML page, not a feed")
+            self.record_error("parse", response.url, "feed URL returned an HTML page")
         elif role == "sitemap" and looks_like_html(body):
-            self._error("parse", response.url, "sitemap URL returned an HTML page, not a sitemap")
+            self.record_error(
+                "parse", response.url, "sitemap URL returned an HTML page, not a sitemap"
+            )
         elif role == "sitemap" and not body.strip().startswith(b"<"):
-            self._error("parse", response.url, "sitemap is not XML")
+            self.record_error("parse", response.url, "sitemap is not XML")
         else:
-            self._error("empty", response.url, f"{role} lists no articles")
+            self.record_error("empty", response.url, f"{role} lists no articles")
 
     def _count(self, key: str) -> None:
         if self.crawler:
             self.crawler.stats.inc_value(f"mediawatch/{key}")
 
-    def _error(self, kind: str, url: str, reason: str) -> None:
+    def record_error(self, kind: str, url: str, reason: str) -> None:
+        """Count one failed item by kind, keep a sample for `status`, log it; go on."""
         self.logger.warning("%s: %s (%s)", kind, reason, url)
         if self.crawler:
             self.crawler.stats.inc_value("mediawatch/errors")
