@@ -48,6 +48,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.runner: AsyncCrawlerRunner | None = None
         self.scheduler: AsyncIOScheduler | None = None
+        self.jobs: set[asyncio.Task[Any]] = set()
 
     def now(self) -> datetime:
         return self.context.clock()
@@ -124,9 +125,17 @@ class Daemon:
         logger.info("%s received: finishing current work, then stopping", sig.name)
         self.stopping.set()
 
+    def _track(self) -> None:
+        """Remember the running job, so shutdown can wait for it instead of cancelling it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.jobs.add(task)
+            task.add_done_callback(self.jobs.discard)
+
     async def _crawl(self, outlet: Outlet) -> None:
         if self.stopping.is_set() or self.runner is None:
             return
+        self._track()
         timeout = self.config.crawl.run_timeout.total_seconds() + 60
         try:
             result = await crawl_outlet(self.runner, self.context, outlet, timeout)
@@ -140,9 +149,13 @@ class Daemon:
             result.new_articles,
             result.errors,
         )
-        await asyncio.to_thread(self.watch.check, outlet, self.now())
+        try:
+            await asyncio.to_thread(self.watch.check, outlet, self.now())
+        except Exception:
+            logger.exception("%s: health check failed", outlet.id)
 
     async def _alerts(self) -> None:
+        self._track()
         try:
             await asyncio.to_thread(
                 deliver_pending, self.config, self.context.db, self.context.rules, self.now()
@@ -151,6 +164,7 @@ class Daemon:
             logger.exception("alert delivery failed; will try again")
 
     async def _digests(self) -> None:
+        self._track()
         try:
             for o in await asyncio.to_thread(
                 send_digests, self.config, self.context.db, self.context.rules, self.now()
@@ -163,6 +177,8 @@ class Daemon:
             logger.exception("digest delivery failed; will try again")
 
     async def _heartbeat(self) -> None:
+        self._track()
+
         def beat() -> None:
             with self.context.db.write() as session:
                 set_state(session, HEARTBEAT_KEY, self.now().isoformat(), self.now())
@@ -188,6 +204,8 @@ class Daemon:
                 await asyncio.wait_for(self.runner.join(), grace)
             except TimeoutError:
                 logger.warning("crawls did not stop within %.0fs; leaving them", grace)
+        if self.jobs:
+            await asyncio.wait(set(self.jobs), timeout=grace)
         await self._alerts()
         self.scheduler.shutdown(wait=False)
         self.context.close()
