@@ -50,9 +50,13 @@ def config_option(f: F) -> F:
 
 
 def load(config_path: str | None) -> Config:
-    ctx = click.get_current_context()
-    root = ctx.find_root()
-    return load_config(config_path or root.params.get("config_path"))
+    """The configuration named by the innermost --config (command, its group, or the root)."""
+    ctx: click.Context | None = click.get_current_context()
+    while config_path is None and ctx is not None:
+        ctx = ctx.parent
+        if ctx is not None:
+            config_path = ctx.params.get("config_path")
+    return load_config(config_path)
 
 
 def example(text: str) -> str:
@@ -211,7 +215,8 @@ def show(article_id: int, fmt: str, config_path: str | None) -> None:
 
 
 @cli.group(cls=MediawatchGroup, epilog=example("mediawatch rules explain article.html"))
-def rules() -> None:
+@config_option
+def rules(config_path: str | None) -> None:
     """Keyword rules and scoring."""
 
 
@@ -245,7 +250,8 @@ def status(fmt: str, config_path: str | None) -> None:
 
 
 @cli.group(cls=MediawatchGroup, epilog=example("mediawatch outlets list --country PK"))
-def outlets() -> None:
+@config_option
+def outlets(config_path: str | None) -> None:
     """The outlets in use: the bundled catalogue and your own."""
 
 
@@ -287,7 +293,8 @@ def outlets_check(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None
 
 
 @cli.group(cls=MediawatchGroup, epilog=example("mediawatch alerts list --status failed"))
-def alerts() -> None:
+@config_option
+def alerts(config_path: str | None) -> None:
     """The alert outbox: what was queued, sent or failed, and delivering it now."""
 
 

@@ -95,27 +95,19 @@ class Daemon:
                 # a run that could not start on time still runs once, late, not never
                 misfire_grace_time=int(max(interval.total_seconds(), 60)),
             )
-        scheduler.add_job(
-            self._alerts,
-            IntervalTrigger(seconds=ALERT_EVERY.total_seconds()),
-            id="alerts",
-            next_run_time=now,
-            misfire_grace_time=60,
-        )
-        scheduler.add_job(
-            self._digests,
-            IntervalTrigger(seconds=DIGEST_EVERY.total_seconds()),
-            id="digests",
-            next_run_time=now,
-            misfire_grace_time=300,
-        )
-        scheduler.add_job(
-            self._heartbeat,
-            IntervalTrigger(seconds=HEARTBEAT_EVERY.total_seconds()),
-            id="heartbeat",
-            next_run_time=now,
-            misfire_grace_time=60,
-        )
+        housekeeping = [
+            (self._alerts, ALERT_EVERY, timedelta(minutes=1)),
+            (self._digests, DIGEST_EVERY, timedelta(minutes=5)),
+            (self._heartbeat, HEARTBEAT_EVERY, timedelta(minutes=1)),
+        ]
+        for job, every, grace in housekeeping:
+            scheduler.add_job(
+                job,
+                IntervalTrigger(seconds=every.total_seconds()),
+                id=job.__name__.strip("_"),
+                next_run_time=now,
+                misfire_grace_time=int(grace.total_seconds()),
+            )
         return scheduler
 
     def _on_signal(self, sig: signal.Signals) -> None:

@@ -73,8 +73,14 @@ class OutletSpider(Spider):
                 callback=callbacks[kind],
                 errback=self.on_error,
                 dont_filter=True,
-                meta={"mediawatch": {"role": kind}},
+                meta=self._meta(kind),
             )
+
+    @staticmethod
+    def _meta(role: str) -> dict[str, Any]:
+        # Sitemaps may be far larger than any article page (50 MB is the protocol's limit).
+        size = {"download_maxsize": MAX_SITEMAP_BYTES} if role == "sitemap" else {}
+        return {"mediawatch": {"role": role}, **size}
 
     # discovery
 
@@ -115,7 +121,7 @@ class OutletSpider(Spider):
                     url,
                     callback=self.parse_sitemap,
                     errback=self.on_error,
-                    meta={"mediawatch": {"role": "sitemap"}},
+                    meta=self._meta("sitemap"),
                 )
             else:
                 yield from self._article_request(

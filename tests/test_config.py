@@ -91,10 +91,16 @@ def test_bad_configuration_names_file_key_and_fix(
     assert str(path) in result.stderr and key in result.stderr and hint in result.stderr
 
 
-def test_config_option_after_the_command(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["before", "group", "after"])
+def test_config_option_before_or_after_the_command(tmp_path: Path, where: str) -> None:
     path = tmp_path / "m.toml"
     path.write_text('[catalogue]\ninclude = ["BD"]\n')
-    result = run_cli("outlets", "list", "--format", "json", "--config", str(path))
+    args = {
+        "before": ["--config", str(path), "outlets", "list", "--format", "json"],
+        "group": ["outlets", "--config", str(path), "list", "--format", "json"],
+        "after": ["outlets", "list", "--format", "json", "--config", str(path)],
+    }[where]
+    result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "daily-star" in result.stdout and "dawn" not in result.stdout
 
