@@ -91,6 +91,13 @@ class SmtpTransport:
     def send(self, msg: EmailMessage) -> None:
         try:
             self._connect().send_message(msg)
+        except smtplib.SMTPAuthenticationError as exc:
+            # Our configuration is wrong, not the alert: keep it queued until it is fixed.
+            self._drop()
+            raise TemporaryDeliveryError(
+                f"{self.host}:{self.port} refused the login ({exc.smtp_code}): check "
+                "[email] smtp_user and $MEDIAWATCH_SMTP_PASSWORD"
+            ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             self._raise(min(codes) if codes else 550, str(exc.recipients))

@@ -1,6 +1,7 @@
 """The `mediawatch` command line. Each command is a thin layer over the other modules."""
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +37,23 @@ class MediawatchGroup(click.Group):
             return super().invoke(ctx)
         except MediawatchError as exc:
             raise CliError(str(exc), exc.exit_code) from None
+        except (
+            click.ClickException,
+            click.exceptions.Exit,
+            click.Abort,
+            KeyboardInterrupt,
+            SystemExit,
+        ):
+            raise
+        except Exception as exc:
+            if ctx.find_root().params.get("verbose"):
+                raise
+            logging.getLogger("mediawatch").error("unexpected error", exc_info=True)
+            raise CliError(
+                f"unexpected {type(exc).__name__}: {exc} (this is a bug; the log above has the "
+                "details, -v shows them here too)",
+                1,
+            ) from None
 
 
 def config_option(f: F) -> F:

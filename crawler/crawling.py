@@ -41,7 +41,10 @@ class OutletResult:
 
 
 def _result(outlet: Outlet, crawler: Crawler) -> OutletResult:
-    stats = crawler.stats.get_stats() if crawler.stats else {}
+    try:
+        stats = crawler.stats.get_stats()
+    except RuntimeError:  # not started yet: Scrapy sets stats when the crawl begins
+        stats = {}
     kinds = {
         k.removeprefix("mediawatch/errors/"): int(v)
         for k, v in stats.items()

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 def free_port() -> int:
@@ -43,13 +44,31 @@ class Recorder:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, password: str | None = None) -> None:
         self.port = port or free_port()
         self.recorder = Recorder()
         self.controller: Controller | None = None
+        self.password = password
+        self.logins: list[str] = []
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = auth_data.password.decode() == self.password
+        if ok:
+            self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
 
     def start(self) -> "SmtpServer":
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if self.password is not None:
+            # plain-text AUTH is fine on loopback in a test; real servers need STARTTLS
+            auth = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, **auth)
         self.controller.start()
         return self
 

@@ -247,3 +247,28 @@ def test_eml_files_with_no_configuration(tmp_path: Path) -> None:
     msg = message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert msg["To"] == "mediawatch@localhost"
     assert msg["X-Mediawatch-Article-URL"] == "https://dawn.example/cismoa"
+
+
+def test_smtp_login_with_the_password_from_the_environment(tmp_path: Path) -> None:
+    server = SmtpServer(password="hunter2").start()
+    try:
+        env = Env(tmp_path, server.port)
+        env.raw["email"]["smtp_user"] = "mediawatch"
+        write_config(env.path, env.raw)
+        env.store("hindu", "hindu.example/fatf", "After the grey list", FATF, NOW)
+        wrong = run_cli(
+            "--config", str(env.path), "alerts", "flush", env={"MEDIAWATCH_SMTP_PASSWORD": "wrong"}
+        )
+        assert wrong.returncode == 1 and server.messages == []
+        assert "pending" in env.cli("alerts", "list").stdout  # kept for after the fix
+        right = run_cli(
+            "--config",
+            str(env.path),
+            "alerts",
+            "flush",
+            env={"MEDIAWATCH_SMTP_PASSWORD": "hunter2"},
+        )
+        assert right.returncode == 0, right.stderr
+        assert server.logins == ["mediawatch"] and len(server.messages) == 1
+    finally:
+        server.stop()

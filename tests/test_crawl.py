@@ -192,3 +192,64 @@ def test_json_is_clean_on_stdout(world: World) -> None:
     assert result.returncode == 0
     data = json.loads(result.stdout)
     assert data[0]["topics"] and "CISMOA" in data[0]["snippet"]
+
+
+def test_progress_on_a_terminal_and_json_logs(tmp_path: Path) -> None:
+    """On a terminal, crawl shows a live progress line; --log-format json logs JSON lines."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    site = build()
+    try:
+        config = write_config(
+            tmp_path / "m.toml",
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+                "crawl": {"download_delay": 0, "max_page_mb": 2, "retries": 0},
+                "email": {"outbox_dir": str(tmp_path / "out")},
+                "catalogue": {"include": []},
+                "outlets": outlets_config(site),
+            },
+        )
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crawler",
+                "--config",
+                str(config),
+                "--log-format",
+                "json",
+                "crawl",
+                "beta",
+                "gamma",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out, _ = proc.communicate(timeout=120)
+        os.close(leader)
+        assert proc.returncode == 0
+        screen = b"".join(chunks).decode("utf-8", "replace")
+        assert "crawling: 2/2 outlets done" in screen and "3 new articles" in screen
+        log_lines = [
+            line for line in screen.replace("\r", "\n").splitlines() if line.startswith("{")
+        ]
+        assert log_lines and all(json.loads(line)["level"] for line in log_lines)
+        assert "3 new articles" in out.decode()
+    finally:
+        site.site.stop()
