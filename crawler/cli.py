@@ -1,7 +1,6 @@
 """The `mediawatch` command line. Each command is a thin layer over the other modules."""
 
 import json
-import logging
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,10 +47,9 @@ class MediawatchGroup(click.Group):
         except Exception as exc:
             if ctx.find_root().params.get("verbose"):
                 raise
-            logging.getLogger("mediawatch").error("unexpected error", exc_info=True)
             raise CliError(
-                f"unexpected {type(exc).__name__}: {exc} (this is a bug; the log above has the "
-                "details, -v shows them here too)",
+                f"unexpected {type(exc).__name__}: {exc} (a bug: run again with -v for the "
+                "traceback, and please report it)",
                 1,
             ) from None
 
