@@ -44,7 +44,7 @@ class DatabaseConfig(_Section):
 
 
 class CrawlConfig(_Section):
-    user_agent: str = "mediawatch/0.1 (+https://github.com/mediawatch/mediawatch)"
+    user_agent: str = "mediawatch/0.1 (news monitoring; contact: see [crawl] user_agent)"
     obey_robots: bool = True
     interval: Duration = timedelta(minutes=30)
     max_age_days: int = Field(default=7, ge=1)

@@ -33,6 +33,8 @@ class CrawlContext:
     # Called inside the article's write transaction: (session, article row, now). The alert
     # outbox hooks in here, so an article and its alerts are stored together or not at all.
     on_stored: list[Callable[[Any, Any, datetime], None]] = field(default_factory=list)
+    # Outlet names that pages may append to their titles, for title cleaning.
+    site_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -53,13 +55,8 @@ class CrawlContext:
             db=db,
             rules=RuleSet(config.topics),
             extractor=Extractor(config.crawl.extract_workers),
+            site_names={o.id: (o.name,) for o in outlets.values()},
         )
-
-    def outlet_names(self, outlet_id: str) -> tuple[str, ...]:
-        """Names an outlet's pages may append to their titles (for title cleaning)."""
-        if not hasattr(self, "_names"):
-            self._names = {o.id: (o.name,) for o in self.config.active_outlets()}
-        return self._names.get(outlet_id, ())
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "CrawlContext":
         # Scrapy deep-copies settings; the context is shared by design (one DB, one pool).

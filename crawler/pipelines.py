@@ -54,7 +54,7 @@ class ExtractPipeline(_Stage):
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        names = self.context.outlet_names(item.outlet_id)
+        names = self.context.site_names.get(item.outlet_id, ())
         try:
             item.extracted = await self.context.extractor.extract(item.html, item.url, names)
         except ExtractionFailed as exc:

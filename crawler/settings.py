@@ -16,7 +16,7 @@ SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
-USER_AGENT = "mediawatch/0.1 (+https://github.com/mediawatch/mediawatch)"
+USER_AGENT = "mediawatch/0.1 (news monitoring; contact: see [crawl] user_agent)"
 ROBOTSTXT_OBEY = True
 DOWNLOAD_DELAY = 1.0
 DOWNLOAD_DELAY_JITTER = 0.5
