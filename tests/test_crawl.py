@@ -1,7 +1,7 @@
 """End to end: real crawls (`mediawatch crawl`) against the fixture outlets on 127.0.0.1."""
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -253,3 +253,45 @@ def test_progress_on_a_terminal_and_json_logs(tmp_path: Path) -> None:
         assert "3 new articles" in out.decode()
     finally:
         site.site.stop()
+
+
+def test_slow_pages_time_out_and_inline_extraction_works(tmp_path: Path) -> None:
+    """A page slower than [crawl] timeout is one counted error; the rest is stored (with
+    extraction in the crawler process, extract_workers = 0)."""
+    from crawler.demosite import FixtureSite, Page
+    from tests.site import FILLER, article
+
+    site = FixtureSite().start()
+    try:
+        now = datetime.now(UTC)
+        quick = article(
+            "/slow/opinion/1/quick",
+            "A quick FATF note",
+            1,
+            ["The FATF grey list again. " + FILLER * 3],
+            now,
+        )
+        slow = article("/slow/opinion/2/slow", "A slow page", 1, [FILLER * 3], now)
+        site.add_article(quick, "Slow Times")
+        site.add_article(slow, "Slow Times")
+        site.routes[slow.path].delay = 3.0
+        site.add_rss("/slow/feed.xml", "Slow Times", [quick, slow])
+        site.add("/robots.txt", Page(b"", status=404))
+        config = write_config(
+            tmp_path / "m.toml",
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+                "crawl": {"download_delay": 0, "timeout": "1s", "retries": 0, "extract_workers": 0},
+                "email": {"outbox_dir": str(tmp_path / "out")},
+                "catalogue": {"include": []},
+                "outlets": [
+                    {"id": "slow", "name": "Slow Times", "feeds": [site.url("/slow/feed.xml")]}
+                ],
+            },
+        )
+        summary = cli_json("--config", str(config), "crawl", "--format", "json")
+        [slow_outlet] = summary["outlets"]
+        assert slow_outlet["new_articles"] == 1
+        assert slow_outlet["error_kinds"] == {"timeout": 1}
+    finally:
+        site.stop()
