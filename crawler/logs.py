@@ -43,5 +43,8 @@ def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
         "apscheduler.scheduler",
     ):
         logging.getLogger(name).setLevel(quiet)
+    # These repeat, with a traceback, failures the spider already counts and logs in one line.
+    for name in ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)
     # Item-level warnings ("gone", "blocked"...) stay visible: they are the user's signal.
     logging.getLogger("outlet").setLevel(logging.INFO if verbose else logging.WARNING)
