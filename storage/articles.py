@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from storage.models import ArticleRow, MatchRow, OutletRow, SeenUrlRow
 
 NEAR_DUPLICATE_BITS = 3  # SimHash bits two copies of one piece may differ in
+ARTICLE_WRITE_LOCK = 0x6D77_0001  # PostgreSQL advisory lock key for article inserts
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,12 @@ def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleR
     """Store a new article with its matches and URL aliases; None if its URL is known.
 
     A near-duplicate is stored too, linked to the first copy through duplicate_of_id.
+    The check-then-insert is serialised: SQLite's BEGIN IMMEDIATE already does it; on
+    PostgreSQL a transaction-scoped advisory lock does, so two crawlers storing two copies of
+    one piece at the same moment still link them (and alert once).
     """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ARTICLE_WRITE_LOCK})
     if article_by_key(session, new.url_key) is not None:
         record_seen(session, new.aliases, new.outlet_id, "stored", now)
         return None

@@ -295,3 +295,32 @@ def test_slow_pages_time_out_and_inline_extraction_works(tmp_path: Path) -> None
         assert slow_outlet["error_kinds"] == {"timeout": 1}
     finally:
         site.stop()
+
+
+def test_the_whole_path_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """Crawl, store, alert and search with PostgreSQL as the database (as on a server)."""
+    site = build()
+    try:
+        config = write_config(
+            tmp_path / "m.toml",
+            {
+                "database": {"url": pg_url},
+                "crawl": {"download_delay": 0, "max_page_mb": 2, "retries": 0},
+                "email": {"outbox_dir": str(tmp_path / "outbox")},
+                "catalogue": {"include": []},
+                "outlets": outlets_config(site),
+            },
+        )
+        first = cli_json("--config", str(config), "crawl", "--format", "json")
+        assert first["new_articles"] == 8
+        again = cli_json("--config", str(config), "crawl", "--format", "json")
+        assert again["new_articles"] == 0
+        hits = cli_json(
+            "--config", str(config), "search", '"grey list" -Afghanistan', "--format", "json"
+        )
+        assert hits and all("grey list" in h["snippet"].lower() for h in hits)
+        urdu = cli_json("--config", str(config), "search", "تحریک", "--format", "json")
+        assert [h["url"] for h in urdu] == [site.url("b2")]
+        assert len(list((tmp_path / "outbox").glob("*.eml"))) == first["alerts_queued"] == 5
+    finally:
+        site.site.stop()
