@@ -30,6 +30,8 @@ from storage.queries import outlet_names
 logger = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
+# 530 STARTTLS/auth required, 534 mechanism too weak, 535 bad credentials, 538 encryption needed
+CONFIGURATION_CODES = {530, 534, 535, 538}
 
 
 class Transport(Protocol):
@@ -91,6 +93,12 @@ class SmtpTransport:
     def send(self, msg: EmailMessage) -> None:
         try:
             self._connect().send_message(msg)
+        except smtplib.SMTPNotSupportedError as exc:
+            self._drop()
+            raise TemporaryDeliveryError(
+                f"{self.host}:{self.port}: {exc} (servers often offer AUTH only after STARTTLS: "
+                "check [email] smtp_starttls and smtp_user)"
+            ) from exc
         except smtplib.SMTPAuthenticationError as exc:
             # Our configuration is wrong, not the alert: keep it queued until it is fixed.
             self._drop()
@@ -116,6 +124,12 @@ class SmtpTransport:
 
     def _raise(self, code: int, text: str) -> None:
         message = f"SMTP {code} from {self.host}:{self.port}: {text}"
+        if code in CONFIGURATION_CODES:
+            # The server wants TLS or a login: our settings are wrong, not this alert.
+            self._drop()
+            raise TemporaryDeliveryError(
+                message + " (check [email] smtp_starttls, smtp_user and $MEDIAWATCH_SMTP_PASSWORD)"
+            )
         if code >= 500:
             raise PermanentDeliveryError(message)
         self._drop()

@@ -272,3 +272,27 @@ def test_smtp_login_with_the_password_from_the_environment(tmp_path: Path) -> No
         assert server.logins == ["mediawatch"] and len(server.messages) == 1
     finally:
         server.stop()
+
+
+def test_starttls_and_login(tmp_path: Path) -> None:
+    from tests.smtp import self_signed_tls
+
+    tls, cert = self_signed_tls(tmp_path)
+    server = SmtpServer(password="hunter2", tls=tls).start()
+    trust = {"MEDIAWATCH_SMTP_PASSWORD": "hunter2", "SSL_CERT_FILE": str(cert)}
+    try:
+        env = Env(tmp_path, server.port)
+        env.raw["email"] |= {"smtp_user": "mediawatch", "smtp_starttls": False}
+        write_config(env.path, env.raw)
+        env.store("hindu", "hindu.example/fatf", "After the grey list", FATF, NOW)
+        plain = run_cli("--config", str(env.path), "alerts", "flush", env=trust)
+        assert plain.returncode == 1 and server.messages == []  # the server demands STARTTLS
+        listing = env.cli("alerts", "list").stdout
+        assert "pending" in listing and "smtp_starttls" in listing  # says what to fix
+        env.raw["email"]["smtp_starttls"] = True
+        write_config(env.path, env.raw)
+        secure = run_cli("--config", str(env.path), "alerts", "flush", env=trust)
+        assert secure.returncode == 0, secure.stderr
+        assert server.logins == ["mediawatch"] and len(server.messages) == 1
+    finally:
+        server.stop()
