@@ -3,10 +3,10 @@
 import socket
 import ssl
 from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
-from pathlib import Path
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
