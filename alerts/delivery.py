@@ -170,8 +170,9 @@ def backoff(attempts: int) -> timedelta:
 @dataclass
 class DeliveryReport:
     sent: int = 0
-    retrying: int = 0
+    retrying: int = 0  # failed for now, tried again later
     failed: int = 0
+    gone: int = 0  # the article was deleted meanwhile
 
 
 def deliver_pending(
@@ -182,25 +183,29 @@ def deliver_pending(
     transport: Transport | None = None,
     due_before: datetime | None = None,
 ) -> DeliveryReport:
-    """Send every alert whose next try is due (by `due_before`, default now); say what happened."""
+    """Send every alert whose next try is due (by `due_before`, default now); say what happened.
+
+    After a temporary failure the rest of the round is not tried (the server is unlikely to
+    take the next one) but rescheduled with the same backoff, so `alerts list` shows why.
+    """
     report = DeliveryReport()
     transport = transport or make_transport(config.email)
     subscribers = {s.email.lower() for s in config.subscriptions}
+    with db.read() as session:
+        due = [
+            (a.id, a.article_id, a.subscription, a.attempts)
+            for a in due_alerts(session, due_before or now)
+        ]
+        names = outlet_names(session)
+    server_down = False
     try:
-        with db.read() as session:
-            due = [
-                (a.id, a.article_id, a.subscription, a.attempts)
-                for a in due_alerts(session, due_before or now)
-            ]
-            names = outlet_names(session)
-        connection_down = False
         for alert_id, article_id, to, attempts in due:
             if to not in subscribers:
+                outcome = "failed"
                 with db.write() as session:
                     mark_failed(session, alert_id, "subscription no longer in the configuration")
-                report.failed += 1
-                continue
-            if connection_down:
+            elif server_down:
+                outcome = "retrying"
                 with db.write() as session:
                     mark_retry(
                         session,
@@ -208,38 +213,11 @@ def deliver_pending(
                         "not tried: server unreachable this round",
                         now + backoff(attempts + 1),
                     )
-                report.retrying += 1
-                continue
-            with db.read() as session:
-                row = session.get(ArticleRow, article_id)
-                if row is None:
-                    continue
-                msg = render_alert(
-                    email_article(row, rules, names),
-                    to,
-                    config.email.from_,
-                    rules.names(),
-                    rules.highlight_patterns(),
-                    now,
-                )
-            try:
-                transport.send(msg)
-            except PermanentDeliveryError as exc:
-                logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
-                with db.write() as session:
-                    mark_failed(session, alert_id, str(exc))
-                report.failed += 1
-                continue
-            except TemporaryDeliveryError as exc:
-                logger.warning("alert %s to %s not delivered, will retry: %s", alert_id, to, exc)
-                with db.write() as session:
-                    mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1))
-                report.retrying += 1
-                connection_down = True
-                continue
-            with db.write() as session:
-                mark_sent(session, alert_id, now)
-            report.sent += 1
+            else:
+                msg = _render(db, config, rules, names, article_id, to, now)
+                outcome = _send(db, transport, msg, alert_id, to, attempts, now) if msg else "gone"
+                server_down = outcome == "retrying"
+            setattr(report, outcome, getattr(report, outcome) + 1)
     finally:
         transport.close()
     if report.sent or report.retrying or report.failed:
@@ -247,3 +225,53 @@ def deliver_pending(
             "alerts: %d sent, %d to retry, %d failed", report.sent, report.retrying, report.failed
         )
     return report
+
+
+def _render(
+    db: Database,
+    config: Any,
+    rules: RuleSet,
+    names: dict[str, str],
+    article_id: int,
+    to: str,
+    now: datetime,
+) -> EmailMessage | None:
+    with db.read() as session:
+        row = session.get(ArticleRow, article_id)
+        if row is None:
+            return None
+        return render_alert(
+            email_article(row, rules, names),
+            to,
+            config.email.from_,
+            rules.names(),
+            rules.highlight_patterns(),
+            now,
+        )
+
+
+def _send(
+    db: Database,
+    transport: Transport,
+    msg: EmailMessage,
+    alert_id: int,
+    to: str,
+    attempts: int,
+    now: datetime,
+) -> str:
+    """Send one alert and record the outcome: "sent", "retrying" or "failed"."""
+    try:
+        transport.send(msg)
+    except PermanentDeliveryError as exc:
+        logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
+        with db.write() as session:
+            mark_failed(session, alert_id, str(exc))
+        return "failed"
+    except TemporaryDeliveryError as exc:
+        logger.warning("alert %s to %s not delivered, will retry: %s", alert_id, to, exc)
+        with db.write() as session:
+            mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1))
+        return "retrying"
+    with db.write() as session:
+        mark_sent(session, alert_id, now)
+    return "sent"

@@ -110,94 +110,102 @@ def _filter_from(request: Request, now: datetime, limit: int = PAGE_SIZE) -> Art
     )
 
 
-def create_app(config: Config, archive: Archive) -> Starlette:
-    templates = Jinja2Templates(
-        env=Environment(loader=PackageLoader("crawler", "templates"), autoescape=True)
-    )
-    templates.env.globals.update(safe_link=safe_link, marked_html=marked_html)
-    topic_names = {t.id: t.name for t in config.topics}
-    outlets = {o.id: o.name for o in config.active_outlets()}
+class WebUI:
+    """The pages and API over one Archive. Handlers are plain functions: Starlette runs them
+    in its thread pool, so database reads never block the event loop."""
 
-    def params_without(request: Request, **changes: Any) -> str:
-        params = {k: v for k, v in request.query_params.items() if v}
-        params.update({k: str(v) for k, v in changes.items() if v is not None})
-        return urlencode(params)
+    def __init__(self, config: Config, archive: Archive) -> None:
+        self.config = config
+        self.archive = archive
+        self.templates = Jinja2Templates(
+            env=Environment(loader=PackageLoader("crawler", "templates"), autoescape=True)
+        )
+        self.templates.env.globals.update(safe_link=safe_link, marked_html=marked_html)
+        self.topic_names = {t.id: t.name for t in config.topics}
+        self.outlets = {o.id: o.name for o in config.active_outlets()}
 
-    async def index(request: Request) -> Response:
+    def routes(self) -> list[Route | Mount]:
+        static = StaticFiles(directory=str(resources.files("crawler").joinpath("static")))
+        return [
+            Route("/", self.index),
+            Route("/articles/{article_id}", self.article),
+            Route("/outlets", self.outlets_page),
+            Route("/api/articles", self.api_articles),
+            Route("/api/articles/{article_id}", self.api_article),
+            Route("/export.csv", self.export_csv),
+            Route("/healthz", lambda request: JSONResponse({"status": "ok"})),
+            Route("/openapi.json", lambda request: JSONResponse(OPENAPI)),
+            Mount("/static", static, name="static"),
+        ]
+
+    def index(self, request: Request) -> Response:
         now = datetime.now(UTC)
         error, results, f = None, [], None
         try:
             f = _filter_from(request, now)
-            results = archive.search(f, now, marked=True)
-            for r in results:
-                r["snippet_html"] = (
-                    marked_html(r["snippet_marked"])
-                    if "snippet_marked" in r
-                    else highlight(r["snippet"], archive.rules.highlight_patterns(r["topics"]))
-                )
+            results = self.archive.search(f, now, marked=True)
         except (QueryError, UsageError) as exc:
             error = str(exc)
+        for r in results:
+            r["snippet_html"] = (
+                marked_html(r["snippet_marked"])
+                if "snippet_marked" in r
+                else highlight(r["snippet"], self.archive.rules.highlight_patterns(r["topics"]))
+            )
         page = (f.offset // f.limit + 1) if f else 1
-        return templates.TemplateResponse(
+        return self.templates.TemplateResponse(
             request,
             "search.html",
             {
                 "results": results,
                 "error": error,
                 "q": request.query_params,
-                "topic_names": topic_names,
-                "outlets": outlets,
+                "topic_names": self.topic_names,
+                "outlets": self.outlets,
                 "page": page,
                 "has_next": len(results) == PAGE_SIZE,
-                "next_url": "?" + params_without(request, page=page + 1),
-                "prev_url": "?" + params_without(request, page=page - 1) if page > 1 else None,
-                "json_url": "/api/articles?" + params_without(request),
-                "csv_url": "/export.csv?" + params_without(request, limit=500),
+                "next_url": "?" + _params(request, page=page + 1),
+                "prev_url": "?" + _params(request, page=page - 1) if page > 1 else None,
+                "json_url": "/api/articles?" + _params(request),
+                "csv_url": "/export.csv?" + _params(request, limit=500),
             },
             status_code=400 if error else 200,
         )
 
-    async def article(request: Request) -> Response:
-        data = _article_or_404(request)
-        if isinstance(data, Response):
-            return data
-        row_rules = archive.rules
-        topics = [m["topic"] for m in data["matches"]]
-        body = highlight(data["text"], row_rules.highlight_patterns(topics))
-        return templates.TemplateResponse(
-            request,
-            "article.html",
-            {"a": data, "body": body, "topic_names": topic_names, "outlets": outlets},
-        )
-
-    def _article_or_404(request: Request) -> dict[str, Any] | Response:
+    def article(self, request: Request) -> Response:
         try:
-            return archive.show(int(request.path_params["article_id"]))
+            data = self.archive.show(int(request.path_params["article_id"]))
         except (NotFoundError, ValueError):
             return HTMLResponse("<h1>No such article</h1>", status_code=404)
-
-    async def outlets_page(request: Request) -> Response:
-        report = await _in_thread(status_report, config, datetime.now(UTC))
-        return templates.TemplateResponse(
-            request, "outlets.html", {"report": report.as_json(), "outlets": outlets}
+        topics = [m["topic"] for m in data["matches"]]
+        body = highlight(data["text"], self.archive.rules.highlight_patterns(topics))
+        return self.templates.TemplateResponse(
+            request,
+            "article.html",
+            {"a": data, "body": body, "topic_names": self.topic_names, "outlets": self.outlets},
         )
 
-    async def api_articles(request: Request) -> Response:
+    def outlets_page(self, request: Request) -> Response:
+        report = status_report(self.config, datetime.now(UTC))
+        return self.templates.TemplateResponse(
+            request, "outlets.html", {"report": report.as_json(), "outlets": self.outlets}
+        )
+
+    def api_articles(self, request: Request) -> Response:
         try:
-            f = _filter_from(request, datetime.now(UTC))
-            return JSONResponse(archive.search(f))
+            return JSONResponse(self.archive.search(_filter_from(request, datetime.now(UTC))))
         except MediawatchError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
-    async def api_article(request: Request) -> Response:
+    def api_article(self, request: Request) -> Response:
         try:
-            return JSONResponse(archive.show(int(request.path_params["article_id"])))
+            return JSONResponse(self.archive.show(int(request.path_params["article_id"])))
         except (NotFoundError, ValueError):
             return JSONResponse({"error": "no such article"}, status_code=404)
 
-    async def export_csv(request: Request) -> Response:
+    def export_csv(self, request: Request) -> Response:
         try:
-            rows = archive.search(_filter_from(request, datetime.now(UTC), limit=500))
+            rows = self.archive.search(_filter_from(request, datetime.now(UTC), limit=500))
         except MediawatchError as exc:
             return PlainTextResponse(str(exc), status_code=400)
         return Response(
@@ -206,33 +214,19 @@ def create_app(config: Config, archive: Archive) -> Starlette:
             headers={"Content-Disposition": 'attachment; filename="mediawatch.csv"'},
         )
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
 
-    async def openapi(request: Request) -> Response:
-        return JSONResponse(OPENAPI)
+def _params(request: Request, **changes: Any) -> str:
+    """The request's query string with some parameters changed (for paging and exports)."""
+    params = {k: v for k, v in request.query_params.items() if v}
+    params.update({k: str(v) for k, v in changes.items() if v is not None})
+    return urlencode(params)
 
-    static = StaticFiles(directory=str(resources.files("crawler").joinpath("static")))
+
+def create_app(config: Config, archive: Archive) -> Starlette:
     return Starlette(
-        routes=[
-            Route("/", index),
-            Route("/articles/{article_id}", article),
-            Route("/outlets", outlets_page),
-            Route("/api/articles", api_articles),
-            Route("/api/articles/{article_id}", api_article),
-            Route("/export.csv", export_csv),
-            Route("/healthz", healthz),
-            Route("/openapi.json", openapi),
-            Mount("/static", static, name="static"),
-        ],
+        routes=WebUI(config, archive).routes(),
         middleware=[Middleware(SecurityHeaders), Middleware(TokenAuth, token=config.web.token)],
     )
-
-
-async def _in_thread(fn: Any, *args: Any) -> Any:
-    import asyncio
-
-    return await asyncio.to_thread(fn, *args)
 
 
 _FILTERS = [
