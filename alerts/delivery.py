@@ -24,12 +24,13 @@ from alerts.rules import RuleSet
 from crawler.errors import PermanentDeliveryError, TemporaryDeliveryError
 from storage.db import Database
 from storage.models import ArticleRow
-from storage.outbox import due_alerts, mark_failed, mark_retry, mark_sent
+from storage.outbox import claim_alert, due_alerts, mark_failed, mark_retry, mark_sent
 from storage.queries import outlet_names
 
 logger = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
+SEND_LEASE = timedelta(minutes=10)  # a claimed alert is due again after this if never marked
 # 530 STARTTLS/auth required, 534 mechanism too weak, 535 bad credentials, 538 encryption needed
 CONFIGURATION_CODES = {530, 534, 535, 538}
 
@@ -214,6 +215,9 @@ def deliver_pending(
                         now + backoff(attempts + 1),
                     )
             else:
+                with db.write() as session:
+                    if not claim_alert(session, alert_id, now, SEND_LEASE, due_before or now):
+                        continue  # another process (daemon, `alerts flush`) is sending it
                 msg = _render(db, config, rules, names, article_id, to, now)
                 outcome = _send(db, transport, msg, alert_id, to, attempts, now) if msg else "gone"
                 server_down = outcome == "retrying"

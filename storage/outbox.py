@@ -2,10 +2,10 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -54,6 +54,26 @@ def due_alerts(session: Session, now: datetime, limit: int = 500) -> list[AlertR
             .limit(limit)
         )
     )
+
+
+def claim_alert(
+    session: Session, alert_id: int, now: datetime, lease: timedelta, due_before: datetime
+) -> bool:
+    """Take a due alert for sending; False if another process took it first.
+
+    The claim pushes next_attempt_at past the lease, so a process that dies mid-send leaves
+    the alert due again once the lease is over: never lost, never sent by two at once.
+    """
+    result = session.execute(
+        update(AlertRow)
+        .where(
+            AlertRow.id == alert_id,
+            AlertRow.status == "pending",
+            AlertRow.next_attempt_at <= due_before,
+        )
+        .values(next_attempt_at=now + lease)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_sent(session: Session, alert_id: int, now: datetime) -> None:

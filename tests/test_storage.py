@@ -153,3 +153,24 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(tmp_path) -> None
     assert errors == []
     with other.read() as s:
         assert known_url_keys(s, ["e.org/held", "e.org/second"]) == {"e.org/held", "e.org/second"}
+
+
+def test_an_alert_is_claimed_by_one_sender_only(db_url: str) -> None:
+    from storage.outbox import claim_alert, due_alerts
+
+    db = db_for(db_url)
+    lease = timedelta(minutes=10)
+    with db.write() as s:
+        a = insert_article(s, new("e.org/1", 7), NOW)
+        assert a is not None
+        queue_alerts(s, a, ["desk@e.org"], NOW)
+    with db.read() as s:
+        [alert] = due_alerts(s, NOW)
+    with db.write() as s:
+        assert claim_alert(s, alert.id, NOW, lease, NOW)
+    with db.write() as s:
+        assert not claim_alert(s, alert.id, NOW, lease, NOW)  # a second sender backs off
+    with db.read() as s:
+        assert due_alerts(s, NOW) == []
+        # the lease of a sender that died ends, and the alert is due again
+        assert [x.id for x in due_alerts(s, NOW + lease)] == [alert.id]
