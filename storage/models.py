@@ -203,6 +203,9 @@ class DigestRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None] = mapped_column(
+        comment="while status is 'sending': when another sender may take over"
+    )
 
     __table_args__ = (
         UniqueConstraint("subscription", "period", name="uq_digests_subscription_period"),

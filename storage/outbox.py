@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import AlertRow, ArticleRow, DigestRow
@@ -153,8 +154,10 @@ def claim_digest(
     end: datetime,
     entries: int,
     now: datetime,
+    lease: timedelta = timedelta(minutes=10),
 ) -> DigestRow | None:
-    """The digest row for (subscription, period), created pending; None if already sent."""
+    """Take the digest for (subscription, period) for sending; None if it was sent already or
+    another sender holds it. A sender that dies loses its claim when the lease ends."""
     row = session.scalars(
         select(DigestRow).where(DigestRow.subscription == subscription, DigestRow.period == period)
     ).first()
@@ -165,14 +168,32 @@ def claim_digest(
             period_start=start,
             period_end=end,
             entries=entries,
-            status="pending",
+            status="sending",
             attempts=0,
             created_at=now,
+            claimed_until=now + lease,
         )
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # another sender created it a moment ago
+            return None
         return row
-    return None if row.status in ("sent", "empty", "failed") else row
+    taken = session.execute(
+        update(DigestRow)
+        .where(
+            DigestRow.id == row.id,
+            or_(
+                DigestRow.status == "pending",
+                (DigestRow.status == "sending") & (DigestRow.claimed_until <= now),
+            ),
+        )
+        .values(status="sending", claimed_until=now + lease, entries=entries, period_end=end)
+    ).rowcount  # type: ignore[attr-defined]
+    if not taken:
+        return None
+    session.refresh(row)
+    return row
 
 
 def finish_digest(
@@ -181,6 +202,7 @@ def finish_digest(
     row = session.get(DigestRow, digest_id)
     if row:
         row.status, row.attempts, row.last_error = status, row.attempts + 1, error
+        row.claimed_until = None
         if status in ("sent", "empty"):
             row.sent_at = now
 

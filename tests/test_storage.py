@@ -174,3 +174,23 @@ def test_an_alert_is_claimed_by_one_sender_only(db_url: str) -> None:
         assert due_alerts(s, NOW) == []
         # the lease of a sender that died ends, and the alert is due again
         assert [x.id for x in due_alerts(s, NOW + lease)] == [alert.id]
+
+
+def test_a_digest_is_claimed_by_one_sender_only(db_url: str) -> None:
+    from storage.outbox import claim_digest, finish_digest
+
+    db = db_for(db_url)
+    start, end = NOW - timedelta(days=1), NOW
+    with db.write() as s:
+        first = claim_digest(s, "desk@e.org", "2026-11-26", start, end, 3, NOW)
+        assert first is not None
+        first_id = first.id
+    with db.write() as s:
+        assert claim_digest(s, "desk@e.org", "2026-11-26", start, end, 3, NOW) is None
+    later = NOW + timedelta(minutes=11)  # the first sender died; its lease is over
+    with db.write() as s:
+        again = claim_digest(s, "desk@e.org", "2026-11-26", start, end, 3, later)
+        assert again is not None and again.id == first_id
+        finish_digest(s, first_id, "sent", later)
+    with db.write() as s:
+        assert claim_digest(s, "desk@e.org", "2026-11-26", start, end, 3, later) is None
