@@ -138,6 +138,16 @@ def run(config_path: str | None) -> None:
     sys.exit(run_daemon(load(config_path)))
 
 
+@cli.command(epilog=example("mediawatch --config /etc/mediawatch/mediawatch.toml worker"))
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@config_option
+def worker(burst: bool, config_path: str | None) -> None:
+    """Take crawl jobs from the Redis queue ([queue] url) that `mediawatch run` fills."""
+    from crawler.jobqueue import run_worker
+
+    run_worker(load(config_path), burst)
+
+
 @cli.command(epilog=example("mediawatch crawl dawn express-tribune --format json"))
 @click.argument("outlet_ids", nargs=-1, metavar="[OUTLET_ID...]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")

@@ -150,6 +150,18 @@ class AlertsConfig(_Section):
     unhealthy_after_runs: int = Field(default=6, ge=1)
 
 
+class QueueConfig(_Section):
+    url: str = ""  # empty: the daemon crawls itself; "redis://host:6379/0": workers do
+    name: str = Field(default="mediawatch-crawl", min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _redis(cls, url: str) -> str:
+        if url and not re.match(r"^rediss?://", url):
+            raise ValueError('must be empty or a Redis URL such as "redis://127.0.0.1:6379/0"')
+        return url
+
+
 class WebConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -202,6 +214,7 @@ class Config(_Section):
     subscriptions: list[Subscription] = Field(default_factory=lambda: [DEFAULT_SUBSCRIPTION])
     alerts: AlertsConfig = AlertsConfig()
     web: WebConfig = WebConfig()
+    queue: QueueConfig = QueueConfig()
 
     source: str = Field(default="(built-in defaults)", exclude=True)
 

@@ -25,6 +25,7 @@ from crawler.config import Config
 from crawler.context import CrawlContext
 from crawler.crawling import crawl_outlet, run_in_reactor
 from crawler.health import HEARTBEAT_KEY
+from crawler.jobqueue import CrawlQueue
 from crawler.outlets import Outlet
 from crawler.watchdog import OutletWatch
 from storage.runs import mark_interrupted
@@ -49,6 +50,7 @@ class Daemon:
         self.runner: AsyncCrawlerRunner | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.jobs: set[asyncio.Task[Any]] = set()
+        self.queue_out: CrawlQueue | None = CrawlQueue(config) if config.queue.url else None
 
     def now(self) -> datetime:
         return self.context.clock()
@@ -128,6 +130,13 @@ class Daemon:
         if self.stopping.is_set() or self.runner is None:
             return
         self._track()
+        if self.queue_out is not None:
+            try:
+                if not await asyncio.to_thread(self.queue_out.submit, outlet):
+                    logger.info("%s: previous crawl job still queued or running", outlet.id)
+            except Exception:
+                logger.exception("%s: could not queue the crawl job; will try again", outlet.id)
+            return
         timeout = self.config.crawl.run_timeout.total_seconds() + 60
         try:
             result = await crawl_outlet(self.runner, self.context, outlet, timeout)

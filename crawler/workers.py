@@ -40,12 +40,13 @@ class Extractor:
             return await asyncio.wait_for(future, EXTRACTION_TIMEOUT_S)
         except BrokenProcessPool as exc:
             logger.error("extraction worker died on %s; starting new workers", url)
-            self.close()
+            self.close(wait=False)
             raise ExtractionFailed(f"extraction worker crashed: {exc}") from exc
         except TimeoutError as exc:
             raise ExtractionFailed(f"extraction took over {EXTRACTION_TIMEOUT_S}s") from exc
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers; waiting lets them exit cleanly (no leaked semaphores)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None

@@ -1,0 +1,93 @@
+"""Crawl jobs over Redis (RQ), for when one machine is not enough.
+
+With `[queue] url` set, `mediawatch run` schedules as before but hands each outlet's crawl to
+an RQ queue instead of running it; any number of `mediawatch worker` processes, on any
+machines that reach Redis and the (PostgreSQL) database, take the jobs. RQ forks a fresh
+process per job, which is exactly what Scrapy needs (one reactor per process). Alerts and
+digests stay with the daemon; workers also deliver what their crawl queued, and the
+claim on each alert keeps that from ever sending one twice.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+
+from crawler.config import Config
+from crawler.errors import ConfigError, MediawatchError
+from crawler.outlets import Outlet
+
+logger = logging.getLogger(__name__)
+BUSY = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+def crawl_job(config: Config, outlet_id: str) -> dict[str, Any]:
+    """Run in a worker's job process: crawl one outlet once, then check its health."""
+    from crawler.cycle import crawl_once
+    from crawler.watchdog import OutletWatch
+    from storage.db import Database
+
+    outlet = _find(config, outlet_id)
+    summary = crawl_once(config, [outlet])
+    db = Database(config.database.url)
+    try:
+        OutletWatch(config, db).check(outlet, datetime.now(UTC))
+    finally:
+        db.dispose()
+    return summary.as_json()
+
+
+def _find(config: Config, outlet_id: str) -> Outlet:
+    for outlet in config.active_outlets():
+        if outlet.id == outlet_id:
+            return outlet
+    raise MediawatchError(f"outlet {outlet_id!r} is not in the configuration")
+
+
+def connect(config: Config) -> Redis:
+    if not config.queue.url:
+        raise ConfigError(
+            f"{config.source}: queue.url is empty; set it, e.g. url = 'redis://127.0.0.1:6379/0'"
+        )
+    return Redis.from_url(config.queue.url)
+
+
+class CrawlQueue:
+    """The daemon's side: one job per outlet at a time."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.redis = connect(config)
+        self.queue = Queue(config.queue.name, connection=self.redis)
+
+    def submit(self, outlet: Outlet) -> bool:
+        """Queue a crawl of `outlet`, unless one is already queued or running."""
+        job_id = f"crawl-{outlet.id}"
+        try:
+            existing = Job.fetch(job_id, connection=self.redis)
+        except Exception:  # noqa: BLE001 - rq raises NoSuchJobError or a Redis error
+            existing = None
+        if existing is not None and existing.get_status() in BUSY:
+            return False
+        timeout = int(self.config.crawl.run_timeout.total_seconds()) + 120
+        self.queue.enqueue(
+            crawl_job,
+            self.config,
+            outlet.id,
+            job_id=job_id,
+            job_timeout=timeout,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+        return True
+
+
+def run_worker(config: Config, burst: bool = False) -> None:
+    """Take crawl jobs until stopped (SIGTERM finishes the current job first)."""
+    redis = connect(config)
+    worker = Worker([Queue(config.queue.name, connection=redis)], connection=redis)
+    logger.info("worker for queue %s on %s", config.queue.name, config.queue.url)
+    worker.work(burst=burst, logging_level="WARNING")
