@@ -31,10 +31,14 @@ def redis_url() -> Iterator[str]:
 def test_one_job_per_outlet_at_a_time(tmp_path: Path, redis_url: str) -> None:
     from crawler.jobqueue import CrawlQueue
 
-    config = config_from_dict({
-        "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
-        "catalogue": {"include": ["dawn", "jang"]}, "queue": {"url": redis_url},
-    }, "(test)")
+    config = config_from_dict(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
+            "catalogue": {"include": ["dawn", "jang"]},
+            "queue": {"url": redis_url},
+        },
+        "(test)",
+    )
     queue = CrawlQueue(config)
     dawn, jang = config.active_outlets()
     assert queue.submit(dawn) and queue.submit(jang)
@@ -48,27 +52,32 @@ def test_daemon_and_worker_over_redis(tmp_path: Path, redis_url: str) -> None:
     outlets = outlets_config(site)
     for o in outlets:
         o["interval"] = "3s"
-    config = write_config(tmp_path / "mediawatch.toml", {
-        "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
-        "crawl": {"download_delay": 0, "max_page_mb": 2, "retries": 0, "shutdown_grace": "10s"},
-        "email": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port},
-        "catalogue": {"include": []},
-        "outlets": outlets,
-        "queue": {"url": redis_url},
-    })
+    config = write_config(
+        tmp_path / "mediawatch.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
+            "crawl": {"download_delay": 0, "max_page_mb": 2, "retries": 0, "shutdown_grace": "10s"},
+            "email": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port},
+            "catalogue": {"include": []},
+            "outlets": outlets,
+            "queue": {"url": redis_url},
+        },
+    )
     base = [sys.executable, "-m", "crawler", "--config", str(config)]
     log = (tmp_path / "log.txt").open("ab")
     daemon = subprocess.Popen([*base, "run"], stdout=subprocess.DEVNULL, stderr=log)
     worker = subprocess.Popen([*base, "worker"], stdout=subprocess.DEVNULL, stderr=log)
     try:
-        wait_until("the first alerts, crawled by the worker",
-                   lambda: len(smtp.messages) >= 5, 120)
+        wait_until("the first alerts, crawled by the worker", lambda: len(smtp.messages) >= 5, 120)
         feed = site.paths["alpha_rss"]
         before = site.site.fetch_count(feed)
         wait_until("two more queued crawls", lambda: site.site.fetch_count(feed) >= before + 2, 60)
         status = cli_json("--config", str(config), "status", "--format", "json")
         assert {o["id"]: o["articles"] for o in status["outlets"]} == {
-            "alpha": 5, "beta": 3, "gamma": 0}
+            "alpha": 5,
+            "beta": 3,
+            "gamma": 0,
+        }
     finally:
         for proc in (daemon, worker):
             proc.send_signal(signal.SIGTERM)
