@@ -86,13 +86,25 @@ def _domain(sender: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "", domain) or "mediawatch.invalid"
 
 
-def _message(sender: str, to: str, subject: str, text: str, html: str) -> EmailMessage:
+def _message(
+    template: str,
+    context: dict[str, Any],
+    subject: str,
+    to: str,
+    sender: str,
+    key: str,
+    now: datetime,
+) -> EmailMessage:
+    """Both parts of `template` (.txt and .html), and the headers every email has. `key`
+    makes the Message-ID: the same email for the same recipient always gets the same one."""
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = header_text(sender)
     msg["To"] = header_text(to)
     msg["Subject"] = header_text(subject, 250)
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id(template, f"{key}|{to.lower()}", _domain(sender))
+    msg.set_content(_env.get_template(f"{template}.txt").render(context))
+    msg.add_alternative(_env.get_template(f"{template}.html").render(context), subtype="html")
     return msg
 
 
@@ -112,15 +124,8 @@ def render_alert(
         "snippet_html": highlight(article.snippet, patterns),
         "to": to,
     }
-    msg = _message(
-        sender,
-        to,
-        f"[mediawatch] {names}: {header_text(article.title)}",
-        _env.get_template("alert.txt").render(context),
-        _env.get_template("alert.html").render(context),
-    )
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id("alert", f"{article.id}|{to.lower()}", _domain(sender))
+    subject = f"[mediawatch] {names}: {header_text(article.title)}"
+    msg = _message("alert", context, subject, to, sender, str(article.id), now)
     msg["X-Mediawatch-Article-URL"] = header_text(article.url, 2000)
     msg["X-Mediawatch-Topics"] = ",".join(header_text(t) for t in article.topics)
     return msg
@@ -150,14 +155,7 @@ def render_digest(
         "to": to,
     }
     noun = "article" if count == 1 else "articles"
-    msg = _message(
-        sender,
-        to,
-        f"[mediawatch] Digest {period}: {count} {noun}",
-        _env.get_template("digest.txt").render(context),
-        _env.get_template("digest.html").render(context),
-    )
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id("digest", f"{period}|{to.lower()}", _domain(sender))
+    subject = f"[mediawatch] Digest {period}: {count} {noun}"
+    msg = _message("digest", context, subject, to, sender, period, now)
     msg["X-Mediawatch-Digest"] = header_text(period)
     return msg
