@@ -306,7 +306,15 @@ def outlets_check(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None
     from crawler.sourcecheck import check_outlets
 
     config = load(config_path)
-    reports = check_outlets(config, _pick_outlets(config, outlet_ids), datetime.now(UTC))
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            end = "\n" if done == total else ""
+            click.echo(f"\r\033[Kchecked {done}/{total} sources", err=True, nl=False)
+            click.echo(end, err=True, nl=False)
+
+    chosen = _pick_outlets(config, outlet_ids)
+    reports = check_outlets(config, chosen, datetime.now(UTC), progress)
     if fmt == "json":
         emit_json([r.as_json() for r in reports])
         return

@@ -34,6 +34,7 @@ class StatusReport:
     outlets: list[tuple[OutletStatus, str]]
     alerts: dict[str, int]
     heartbeat: str | None
+    queue: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class StatusReport:
             "alerts": self.alerts,
             "pending_alerts": self.alerts.get("pending", 0),
             "daemon_heartbeat": self.heartbeat,
+            "queue": self.queue,
         }
 
     def as_text(self) -> str:
@@ -77,6 +79,16 @@ class StatusReport:
             f"{a.get('failed', 0)} failed"
         )
         lines.append(f"daemon heartbeat: {self.heartbeat or 'never (mediawatch run has not run)'}")
+        if self.queue is not None:
+            q = self.queue
+            lines.append(
+                f"queue {q['url']}: "
+                + (
+                    q["error"]
+                    if "error" in q
+                    else f"{q['queued']} jobs waiting, {q['workers']} workers"
+                )
+            )
         return "\n".join(lines)
 
 
@@ -92,4 +104,15 @@ def status_report(config: Config, now: datetime) -> StatusReport:
     finally:
         db.dispose()
     after = config.alerts.unhealthy_after_runs
-    return StatusReport([(s, health(s, after)) for s in statuses], alerts, heartbeat)
+    queue = queue_status(config) if config.queue.url else None
+    return StatusReport([(s, health(s, after)) for s in statuses], alerts, heartbeat, queue)
+
+
+def queue_status(config: Config) -> dict[str, Any]:
+    """Jobs waiting and workers alive on the Redis queue, or why it cannot be read."""
+    from crawler.jobqueue import describe_queue
+
+    try:
+        return describe_queue(config)
+    except Exception as exc:  # noqa: BLE001 - Redis down is a status to show, not a crash
+        return {"url": config.queue.url, "error": f"{type(exc).__name__}: {exc}"}

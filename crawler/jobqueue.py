@@ -91,3 +91,15 @@ def run_worker(config: Config, burst: bool = False) -> None:
     worker = Worker([Queue(config.queue.name, connection=redis)], connection=redis)
     logger.info("worker for queue %s on %s", config.queue.name, config.queue.url)
     worker.work(burst=burst, logging_level="WARNING")
+
+
+def describe_queue(config: Config) -> dict[str, Any]:
+    """For `mediawatch status`: jobs waiting and workers alive."""
+    redis = connect(config)
+    queue = Queue(config.queue.name, connection=redis)
+    return {
+        "url": config.queue.url,
+        "name": config.queue.name,
+        "queued": queue.count,
+        "workers": len(Worker.all(queue=queue)),
+    }

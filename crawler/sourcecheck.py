@@ -7,7 +7,8 @@ enough for one request per source; the verdicts come from spiders.diagnosis, as 
 import urllib.error
 import urllib.request
 import urllib.robotparser
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,8 +137,18 @@ def check_source(
     )
 
 
-def check_outlets(config: Config, outlets: list[Outlet], now: datetime) -> list[SourceReport]:
-    """Every source of every outlet, checked in parallel, reported in catalogue order."""
+def check_outlets(
+    config: Config,
+    outlets: list[Outlet],
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[SourceReport]:
+    """Every source of every outlet, checked in parallel, reported in catalogue order;
+    `progress(done, total)` is called as each one finishes."""
     jobs = [(o, kind, url) for o in outlets for kind, url in o.sources()]
     with ThreadPoolExecutor(WORKERS) as pool:
-        return list(pool.map(lambda job: check_source(job[0], job[1], job[2], config, now), jobs))
+        futures = [pool.submit(check_source, o, kind, url, config, now) for o, kind, url in jobs]
+        for done, _ in enumerate(as_completed(futures), 1):
+            if progress:
+                progress(done, len(futures))
+        return [f.result() for f in futures]

@@ -73,6 +73,7 @@ def test_daemon_and_worker_over_redis(tmp_path: Path, redis_url: str) -> None:
         before = site.site.fetch_count(feed)
         wait_until("two more queued crawls", lambda: site.site.fetch_count(feed) >= before + 2, 60)
         status = cli_json("--config", str(config), "status", "--format", "json")
+        assert status["queue"]["workers"] == 1 and status["queue"]["queued"] >= 0
         assert {o["id"]: o["articles"] for o in status["outlets"]} == {
             "alpha": 5,
             "beta": 3,
@@ -87,3 +88,18 @@ def test_daemon_and_worker_over_redis(tmp_path: Path, redis_url: str) -> None:
     assert codes == [0, 0]
     urls = [str(m["X-Mediawatch-Article-URL"]) for m in smtp.messages]
     assert len(urls) == 5 and len(set(urls)) == 5
+
+
+def test_status_says_when_redis_cannot_be_reached(tmp_path: Path) -> None:
+    from tests.smtp import free_port
+
+    config = write_config(
+        tmp_path / "m.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+            "catalogue": {"include": []},
+            "queue": {"url": f"redis://127.0.0.1:{free_port()}/0"},
+        },
+    )
+    status = cli_json("--config", str(config), "status", "--format", "json")
+    assert "Connection" in status["queue"]["error"]
