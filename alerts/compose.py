@@ -8,6 +8,7 @@ from alerts.snippets import snippet
 
 
 def email_article(row: Any, rules: RuleSet, outlet_names: dict[str, str]) -> EmailArticle:
+    """A stored article as an alert or digest shows it: outlet name, terms, snippet."""
     topics = sorted({m.topic for m in row.matches})
     return EmailArticle(
         id=row.id,

@@ -5,6 +5,8 @@ from typing import Protocol
 
 
 class SubscriptionRule(Protocol):
+    """What the decision needs of a subscription (crawler.config.Subscription has it)."""
+
     topics: list[str] | None
     min_score: float
 

@@ -36,6 +36,8 @@ CONFIGURATION_CODES = {530, 534, 535, 538}
 
 
 class Transport(Protocol):
+    """Anything that can hand over an email: SMTP or the .eml outbox."""
+
     def send(self, msg: EmailMessage) -> None: ...
     def close(self) -> None: ...
 
@@ -151,6 +153,7 @@ class SmtpTransport:
 
 
 def make_transport(email: Any) -> Transport:
+    """SMTP when [email] smtp_host is set, else .eml files in outbox_dir."""
     if not email.smtp_host:
         return EmlOutbox(email.outbox_dir)
     return SmtpTransport(
@@ -170,6 +173,8 @@ def backoff(attempts: int) -> timedelta:
 
 @dataclass
 class DeliveryReport:
+    """How one delivery round went, for logs and `alerts flush`."""
+
     sent: int = 0
     retrying: int = 0  # failed for now, tried again later
     failed: int = 0

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Digest:
+    """One subscription's digest for one period, rendered and ready to send."""
+
     subscription: Any
     period: Period
     groups: list[tuple[str, list[EmailArticle]]]
@@ -39,6 +41,8 @@ class Digest:
 
 @dataclass
 class DigestOutcome:
+    """What happened to one digest, for logs and `digest --send`."""
+
     email: str
     period: str
     entries: int
@@ -81,6 +85,7 @@ def build_groups(
 def make_digest(
     config: Any, db: Database, rules: RuleSet, sub: Any, period: Period, now: datetime
 ) -> Digest:
+    """Collect, group and render one subscription's digest for a period."""
     with db.read() as session:
         rows = articles_first_seen(session, period.start, period.end)
         names = outlet_names(session)
@@ -124,6 +129,7 @@ def _tz(sub: Any) -> Any:
 def preview_digests(
     config: Any, db: Database, rules: RuleSet, now: datetime, since: datetime | None = None
 ) -> list[Digest]:
+    """Every subscription's current digest, rendered but not sent."""
     digests = []
     for sub in config.subscriptions:
         if since is None and sub.digest == "off":

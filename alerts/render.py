@@ -77,6 +77,7 @@ class EmailArticle:
 
 
 def message_id(kind: str, key: str, domain: str) -> str:
+    """A Message-ID that is the same whenever the same email is rendered again."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return f"<mediawatch.{kind}.{digest}@{domain}>"
 
@@ -116,6 +117,7 @@ def render_alert(
     patterns: list["regex.Pattern[str]"],
     now: datetime,
 ) -> EmailMessage:
+    """The immediate alert for one article and one subscriber."""
     names = ", ".join(topic_names.get(t, t) for t in article.topics)
     context: dict[str, Any] = {
         "a": article,
@@ -142,6 +144,7 @@ def render_digest(
     start: datetime,
     end: datetime,
 ) -> EmailMessage:
+    """The digest email: entries grouped by topic, best first."""
     count = sum(len(items) for _, items in groups)
     context: dict[str, Any] = {
         "groups": groups,

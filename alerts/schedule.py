@@ -26,6 +26,8 @@ def trigger(schedule: str, timezone: str) -> CronTrigger | None:
 
 @dataclass(frozen=True)
 class Period:
+    """The span of first-seen times one digest covers."""
+
     start: datetime
     end: datetime
     key: str  # the digest's unique record: one digest per subscription and key

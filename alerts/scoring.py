@@ -26,6 +26,8 @@ TOPIC_BONUS = 0.25
 
 @dataclass(frozen=True)
 class TopicScore:
+    """One topic's share of an article's score, for `rules explain`."""
+
     topic: str
     weight: float
     title_mentions: int
@@ -35,6 +37,8 @@ class TopicScore:
 
 @dataclass(frozen=True)
 class Score:
+    """An article's score and how it was reached."""
+
     total: float
     topics: list[TopicScore]
     bonus: float

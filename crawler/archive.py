@@ -16,6 +16,8 @@ from storage.search import search
 
 
 class Archive:
+    """Search and show stored articles, as the CLI and the web UI present them."""
+
     def __init__(self, db: Database, rules: RuleSet) -> None:
         self.db = db
         self.rules = rules

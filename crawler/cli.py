@@ -16,6 +16,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CliError(click.ClickException):
+    """One line on stderr and the contract's exit code."""
+
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
@@ -76,10 +78,12 @@ def load(config_path: str | None) -> Config:
 
 
 def example(text: str) -> str:
+    """The `Example:` epilog every command's --help ends with."""
     return "\b\nExample:\n  " + text
 
 
 def emit_json(data: Any) -> None:
+    """JSON on stdout, UTF-8 kept readable."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 

@@ -30,6 +30,8 @@ class _Section(BaseModel):
 
 
 class DatabaseConfig(_Section):
+    """[database]: where articles, alerts and crawl runs are kept."""
+
     url: str = "sqlite:///mediawatch.db"
 
     @field_validator("url")
@@ -44,6 +46,8 @@ class DatabaseConfig(_Section):
 
 
 class CrawlConfig(_Section):
+    """[crawl]: politeness, limits and timings for every outlet."""
+
     user_agent: str = "mediawatch/0.1 (news monitoring; contact: see [crawl] user_agent)"
     obey_robots: bool = True
     interval: Duration = timedelta(minutes=30)
@@ -59,6 +63,8 @@ class CrawlConfig(_Section):
 
 
 class EmailConfig(_Section):
+    """[email]: how alerts and digests leave (SMTP or .eml files)."""
+
     from_: str = Field(default="mediawatch@localhost", alias="from")
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -74,6 +80,8 @@ class EmailConfig(_Section):
 
 
 class CatalogueConfig(_Section):
+    """[catalogue]: which bundled outlets are in use."""
+
     include: list[str] = ["all"]
 
     @field_validator("include")
@@ -93,6 +101,8 @@ class CatalogueConfig(_Section):
 
 
 class Topic(_Section):
+    """[[topics]]: one keyword rule."""
+
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str = Field(min_length=1)
     terms: list[str] = Field(min_length=1)
@@ -109,6 +119,8 @@ class Topic(_Section):
 
 
 class Subscription(_Section):
+    """[[subscriptions]]: who is told about what, and when."""
+
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     topics: list[str] | None = None
     min_score: float = Field(default=1.0, ge=0)
@@ -146,11 +158,15 @@ class Subscription(_Section):
 
 
 class AlertsConfig(_Section):
+    """[alerts]: telling the operator about unhealthy outlets."""
+
     operator: str = ""
     unhealthy_after_runs: int = Field(default=6, ge=1)
 
 
 class QueueConfig(_Section):
+    """[queue]: crawl jobs over Redis for worker machines (empty: none)."""
+
     url: str = ""  # empty: the daemon crawls itself; "redis://host:6379/0": workers do
     name: str = Field(default="mediawatch-crawl", min_length=1)
 
@@ -163,6 +179,8 @@ class QueueConfig(_Section):
 
 
 class WebConfig(_Section):
+    """[web]: where `mediawatch web` listens and whether it asks for a token."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     token: str = ""

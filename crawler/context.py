@@ -20,11 +20,14 @@ SETTING = "MEDIAWATCH_CONTEXT"
 
 
 def utcnow() -> datetime:
+    """The wall clock, in UTC (tests pass their own clock)."""
     return datetime.now(UTC)
 
 
 @dataclass
 class CrawlContext:
+    """Everything a crawl shares: config, database, rules, workers, hooks."""
+
     config: Config
     db: Database
     rules: RuleSet

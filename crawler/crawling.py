@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class OutletResult:
+    """What one outlet's crawl gave, for the crawl summary."""
+
     id: str
     pages_fetched: int = 0
     new_articles: int = 0

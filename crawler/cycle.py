@@ -11,6 +11,8 @@ from crawler.outlets import Outlet
 
 @dataclass
 class CycleSummary:
+    """The result of `mediawatch crawl`, in the contract's JSON shape."""
+
     outlets: list[OutletResult]
     alerts_queued: int
 

@@ -39,6 +39,8 @@ FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
 
 
 class Daemon:
+    """The long-running process behind `mediawatch run`."""
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self.context = CrawlContext.create(config)

@@ -84,6 +84,7 @@ def _robots() -> Any:
 
 
 def run_demo(directory: str | None) -> None:
+    """Serve the demo outlets, crawl them, and tell the user what happened."""
     folder = Path(directory or "mediawatch-demo").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)

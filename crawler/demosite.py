@@ -18,6 +18,8 @@ from xml.sax.saxutils import escape as xml_escape
 
 @dataclass
 class Page:
+    """One response the fixture site serves."""
+
     body: bytes
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
@@ -27,6 +29,8 @@ class Page:
 
 @dataclass
 class DemoArticle:
+    """An article the fixture site publishes (page, feed item, sitemap entry)."""
+
     path: str
     title: str
     author: str
@@ -169,6 +173,7 @@ class FixtureSite:
 
 
 def article_html(a: DemoArticle, site_name: str, base: str, encoding: str = "utf-8") -> str:
+    """A news page in the usual shape: article, byline, sidebar, comments, footer."""
     paragraphs = "\n".join(f"<p>{escape(p)}</p>" for p in a.paragraphs)
     comments = "\n".join(
         f'<div class="comment"><span class="comment-author">reader{i}</span>'
@@ -210,6 +215,7 @@ def article_html(a: DemoArticle, site_name: str, base: str, encoding: str = "utf
 
 
 def rss(title: str, base: str, items: list[DemoArticle]) -> str:
+    """An RSS 2.0 feed of these articles."""
     entries = "".join(
         f"<item><title>{xml_escape(a.title)}</title><link>{xml_escape(base + a.path)}</link>"
         f"<pubDate>{format_datetime(a.published)}</pubDate>"
@@ -223,6 +229,7 @@ def rss(title: str, base: str, items: list[DemoArticle]) -> str:
 
 
 def atom(title: str, base: str, items: list[DemoArticle]) -> str:
+    """An Atom feed of these articles."""
     entries = "".join(
         f"<entry><title>{xml_escape(a.title)}</title>"
         f'<link rel="alternate" href="{xml_escape(base + a.path)}"/>'
@@ -238,6 +245,7 @@ def atom(title: str, base: str, items: list[DemoArticle]) -> str:
 
 
 def sitemap(base: str, items: list[DemoArticle], news: bool) -> str:
+    """A sitemap of these articles, with Google News fields when `news`."""
     ns = ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"' if news else ""
     rows = []
     for a in items:

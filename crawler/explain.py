@@ -20,6 +20,8 @@ MAX_BYTES = 20 * 1024 * 1024
 
 @dataclass
 class Explanation:
+    """One page's extraction and score, term by term."""
+
     source: str
     extracted: Extracted
     matches: list[TermMatch]
@@ -114,6 +116,7 @@ def read_source(source: str, user_agent: str) -> tuple[str, str]:
 
 
 def explain_source(config: Config, source: str) -> Explanation:
+    """Extract and score one URL, file or stdin page."""
     html, url = read_source(source, config.crawl.user_agent)
     extracted = extract_page(html, url)
     if extracted is None:

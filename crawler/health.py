@@ -31,6 +31,8 @@ def health(s: OutletStatus, unhealthy_after: int) -> str:
 
 @dataclass
 class StatusReport:
+    """What `mediawatch status` shows."""
+
     outlets: list[tuple[OutletStatus, str]]
     alerts: dict[str, int]
     heartbeat: str | None
@@ -93,6 +95,7 @@ class StatusReport:
 
 
 def status_report(config: Config, now: datetime) -> StatusReport:
+    """Outlet health, alert counts, heartbeat and queue, read from the database."""
     db = Database(config.database.url)
     db.upgrade()
     try:

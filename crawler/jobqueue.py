@@ -48,6 +48,7 @@ def _find(config: Config, outlet_id: str) -> Outlet:
 
 
 def connect(config: Config) -> Redis:
+    """A Redis client for [queue] url; a ConfigError when it is not set."""
     if not config.queue.url:
         raise ConfigError(
             f"{config.source}: queue.url is empty; set it, e.g. url = 'redis://127.0.0.1:6379/0'"

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log shippers."""
+
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),

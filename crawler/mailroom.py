@@ -20,6 +20,7 @@ def _open(config: Config) -> Database:
 
 
 def list_alert_rows(config: Config, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """The outbox for `alerts list`, newest first."""
     db = _open(config)
     try:
         with db.read() as session:
@@ -58,6 +59,7 @@ def flush_alerts(config: Config, now: datetime | None = None) -> DeliveryReport:
 def digests_now(
     config: Config, since_text: str | None, send: bool, now: datetime | None = None
 ) -> list[str]:
+    """`mediawatch digest`: preview or send every subscription's digest."""
     now = now or datetime.now(UTC)
     since = parse_since(since_text, now)
     db = _open(config)

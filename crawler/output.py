@@ -39,6 +39,7 @@ def results_csv(results: list[dict[str, Any]], bom: bool = False) -> str:
 
 
 def write_results(results: list[dict[str, Any]], fmt: str, bom: bool = False) -> None:
+    """Search results as a table, JSON or CSV on stdout."""
     if fmt == "json":
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     elif fmt == "csv":
@@ -66,6 +67,7 @@ def _table(results: list[dict[str, Any]]) -> None:
 
 
 def write_article(data: dict[str, Any]) -> None:
+    """One article for a terminal: header, matches, duplicates, text."""
     click.echo(click.style(data["title"] or "(untitled)", bold=True))
     click.echo(f"{data['url']}")
     click.echo(
@@ -84,6 +86,7 @@ def write_article(data: dict[str, Any]) -> None:
 
 
 def outlet_json(outlet: Outlet, config: Config) -> dict[str, Any]:
+    """The contract's outlet object."""
     return {
         "id": outlet.id,
         "name": outlet.name,
@@ -97,6 +100,7 @@ def outlet_json(outlet: Outlet, config: Config) -> dict[str, Any]:
 
 
 def write_outlets(outlets: list[Outlet], config: Config) -> None:
+    """The outlets in use, one line each."""
     click.echo(f"{'ID':22} {'NAME':28} {'CC':8} {'LANG':4} {'EVERY':5} SOURCES")
     for o in outlets:
         sources = f"{len(o.feeds)} feeds, {len(o.sitemaps)} sitemaps, {len(o.listings)} listings"

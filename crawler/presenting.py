@@ -9,6 +9,7 @@ from storage.search import MARK_END, MARK_START
 
 
 def iso(value: datetime | None) -> str | None:
+    """ISO 8601, or None."""
     return value.isoformat() if value else None
 
 

@@ -25,6 +25,8 @@ WORKERS = 8
 
 @dataclass
 class SourceReport:
+    """One source's verdict in `outlets check`."""
+
     outlet: str
     kind: str
     url: str
@@ -86,6 +88,7 @@ def _robots(url: str, user_agent: str, timeout: float) -> str:
 def check_source(
     outlet: Outlet, kind: str, url: str, config: Config, now: datetime
 ) -> SourceReport:
+    """Fetch one source once and diagnose it."""
     ua, timeout = config.crawl.user_agent, config.crawl.timeout.total_seconds()
     max_age = timedelta(days=config.crawl.max_age_days)
     robots = _robots(url, ua, timeout) if config.crawl.obey_robots else "not checked"

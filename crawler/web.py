@@ -51,6 +51,8 @@ def marked_html(snippet: str) -> Markup:
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
+    """CSP and friends on every response."""
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
@@ -223,6 +225,7 @@ def _params(request: Request, **changes: Any) -> str:
 
 
 def create_app(config: Config, archive: Archive) -> Starlette:
+    """The Starlette app: pages, API, security headers, optional token."""
     return Starlette(
         routes=WebUI(config, archive).routes(),
         middleware=[Middleware(SecurityHeaders), Middleware(TokenAuth, token=config.web.token)],
@@ -294,6 +297,7 @@ OPENAPI: dict[str, Any] = {
 
 
 def serve(config: Config, host: str, port: int) -> None:
+    """Run the web UI until interrupted."""
     import uvicorn
 
     with Archive.open(config) as archive:

@@ -26,11 +26,14 @@ def looks_like_challenge(body: bytes) -> bool:
 
 
 def looks_like_html(body: bytes) -> bool:
+    """An HTML page where a feed or sitemap was expected."""
     return b"<html" in body[:2000].lower()
 
 
 @dataclass(frozen=True)
 class SourceItems:
+    """What a source lists: how many items and the newest date."""
+
     count: int
     newest: datetime | None
     parse_problem: str | None  # why the body is not what the source kind promises

@@ -15,6 +15,8 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\])?\s*>", re.IGNORECASE | re.DOT
 
 @dataclass(frozen=True)
 class FeedEntry:
+    """One article announced by a feed."""
+
     url: str
     title: str | None
     published: datetime | None
@@ -22,6 +24,8 @@ class FeedEntry:
 
 @dataclass(frozen=True)
 class ParsedFeed:
+    """A feed's entries, and whether it was a feed at all."""
+
     entries: list[FeedEntry]
     is_feed: bool  # False when the document is not a feed at all (an HTML page, say)
 

@@ -16,6 +16,8 @@ _NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
 @dataclass(frozen=True)
 class SitemapEntry:
+    """One URL in a sitemap, with the best date it gives."""
+
     url: str
     published: datetime | None
     title: str | None
@@ -24,6 +26,8 @@ class SitemapEntry:
 
 @dataclass(frozen=True)
 class ParsedSitemap:
+    """A sitemap's entries, or its child sitemaps for an index."""
+
     kind: str  # "urlset", "index", or "invalid"
     entries: list[SitemapEntry]
 

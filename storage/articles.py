@@ -20,6 +20,8 @@ ARTICLE_WRITE_LOCK = 0x6D77_0001  # PostgreSQL advisory lock key for article ins
 
 @dataclass(frozen=True)
 class NewMatch:
+    """A term match to store with its article."""
+
     topic: str
     term: str
     title_count: int
@@ -28,6 +30,8 @@ class NewMatch:
 
 @dataclass
 class NewArticle:
+    """An article ready to store, as the pipeline built it."""
+
     url: str
     url_key: str
     outlet_id: str
@@ -46,6 +50,8 @@ class NewArticle:
 
 @dataclass(frozen=True)
 class OutletInfo:
+    """An outlet as the database records it."""
+
     id: str
     name: str
     country: str
@@ -108,6 +114,7 @@ def to_signed64(value: int) -> int:
 
 
 def bands(simhash: int) -> list[int]:
+    """The four 16-bit bands of a SimHash, each indexed for near-duplicate lookup."""
     return [(simhash >> (16 * i)) & 0xFFFF for i in range(4)]
 
 
@@ -140,6 +147,7 @@ def find_near_duplicate(session: Session, simhash: int) -> ArticleRow | None:
 
 
 def article_by_key(session: Session, key: str) -> ArticleRow | None:
+    """The article stored under this URL key, if any."""
     return session.scalars(select(ArticleRow).where(ArticleRow.url_key == key)).first()
 
 

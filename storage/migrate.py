@@ -10,6 +10,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config() -> Config:
+    """Alembic's configuration, pointing at our migrations folder."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config

@@ -45,6 +45,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
+    """The declarative base; datetimes are stored as UTC everywhere."""
+
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
@@ -60,6 +62,8 @@ class OutletRow(Base):
 
 
 class ArticleRow(Base):
+    """A stored article: text, metadata, score, fingerprint, first copy."""
+
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

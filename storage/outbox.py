@@ -47,6 +47,7 @@ def queue_alerts(
 
 
 def due_alerts(session: Session, now: datetime, limit: int = 500) -> list[AlertRow]:
+    """Pending alerts whose next try has come, oldest first."""
     return list(
         session.scalars(
             select(AlertRow)
@@ -78,6 +79,7 @@ def claim_alert(
 
 
 def mark_sent(session: Session, alert_id: int, now: datetime) -> None:
+    """The server took it."""
     row = session.get(AlertRow, alert_id)
     if row:
         row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
@@ -85,6 +87,7 @@ def mark_sent(session: Session, alert_id: int, now: datetime) -> None:
 
 
 def mark_retry(session: Session, alert_id: int, error: str, next_at: datetime) -> None:
+    """Not delivered for now; try again at `next_at`."""
     row = session.get(AlertRow, alert_id)
     if row:
         row.attempts += 1
@@ -92,18 +95,22 @@ def mark_retry(session: Session, alert_id: int, error: str, next_at: datetime) -
 
 
 def mark_failed(session: Session, alert_id: int, error: str) -> None:
+    """Refused for good; kept with the reason for `alerts list`."""
     row = session.get(AlertRow, alert_id)
     if row:
         row.status, row.attempts, row.last_error = "failed", row.attempts + 1, error[:1000]
 
 
 def alert_counts(session: Session) -> dict[str, int]:
+    """How many alerts are pending, sent and failed."""
     counts = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status)).all()
     return {status: int(n) for status, n in counts}
 
 
 @dataclass(frozen=True)
 class AlertListing:
+    """One alert with its article's title and URL, for `alerts list`."""
+
     id: int
     status: str
     subscription: str
@@ -120,6 +127,7 @@ class AlertListing:
 def list_alerts(
     session: Session, status: str | None = None, limit: int = 100
 ) -> list[AlertListing]:
+    """Alerts newest first, optionally of one status."""
     stmt = (
         select(AlertRow, ArticleRow.title, ArticleRow.url)
         .join(ArticleRow, ArticleRow.id == AlertRow.article_id)
@@ -199,6 +207,7 @@ def claim_digest(
 def finish_digest(
     session: Session, digest_id: int, status: str, now: datetime, error: str | None = None
 ) -> None:
+    """Record how sending a claimed digest ended, and release the claim."""
     row = session.get(DigestRow, digest_id)
     if row:
         row.status, row.attempts, row.last_error = status, row.attempts + 1, error
@@ -208,6 +217,7 @@ def finish_digest(
 
 
 def last_digest_end(session: Session, subscription: str) -> datetime | None:
+    """Where the subscription's last digest sent (or recorded empty) ended."""
     return session.scalar(
         select(func.max(DigestRow.period_end)).where(
             DigestRow.subscription == subscription, DigestRow.status.in_(("sent", "empty"))

@@ -11,6 +11,8 @@ from storage.models import ArticleRow, MatchRow, OutletRow
 
 @dataclass(frozen=True)
 class ArticleFilter:
+    """The filters `search`, the web UI and the API share."""
+
     query: str | None = None
     topic: str | None = None
     outlet: str | None = None
@@ -63,6 +65,7 @@ def list_articles(session: Session, f: ArticleFilter) -> list[ArticleRow]:
 
 
 def get_article(session: Session, article_id: int) -> ArticleRow | None:
+    """One article by id, or None."""
     return session.get(ArticleRow, article_id)
 
 
@@ -81,4 +84,5 @@ def near_duplicates(session: Session, article: ArticleRow) -> list[ArticleRow]:
 
 
 def outlet_names(session: Session) -> dict[str, str]:
+    """Outlet ids to display names."""
     return {row.id: row.name for row in session.execute(select(OutletRow.id, OutletRow.name))}

@@ -24,22 +24,30 @@ class QuerySyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
+    """A word or an exact phrase."""
+
     text: str
     phrase: bool = False
 
 
 @dataclass(frozen=True)
 class Not:
+    """An excluded term or group."""
+
     item: "Node"
 
 
 @dataclass(frozen=True)
 class And:
+    """All of these."""
+
     items: tuple["Node", ...]
 
 
 @dataclass(frozen=True)
 class Or:
+    """Any of these."""
+
     items: tuple["Node", ...]
 
 

@@ -11,6 +11,7 @@ from storage.models import ArticleRow, CrawlRunRow
 
 
 def start_run(session: Session, outlet_id: str, now: datetime) -> int:
+    """Record that a crawl of this outlet began; its id."""
     row = CrawlRunRow(
         outlet_id=outlet_id, started_at=now, status="running", error_kinds={}, error_samples={}
     )
@@ -31,6 +32,7 @@ def finish_run(
     error_kinds: dict[str, int],
     error_samples: list[dict[str, str]],
 ) -> None:
+    """Record how the crawl ended: counts and errors by kind."""
     row = session.get(CrawlRunRow, run_id)
     if row is None:
         return
@@ -54,6 +56,8 @@ def mark_interrupted(session: Session, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class OutletStatus:
+    """An outlet's latest run and how long it has gone without news."""
+
     outlet_id: str
     last_started: datetime | None
     last_finished: datetime | None

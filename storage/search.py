@@ -44,12 +44,15 @@ MARK_START, MARK_END = "\x02", "\x03"
 
 @dataclass
 class Hit:
+    """One search result: the article, its marked snippet, its rank."""
+
     article: ArticleRow
     snippet: str | None  # with MARK_START / MARK_END around matched words
     rank: float
 
 
 def rank_value(relevance: float, score: float, published: datetime | None, now: datetime) -> float:
+    """The documented ranking formula (see the module docstring)."""
     topic = min(score, 10.0) / 10.0
     if published is None:
         recency = 0.0
