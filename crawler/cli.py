@@ -408,13 +408,25 @@ def web(host: str | None, port: int | None, config_path: str | None) -> None:
 
 @cli.command(epilog=example("mediawatch demo"))
 @click.option(
-    "--keep", type=click.Path(file_okay=False), help="Keep the demo's files in this folder."
+    "--dir",
+    "--keep",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Keep the demo's database, emails and config in this folder.",
 )
-def demo(keep: str | None) -> None:
-    """Offline, end to end: serve demo outlets on 127.0.0.1, crawl, score, store, alert."""
+@config_option
+def demo(directory: str | None, config_path: str | None) -> None:
+    """Offline, end to end: serve demo outlets on 127.0.0.1, crawl, score, store, alert.
+
+    With no configuration it uses the usual defaults (./mediawatch.db, ./outbox/); with one,
+    it keeps to ./mediawatch-demo/ so your archive and subscribers are left alone.
+    """
+    from crawler.config import find_config_path
     from crawler.demo import run_demo
 
-    run_demo(keep)
+    root = click.get_current_context().find_root().params.get("config_path")
+    configured = bool(config_path or root) or find_config_path(None) is not None
+    run_demo(directory, configured)
 
 
 def main() -> None:

@@ -83,31 +83,43 @@ def _robots() -> Any:
     return Page(b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
 
 
-def run_demo(directory: str | None) -> None:
-    """Serve the demo outlets, crawl them, and tell the user what happened."""
-    folder = Path(directory or "mediawatch-demo").resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+def run_demo(directory: str | None, configured: bool) -> None:
+    """Serve the demo outlets, crawl them, and tell the user what happened.
+
+    With no configuration anywhere (a fresh install) the demo uses the same defaults as every
+    other command (./mediawatch.db, ./outbox/), so plain `mediawatch search` finds what it
+    stored. With a configuration, or with `directory`, it keeps to its own folder and its own
+    config file, so a real archive and real subscribers are never touched.
+    """
     now = datetime.now(UTC)
+    config_path: Path | None = None
+    if directory is None and not configured:
+        database, outbox = "sqlite:///mediawatch.db", "outbox"
+    else:
+        folder = Path(directory or "mediawatch-demo").resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        config_path = folder / "mediawatch.toml"
+        database, outbox = f"sqlite:///{folder / 'demo.db'}", str(folder / "outbox")
     site, outlets = build_site(now)
     try:
         raw = {
-            "database": {"url": f"sqlite:///{folder / 'demo.db'}"},
+            "database": {"url": database},
             "crawl": {"download_delay": 0, "interval": "2m"},
-            "email": {"outbox_dir": str(folder / "outbox")},
+            "email": {"outbox_dir": outbox},
             "catalogue": {"include": []},
             **outlets,
         }
-        config_path = folder / "mediawatch.toml"
-        config_path.write_text(_to_toml(raw), encoding="utf-8")
-        config = config_from_dict(raw, str(config_path))
+        if config_path is not None:
+            config_path.write_text(_to_toml(raw), encoding="utf-8")
+        config = config_from_dict(raw, str(config_path or "(demo)"))
         click.echo(f"demo outlets serving on {site.base}; crawling them now…", err=True)
         summary = crawl_once(config, config.active_outlets(), progress=True)
     finally:
         site.stop()
-    _report(summary, config, folder, config_path)
+    _report(summary, config, Path(outbox), config_path)
 
 
-def _report(summary: Any, config: Any, folder: Path, config_path: Path) -> None:
+def _report(summary: Any, config: Any, outbox: Path, config_path: Path | None) -> None:
     from crawler.archive import Archive
     from storage.queries import ArticleFilter
 
@@ -117,22 +129,24 @@ def _report(summary: Any, config: Any, folder: Path, config_path: Path) -> None:
         f"\nCrawled {len(summary.outlets)} demo outlets: {summary.new_articles} new articles.\n"
     )
     click.echo(f"{'ID':>3}  {'SCORE':>5}  {'TOPICS':14}  {'OUTLET':15}  TITLE")
-    for a in sorted(articles, key=lambda a: -a["score"]):
+    ranked = sorted(articles, key=lambda a: -a["score"])
+    for a in ranked:
         click.echo(
             f"{a['id']:>3}  {a['score']:>5.2f}  {','.join(a['topics']) or '-':14}  "
             f"{a['outlet']:15}  {a['title']}"
         )
-    outbox = folder / "outbox"
     emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
     click.echo(f"\n{summary.alerts_queued} alerts queued; {len(emails)} alert emails in {outbox}")
     click.echo("The syndicated copy of the CISMOA op-ed is stored but not alerted twice;")
     click.echo("the article older than max_age_days was skipped; reader comments and")
     click.echo("'most read' boxes did not count as mentions.\n")
+    prefix = f"mediawatch --config {config_path}" if config_path else "mediawatch"
     click.echo("Look around:")
-    click.echo(f"  mediawatch --config {config_path} search CISMOA")
-    click.echo(f"  mediawatch --config {config_path} show 1")
-    click.echo(f"  mediawatch --config {config_path} status")
-    click.echo(f"  mediawatch --config {config_path} digest --preview")
+    click.echo(f"  {prefix} search CISMOA")
+    if ranked:
+        click.echo(f"  {prefix} show {ranked[0]['id']}")
+    click.echo(f"  {prefix} digest --preview --since 1d")
+    click.echo(f"  {prefix} web        (then open http://127.0.0.1:8000/)")
 
 
 def _to_toml(data: dict[str, Any]) -> str:

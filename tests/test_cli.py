@@ -109,19 +109,22 @@ def test_rules_explain_a_file_and_stdin(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
-def test_demo_runs_offline(tmp_path: Path) -> None:
+def test_demo_runs_offline_with_the_defaults(tmp_path: Path) -> None:
+    import json
+
     result = run_cli("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Crawled 2 demo outlets: 5 new articles." in result.stdout
     assert "Renewing CISMOA" in result.stdout
-    emails = list((tmp_path / "mediawatch-demo" / "outbox").glob("*.eml"))
-    assert len(emails) == 3
-    search = run_cli(
-        "--config",
-        str(tmp_path / "mediawatch-demo" / "mediawatch.toml"),
-        "search",
-        "CISMOA",
-        "--format",
-        "json",
-    )
-    assert search.returncode == 0 and len(__import__("json").loads(search.stdout)) == 2
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+    search = run_cli("search", "CISMOA", "--format", "json", cwd=tmp_path)
+    assert search.returncode == 0 and len(json.loads(search.stdout)) == 2
+
+
+def test_demo_keeps_away_from_a_configured_archive(tmp_path: Path) -> None:
+    (tmp_path / "mediawatch.toml").write_text('[email]\nsmtp_host = "mail.example.org"\n')
+    result = run_cli("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (tmp_path / "mediawatch.db").exists() and not (tmp_path / "outbox").exists()
+    assert len(list((tmp_path / "mediawatch-demo" / "outbox").glob("*.eml"))) == 3
+    assert f"--config {tmp_path / 'mediawatch-demo' / 'mediawatch.toml'}" in result.stdout
