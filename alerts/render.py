@@ -157,8 +157,8 @@ def render_digest(
         "safe_link": safe_link,
         "to": to,
     }
-    noun = "article" if count == 1 else "articles"
-    subject = f"[mediawatch] Digest {period}: {count} {noun}"
+    # The contract's exact form, "1 articles" included: filters and scripts match on it.
+    subject = f"[mediawatch] Digest {period}: {count} articles"
     msg = _message("digest", context, subject, to, sender, period, now)
     msg["X-Mediawatch-Digest"] = header_text(period)
     return msg
