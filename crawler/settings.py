@@ -43,6 +43,7 @@ ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 400,
 }
 DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.KnownUrlMiddleware": 50}
+REQUEST_FINGERPRINTER_CLASS = "crawler.dedupe.ArticleFingerprinter"
 EXTENSIONS = {"crawler.extensions.CrawlRunRecorder": 500}
 
 

@@ -50,7 +50,10 @@ class SiteMap:
         return self.site.url(self.paths[key])
 
     def fetches(self, key: str) -> int:
-        return self.site.fetch_count(self.paths[key])
+        """Requests for this page under any query string (tracking parameters included)."""
+        path = self.paths[key]
+        with self.site._lock:
+            return sum(n for p, n in self.site.requests.items() if p.split("?")[0] == path)
 
 
 def article(
