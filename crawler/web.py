@@ -188,7 +188,7 @@ class WebUI:
         )
 
     def outlets_page(self, request: Request) -> Response:
-        report = status_report(self.config, datetime.now(UTC))
+        report = status_report(self.config, datetime.now(UTC), self.archive.db)
         return self.templates.TemplateResponse(
             request, "outlets.html", {"report": report.as_json(), "outlets": self.outlets}
         )
