@@ -254,6 +254,10 @@ class Config(_Section):
         """Catalogue outlets picked by [catalogue].include, then the user's [[outlets]]."""
         return select_outlets(self.catalogue.include, self.outlets)
 
+    def active_outlet(self, outlet_id: str) -> Outlet | None:
+        """The outlet in use with this id, if any."""
+        return next((o for o in self.active_outlets() if o.id == outlet_id), None)
+
     def outlet_interval(self, outlet: Outlet) -> timedelta:
         return outlet.interval or self.crawl.interval
 

@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TextIO, TypeVar
 
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
@@ -88,6 +89,17 @@ class Progress:
             self.stream.flush()
 
 
+def _start(
+    runner: AsyncCrawlerRunner, context: CrawlContext, outlet: Outlet, now: datetime
+) -> tuple[Crawler, "asyncio.Task[None]"]:
+    """Start one outlet's crawl on `runner`: its own Crawler, its own Scrapy settings."""
+    crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet, context))
+    task = runner.crawl(
+        crawler, outlet=outlet, max_age_days=context.config.crawl.max_age_days, now=now
+    )
+    return crawler, task
+
+
 async def crawl_outlets(
     context: CrawlContext, outlets: list[Outlet], progress: Progress | None = None
 ) -> list[OutletResult]:
@@ -96,11 +108,8 @@ async def crawl_outlets(
     crawlers: list[tuple[Outlet, Crawler]] = []
     now = context.clock()
     for outlet in outlets:
-        crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet, context))
+        crawler, _ = _start(runner, context, outlet, now)
         crawlers.append((outlet, crawler))
-        runner.crawl(
-            crawler, outlet=outlet, max_age_days=context.config.crawl.max_age_days, now=now
-        )
     joined = asyncio.ensure_future(runner.join())
     while not joined.done():
         if progress:
@@ -117,10 +126,7 @@ async def crawl_outlet(
     runner: AsyncCrawlerRunner, context: CrawlContext, outlet: Outlet, timeout: float
 ) -> OutletResult:
     """Crawl one outlet with a long-lived runner (the daemon's); stop it after `timeout`."""
-    crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet, context))
-    task = runner.crawl(
-        crawler, outlet=outlet, max_age_days=context.config.crawl.max_age_days, now=context.clock()
-    )
+    crawler, task = _start(runner, context, outlet, context.clock())
     try:
         await asyncio.wait_for(asyncio.shield(task), timeout)
     except TimeoutError:

@@ -26,7 +26,6 @@ class Explanation:
     extracted: Extracted
     matches: list[TermMatch]
     score: Score
-    topic_names: dict[str, str]
 
     def as_json(self) -> dict[str, Any]:
         x = self.extracted
@@ -123,6 +122,4 @@ def explain_source(config: Config, source: str) -> Explanation:
         raise MediawatchError(f"{source}: no article text found on this page")
     rules = RuleSet(config.topics)
     matches = rules.match(extracted.title, extracted.text)
-    return Explanation(
-        source, extracted, matches, score_matches(matches, rules.weights()), rules.names()
-    )
+    return Explanation(source, extracted, matches, score_matches(matches, rules.weights()))

@@ -30,7 +30,9 @@ def crawl_job(config: Config, outlet_id: str) -> dict[str, Any]:
     from crawler.watchdog import OutletWatch
     from storage.db import Database
 
-    outlet = _find(config, outlet_id)
+    outlet = config.active_outlet(outlet_id)
+    if outlet is None:
+        raise MediawatchError(f"outlet {outlet_id!r} is not in the configuration")
     summary = crawl_once(config, [outlet])
     db = Database(config.database.url)
     try:
@@ -38,13 +40,6 @@ def crawl_job(config: Config, outlet_id: str) -> dict[str, Any]:
     finally:
         db.dispose()
     return summary.as_json()
-
-
-def _find(config: Config, outlet_id: str) -> Outlet:
-    for outlet in config.active_outlets():
-        if outlet.id == outlet_id:
-            return outlet
-    raise MediawatchError(f"outlet {outlet_id!r} is not in the configuration")
 
 
 def connect(config: Config) -> Redis:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from crawler.config import Config
 from crawler.outlets import Outlet
 from spiders.diagnosis import diagnose, read_items
-from spiders.outlet import _maybe_gunzip
+from spiders.sitemaps import read_sitemap_body
 
 MAX_BYTES = 20 * 1024 * 1024
 WORKERS = 8
@@ -108,7 +108,7 @@ def check_source(
             "unreachable",
             f"cannot connect: {reason}",
         )
-    body = _maybe_gunzip(body) or b""
+    body = read_sitemap_body(body) or b""
     items = read_items(kind, body, final_url, outlet.article_url_pattern) if status < 400 else None
     moved_to = final_url if permanent and final_url != url else None
     verdict = diagnose(status, body, items, moved_to, now, max_age)

@@ -1,7 +1,5 @@
 """One generic spider, driven by an outlet's data: feeds, sitemaps and listing pages."""
 
-import gzip
-import io
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,9 +25,8 @@ from crawler.outlets import Outlet
 from crawler.urls import same_site
 from spiders.diagnosis import looks_like_challenge, looks_like_html
 from spiders.feeds import parse_feed
-from spiders.sitemaps import parse_sitemap
+from spiders.sitemaps import MAX_SITEMAP_BYTES, parse_sitemap, read_sitemap_body
 
-MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 MAX_ERROR_SAMPLES = 20
 
 
@@ -102,7 +99,7 @@ class OutletSpider(Spider):
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         self._count("sources_fetched")
-        body = _maybe_gunzip(response.body)
+        body = read_sitemap_body(response.body)
         if body is None:
             self.record_error(
                 "parse", response.url, "gzip sitemap could not be read or is too large"
@@ -272,23 +269,12 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
     return "connection", f"{type(error).__name__}: {error}"
 
 
-def _maybe_gunzip(body: bytes) -> bytes | None:
-    if not body.startswith(b"\x1f\x8b"):
-        return body
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(body)) as f:
-            data = f.read(MAX_SITEMAP_BYTES + 1)
-    except (OSError, EOFError):
-        return None
-    return data if len(data) <= MAX_SITEMAP_BYTES else None
-
-
 def _outlet_from_config(outlet_id: str, max_age_days: int | str | None) -> tuple[Outlet, int]:
     """For `scrapy crawl outlet -a outlet=ID`: look the outlet up in the usual config."""
     from crawler.config import load_config
 
     config = load_config()
-    for outlet in config.active_outlets():
-        if outlet.id == outlet_id:
-            return outlet, int(max_age_days or config.crawl.max_age_days)
-    raise ValueError(f"unknown outlet {outlet_id!r}; see `mediawatch outlets list`")
+    outlet = config.active_outlet(outlet_id)
+    if outlet is None:
+        raise ValueError(f"unknown outlet {outlet_id!r}; see `mediawatch outlets list`")
+    return outlet, int(max_age_days or config.crawl.max_age_days)

@@ -4,6 +4,8 @@ Scrapy's own sitemap parser drops the `news:` children (publication date and tit
 are the best hints a news site gives before its page is fetched.
 """
 
+import gzip
+import io
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +13,7 @@ from lxml import etree
 
 from crawler.dates import parse_date
 
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
 _NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
 
@@ -85,3 +88,16 @@ def _entry(node: etree._Element) -> SitemapEntry | None:
     if news_date and (published := parse_date(news_date)):
         return SitemapEntry(loc, published, news_title or None, "sitemap-news")
     return SitemapEntry(loc, parse_date(lastmod), news_title or None, "sitemap-lastmod")
+
+
+def read_sitemap_body(body: bytes) -> bytes | None:
+    """The sitemap's XML, gunzipped when it is a .gz file (Scrapy only undoes Content-Encoding);
+    None when the gzip is broken or unpacks past MAX_SITEMAP_BYTES."""
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as f:
+            data = f.read(MAX_SITEMAP_BYTES + 1)
+    except (OSError, EOFError):
+        return None
+    return data if len(data) <= MAX_SITEMAP_BYTES else None

@@ -9,20 +9,14 @@ gamma: sources that fail: a 500 feed, a bot-challenge page, an empty feed.
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from crawler.demosite import DemoArticle, FixtureSite, Page, article_html, rss
 
-SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "cismoa-oped.txt"
-
 
 def sample_paragraphs() -> list[str]:
+    """The CISMOA op-ed from ../shared/samples (shipped with the demo too), in paragraphs."""
     from crawler.demo import _paragraphs
 
-    if SAMPLE.exists():
-        text = SAMPLE.read_text(encoding="utf-8")
-        sentences = [s.strip() + "." for s in text.replace("\n", " ").split(". ") if s.strip()]
-        return [" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4)]
     return _paragraphs("file:cismoa-oped.txt")
 
 

@@ -4,8 +4,7 @@ import gzip
 from datetime import UTC, datetime
 
 from spiders.feeds import parse_feed
-from spiders.outlet import _maybe_gunzip
-from spiders.sitemaps import parse_sitemap
+from spiders.sitemaps import parse_sitemap, read_sitemap_body
 
 RSS2 = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><title>One</title><link>https://e.org/1</link>
@@ -102,6 +101,6 @@ def test_sitemap_entities_are_not_expanded() -> None:
 
 
 def test_gzip_sitemaps_are_bounded() -> None:
-    assert _maybe_gunzip(gzip.compress(b"<urlset/>")) == b"<urlset/>"
-    assert _maybe_gunzip(b"<urlset/>") == b"<urlset/>"
-    assert _maybe_gunzip(b"\x1f\x8b broken") is None
+    assert read_sitemap_body(gzip.compress(b"<urlset/>")) == b"<urlset/>"
+    assert read_sitemap_body(b"<urlset/>") == b"<urlset/>"
+    assert read_sitemap_body(b"\x1f\x8b broken") is None
