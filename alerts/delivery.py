@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alerts.compose import email_article
+from alerts.errors import PermanentDeliveryError, TemporaryDeliveryError
 from alerts.render import render_alert
 from alerts.rules import RuleSet
-from crawler.errors import PermanentDeliveryError, TemporaryDeliveryError
 from storage.db import Database
 from storage.models import ArticleRow
 from storage.outbox import claim_alert, due_alerts, mark_failed, mark_retry, mark_sent

@@ -14,10 +14,10 @@ from typing import Any
 from alerts.compose import email_article
 from alerts.decision import matches_subscription
 from alerts.delivery import Transport, make_transport
+from alerts.errors import PermanentDeliveryError, TemporaryDeliveryError
 from alerts.render import EmailArticle, render_digest
 from alerts.rules import RuleSet
 from alerts.schedule import Period, latest_period
-from crawler.errors import PermanentDeliveryError, TemporaryDeliveryError
 from storage.db import Database
 from storage.outbox import articles_first_seen, claim_digest, finish_digest, last_digest_end
 from storage.queries import outlet_names

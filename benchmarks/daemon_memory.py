@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawler.demo import _to_toml
+from crawler.demo.command import _to_toml
 from tests.site import build, outlets_config
 
 

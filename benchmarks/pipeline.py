@@ -22,7 +22,7 @@ import trafilatura
 from alerts.rules import RuleSet
 from alerts.scoring import score_matches
 from crawler.config import DEFAULT_TOPICS
-from crawler.workers import Extractor
+from crawler.extraction.pool import Extractor
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
 from storage.db import Database
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from alerts.rules import RuleSet
-from crawler.archive import Archive
+from crawler.archive.reader import Archive
 from crawler.config import DEFAULT_TOPICS
 from storage.articles import OutletInfo, sync_outlets
 from storage.db import Database

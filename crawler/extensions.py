@@ -1,4 +1,5 @@
-"""Records each crawl run and remembers rejected URLs, from Scrapy's signals."""
+"""Scrapy extensions: the crawl-run recorder (each run, and rejected URLs remembered, from
+Scrapy's signals) and the add-on that lets plain `scrapy crawl outlet -a outlet=ID` run."""
 
 import logging
 from typing import Any
@@ -7,10 +8,11 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.context import CrawlContext, context_from_settings
-from crawler.items import ArticlePage
+from crawler.config import load_config
 from crawler.pipelines import Reject
-from crawler.urls import url_key
+from crawler.service.context import CrawlContext, attach_context, crawl_context, has_context
+from spiders.items import ArticlePage
+from spiders.urls import url_key
 from storage.articles import record_seen
 from storage.runs import finish_run, start_run
 
@@ -31,7 +33,7 @@ class CrawlRunRecorder:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "CrawlRunRecorder":
-        return cls(context_from_settings(crawler.settings), crawler)
+        return cls(crawl_context(crawler), crawler)
 
     def spider_opened(self, spider: Spider) -> None:
         outlet_id: str = spider.outlet.id  # type: ignore[attr-defined]
@@ -88,3 +90,36 @@ class CrawlRunRecorder:
                 error_kinds=kinds,
                 error_samples=list(getattr(spider, "error_samples", [])),
             )
+
+
+class StandaloneCrawl:
+    """Scrapy add-on for `scrapy crawl outlet -a outlet=ID` run from a checkout.
+
+    mediawatch's runner attaches a context to every crawler it starts; a crawler started by
+    Scrapy's own command has none, so this builds one from the usual configuration
+    (`--config` is not available there: `$MEDIAWATCH_CONFIG` or ./mediawatch.toml) and looks
+    the outlet id up in it. It does nothing for crawls that already carry a context.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        if has_context(crawler):
+            return
+        config = load_config()
+        context = CrawlContext.create(config)
+        attach_context(crawler, context)
+        crawler.signals.connect(context.close, signal=signals.engine_stopped)
+        spider: Any = crawler.spider
+        if spider is not None and not hasattr(spider, "outlet"):
+            outlet = config.active_outlet(spider.outlet_id)
+            if outlet is None:
+                raise ValueError(
+                    f"unknown outlet {spider.outlet_id!r}; see `mediawatch outlets list`"
+                )
+            spider.use_outlet(outlet, spider.requested_max_age_days or config.crawl.max_age_days)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "StandaloneCrawl":
+        return cls(crawler)
+
+    def update_settings(self, settings: Any) -> None:
+        """Scrapy's add-on interface; the settings module already has what this crawl needs."""

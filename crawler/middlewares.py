@@ -5,9 +5,9 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 
-from crawler.context import CrawlContext, context_from_settings
-from crawler.urls import url_key
+from crawler.service.context import CrawlContext, crawl_context
 from spiders.outlet import AlreadySeen
+from spiders.urls import url_key
 from storage.articles import known_url_keys
 
 
@@ -20,7 +20,7 @@ class KnownUrlMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "KnownUrlMiddleware":
-        return cls(context_from_settings(crawler.settings), crawler)
+        return cls(crawl_context(crawler), crawler)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> Any:
         if request.meta.get("mediawatch", {}).get("role") != "article":

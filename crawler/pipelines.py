@@ -15,10 +15,10 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.scoring import score_matches
-from crawler.context import CrawlContext, context_from_settings
-from crawler.items import ArticlePage, DeadLink
-from crawler.urls import clean_url, same_site, url_key
-from crawler.workers import ExtractionFailed
+from crawler.extraction.pool import ExtractionFailed
+from crawler.service.context import CrawlContext, crawl_context
+from spiders.items import ArticlePage, DeadLink
+from spiders.urls import clean_url, same_site, url_key
 from storage.articles import NewArticle, NewMatch, insert_article, record_seen
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class _Stage:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
-        return cls(context_from_settings(crawler.settings), crawler)
+        return cls(crawl_context(crawler), crawler)
 
     def _error(self, kind: str, url: str, reason: str) -> None:
         """Count a per-item failure the way the spider counts fetch failures."""

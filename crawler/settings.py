@@ -1,4 +1,4 @@
-"""Scrapy settings: Scrapy knobs only. mediawatch's own configuration travels in the context.
+"""Scrapy settings: Scrapy knobs only. mediawatch's crawl context travels on the Crawler.
 
 `scrapy.cfg` points here, so `scrapy crawl outlet -a outlet=ID` works from a checkout.
 """
@@ -8,8 +8,7 @@ from typing import Any
 from scrapy.settings import Settings
 
 from crawler.config import Config
-from crawler.context import SETTING, CrawlContext
-from crawler.outlets import Outlet
+from spiders.outlets import Outlet
 
 BOT_NAME = "mediawatch"
 SPIDER_MODULES = ["spiders"]
@@ -43,8 +42,10 @@ ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 400,
 }
 DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.KnownUrlMiddleware": 50}
-REQUEST_FINGERPRINTER_CLASS = "crawler.dedupe.ArticleFingerprinter"
+REQUEST_FINGERPRINTER_CLASS = "spiders.fingerprints.ArticleFingerprinter"
 EXTENSIONS = {"crawler.extensions.CrawlRunRecorder": 500}
+# For `scrapy crawl outlet -a outlet=ID` from a checkout: a context from the usual config.
+ADDONS = {"crawler.extensions.StandaloneCrawl": 0}
 
 
 def module_settings() -> dict[str, Any]:
@@ -52,7 +53,7 @@ def module_settings() -> dict[str, Any]:
     return {k: v for k, v in globals().items() if k.isupper()}
 
 
-def crawl_settings(config: Config, outlet: Outlet, context: CrawlContext) -> Settings:
+def crawl_settings(config: Config, outlet: Outlet) -> Settings:
     """Scrapy settings for crawling one outlet under this configuration."""
     crawl = config.crawl
     settings = Settings(module_settings())
@@ -68,7 +69,6 @@ def crawl_settings(config: Config, outlet: Outlet, context: CrawlContext) -> Set
             "DOWNLOAD_MAXSIZE": int(crawl.max_page_mb * 1024 * 1024),
             "DOWNLOAD_WARNSIZE": int(crawl.max_page_mb * 1024 * 1024 * 0.5),
             "CLOSESPIDER_TIMEOUT": crawl.run_timeout.total_seconds(),
-            SETTING: context,
         },
         priority="cmdline",
     )

@@ -20,12 +20,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.items import ArticlePage, DeadLink
-from crawler.outlets import Outlet
-from crawler.urls import same_site
 from spiders.diagnosis import looks_like_challenge, looks_like_html
 from spiders.feeds import parse_feed
+from spiders.items import ArticlePage, DeadLink
+from spiders.outlets import Outlet
 from spiders.sitemaps import MAX_SITEMAP_BYTES, parse_sitemap, read_sitemap_body
+from spiders.urls import same_site
 
 MAX_ERROR_SAMPLES = 20
 
@@ -38,6 +38,7 @@ class OutletSpider(Spider):
     """Crawl one outlet once: discover article URLs, skip old and known ones, fetch the rest."""
 
     name = "outlet"
+    outlet: Outlet
 
     def __init__(
         self,
@@ -50,13 +51,23 @@ class OutletSpider(Spider):
         super().__init__(*args, **kwargs)
         if outlet is None:
             raise ValueError("OutletSpider needs an outlet: scrapy crawl outlet -a outlet=ID")
-        if isinstance(outlet, str):
-            outlet, max_age_days = _outlet_from_config(outlet, max_age_days)
-        self.outlet = outlet
         self.now = now or datetime.now(UTC)
-        self.max_age = timedelta(days=int(max_age_days or 7))
-        self.article_pattern = re.compile(outlet.article_url_pattern or r".")
         self.error_samples: list[dict[str, str]] = []
+        self.requested_max_age_days = int(max_age_days) if max_age_days else None
+        if isinstance(outlet, str):
+            # `scrapy crawl outlet -a outlet=ID`: spiders never read the configuration; the
+            # crawler's add-on (crawler.extensions.StandaloneCrawl) looks the id up and calls
+            # use_outlet before the crawl starts.
+            self.outlet_id = outlet
+        else:
+            self.use_outlet(outlet, self.requested_max_age_days or 7)
+
+    def use_outlet(self, outlet: Outlet, max_age_days: int) -> None:
+        """Crawl `outlet`, skipping articles older than `max_age_days`."""
+        self.outlet = outlet
+        self.outlet_id = outlet.id
+        self.max_age = timedelta(days=max_age_days)
+        self.article_pattern = re.compile(outlet.article_url_pattern or r".")
 
     async def start(self) -> AsyncIterator[Request]:
         callbacks = {
@@ -267,14 +278,3 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
     if failure.check(ResponseDataLossError, DownloadFailedError):
         return "connection", str(failure.value)
     return "connection", f"{type(error).__name__}: {error}"
-
-
-def _outlet_from_config(outlet_id: str, max_age_days: int | str | None) -> tuple[Outlet, int]:
-    """For `scrapy crawl outlet -a outlet=ID`: look the outlet up in the usual config."""
-    from crawler.config import load_config
-
-    config = load_config()
-    outlet = config.active_outlet(outlet_id)
-    if outlet is None:
-        raise ValueError(f"unknown outlet {outlet_id!r}; see `mediawatch outlets list`")
-    return outlet, int(max_age_days or config.crawl.max_age_days)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from crawler.dates import parse_date
+from spiders.dates import parse_date
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
 _NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"

@@ -69,7 +69,7 @@ class ArticleRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), comment="canonical URL, as shown to users")
     url_key: Mapped[str] = mapped_column(
-        String(2048), unique=True, comment="crawler.urls.url_key: one per article"
+        String(2048), unique=True, comment="spiders.urls.url_key: one per article"
     )
     outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id"))
     title: Mapped[str] = mapped_column(Text, default="")

@@ -7,7 +7,7 @@ from alerts.outbox import AlertQueue
 from alerts.rules import RuleSet
 from alerts.scoring import score_matches
 from crawler.config import Config
-from crawler.extraction import fingerprint
+from crawler.extraction.page import fingerprint
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
 from storage.db import Database
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from crawler.demo import _to_toml
+from crawler.demo.command import _to_toml
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

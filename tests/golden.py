@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.extraction import extract_page
+from crawler.extraction.page import extract_page
 
 REALWORLD = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
 

@@ -10,12 +10,12 @@ gamma: sources that fail: a 500 feed, a bot-challenge page, an empty feed.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from crawler.demosite import DemoArticle, FixtureSite, Page, article_html, rss
+from crawler.demo.site import DemoArticle, FixtureSite, Page, article_html, rss
 
 
 def sample_paragraphs() -> list[str]:
     """The CISMOA op-ed from ../shared/samples (shipped with the demo too), in paragraphs."""
-    from crawler.demo import _paragraphs
+    from crawler.demo.command import _paragraphs
 
     return _paragraphs("file:cismoa-oped.txt")
 

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crawler.outlets import Outlet, bundled_catalogue, select_outlets
+from spiders.outlets import Outlet, bundled_catalogue, select_outlets
 
 CATALOGUE = bundled_catalogue()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import pytest
 
-from crawler.cli import cli
+from crawler.cli.commands import cli
 from tests.conftest import REPO, run_cli
 
 
@@ -66,7 +66,7 @@ def test_scrapy_sees_the_spider() -> None:
 
 
 def test_readme_outlet_table_matches_the_catalogue() -> None:
-    from crawler.outlets import catalogue_markdown
+    from spiders.outlets import catalogue_markdown
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     table = readme.split("<!-- outlets:start -->\n")[1].split("\n<!-- outlets:end -->")[0]
@@ -76,7 +76,7 @@ def test_readme_outlet_table_matches_the_catalogue() -> None:
 def test_rules_explain_a_file_and_stdin(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from crawler.demosite import DemoArticle, article_html
+    from crawler.demo.site import DemoArticle, article_html
 
     page = article_html(
         DemoArticle(

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from crawler.config import config_from_dict, load_config, starter_config
-from crawler.durations import format_duration, parse_duration
-from crawler.errors import ConfigError
+from crawler.config.errors import ConfigError
+from spiders.durations import format_duration, parse_duration
 from tests.conftest import run_cli
 
 

@@ -257,7 +257,7 @@ def test_progress_on_a_terminal_and_json_logs(tmp_path: Path) -> None:
 def test_slow_pages_time_out_and_inline_extraction_works(tmp_path: Path) -> None:
     """A page slower than [crawl] timeout is one counted error; the rest is stored (with
     extraction in the crawler process, extract_workers = 0)."""
-    from crawler.demosite import FixtureSite, Page
+    from crawler.demo.site import FixtureSite, Page
     from tests.site import FILLER, article
 
     site = FixtureSite().start()

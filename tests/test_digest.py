@@ -10,7 +10,7 @@ from alerts.digest import send_digests
 from alerts.rules import RuleSet
 from alerts.schedule import latest_period
 from crawler.config import config_from_dict
-from crawler.mailroom import digests_now
+from crawler.service.mail import digests_now
 from tests.articles import open_db, store
 from tests.conftest import SHARED
 from tests.smtp import SmtpServer

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from crawler.dates import parse_date
-from crawler.demosite import DemoArticle, article_html
-from crawler.extraction import clean_title, extract_page
+from crawler.demo.site import DemoArticle, article_html
+from crawler.extraction.page import clean_title, extract_page
+from spiders.dates import parse_date
 
 BODY = [
     "Pakistan's parliament debated the renewal of the security agreement for a second day, "

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from crawler.demosite import DemoArticle, FixtureSite, Page
+from crawler.demo.site import DemoArticle, FixtureSite, Page
 from tests.conftest import cli_json, run_cli, write_config
 from tests.smtp import free_port
 

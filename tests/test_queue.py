@@ -29,7 +29,7 @@ def redis_url() -> Iterator[str]:
 
 
 def test_one_job_per_outlet_at_a_time(tmp_path: Path, redis_url: str) -> None:
-    from crawler.jobqueue import CrawlQueue
+    from crawler.service.jobs import CrawlQueue
 
     config = config_from_dict(
         {

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import text
 
 from alerts.rules import RuleSet
-from crawler.archive import Archive
+from crawler.archive.reader import Archive
 from crawler.config import DEFAULT_TOPICS
-from crawler.errors import QueryError
+from crawler.config.errors import QueryError
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
 from storage.db import Database
 from storage.queries import ArticleFilter

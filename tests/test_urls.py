@@ -2,7 +2,7 @@
 
 import pytest
 
-from crawler.urls import clean_url, same_site, url_key
+from spiders.urls import clean_url, same_site, url_key
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 from crawler.config import config_from_dict
-from crawler.outlets import Outlet
-from crawler.watchdog import OutletWatch
+from crawler.service.health import OutletWatch
+from spiders.outlets import Outlet
 from storage.db import Database
 from storage.runs import finish_run, start_run
 from tests.articles import open_db, store

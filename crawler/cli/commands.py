@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 import click
 
+from alerts.errors import DeliveryError
 from crawler.config import Config, load_config, starter_config
-from crawler.errors import MediawatchError, UsageError
+from crawler.config.errors import MediawatchError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +37,7 @@ class MediawatchGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except MediawatchError as exc:
+        except (MediawatchError, DeliveryError) as exc:
             raise CliError(str(exc), exc.exit_code) from None
         except (
             click.ClickException,
@@ -99,7 +100,7 @@ def emit_json(data: Any) -> None:
 @click.version_option(package_name="mediawatch")
 def cli(config_path: str | None, verbose: bool, log_format: str) -> None:
     """Monitor South Asian opinion writing: crawl outlets, score articles, alert by email."""
-    from crawler.logs import setup_logging
+    from crawler.cli.logs import setup_logging
 
     setup_logging(verbose, log_format)
 
@@ -121,7 +122,7 @@ def _pick_outlets(config: Config, ids: tuple[str, ...]) -> list[Any]:
     outlets = config.active_outlets()
     if not ids:
         return outlets
-    from crawler.outlets import bundled_catalogue
+    from spiders.outlets import bundled_catalogue
 
     known = {o.id: o for o in [*bundled_catalogue(), *outlets]}
     unknown = [i for i in ids if i not in known]
@@ -137,7 +138,7 @@ def run(config_path: str | None) -> None:
 
     Stops cleanly on SIGTERM or SIGINT (a second signal stops at once).
     """
-    from crawler.daemon import run_daemon
+    from crawler.service.daemon import run_daemon
 
     sys.exit(run_daemon(load(config_path)))
 
@@ -147,7 +148,7 @@ def run(config_path: str | None) -> None:
 @config_option
 def worker(burst: bool, config_path: str | None) -> None:
     """Take crawl jobs from the Redis queue ([queue] url) that `mediawatch run` fills."""
-    from crawler.jobqueue import run_worker
+    from crawler.service.jobs import run_worker
 
     run_worker(load(config_path), burst)
 
@@ -158,7 +159,7 @@ def worker(burst: bool, config_path: str | None) -> None:
 @config_option
 def crawl(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> None:
     """Crawl outlets once now (all in use, or the ones named), then send pending alerts."""
-    from crawler.cycle import crawl_once
+    from crawler.service.once import crawl_once
 
     config = load(config_path)
     summary = crawl_once(config, _pick_outlets(config, outlet_ids), progress=True)
@@ -202,8 +203,8 @@ def search(
     config_path: str | None,
 ) -> None:
     """Search stored articles, best first; with no QUERY, list them newest first."""
-    from crawler.archive import Archive
-    from crawler.timeparse import parse_since
+    from crawler.archive.reader import Archive
+    from crawler.archive.since import parse_since
     from storage.queries import ArticleFilter
 
     config = load(config_path)
@@ -221,7 +222,7 @@ def search(
     )
     with Archive.open(config) as archive:
         results = archive.search(f)
-    from crawler.output import write_results
+    from crawler.cli.formats import write_results
 
     write_results(results, fmt, bom=bom)
 
@@ -232,14 +233,14 @@ def search(
 @config_option
 def show(article_id: int, fmt: str, config_path: str | None) -> None:
     """Show one stored article with its text and matched terms."""
-    from crawler.archive import Archive
+    from crawler.archive.reader import Archive
 
     with Archive.open(load(config_path)) as archive:
         data = archive.show(article_id)
     if fmt == "json":
         emit_json(data)
         return
-    from crawler.output import write_article
+    from crawler.cli.formats import write_article
 
     write_article(data)
 
@@ -256,7 +257,7 @@ def rules(config_path: str | None) -> None:
 @config_option
 def explain(source: str, fmt: str, config_path: str | None) -> None:
     """Extract one page and show its score, term by term."""
-    from crawler.explain import explain_source
+    from crawler.cli.explain import explain_source
 
     report = explain_source(load(config_path), source)
     if fmt == "json":
@@ -270,7 +271,7 @@ def explain(source: str, fmt: str, config_path: str | None) -> None:
 @config_option
 def status(fmt: str, config_path: str | None) -> None:
     """Per outlet: last crawl, result, errors and counts; pending alerts."""
-    from crawler.health import status_report
+    from crawler.service.status import status_report
 
     report = status_report(load(config_path), datetime.now(UTC))
     if fmt == "json":
@@ -291,7 +292,7 @@ def outlets(config_path: str | None) -> None:
 @config_option
 def outlets_list(country: str | None, fmt: str, config_path: str | None) -> None:
     """List the outlets in use."""
-    from crawler.output import outlet_json, write_outlets
+    from crawler.cli.formats import outlet_json, write_outlets
 
     config = load(config_path)
     chosen = [o for o in config.active_outlets() if not country or o.country == country]
@@ -307,7 +308,7 @@ def outlets_list(country: str | None, fmt: str, config_path: str | None) -> None
 @config_option
 def outlets_check(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> None:
     """Fetch each source once and diagnose it: ok, blocked, challenge, moved, empty, stale."""
-    from crawler.sourcecheck import check_outlets
+    from crawler.cli.sourcecheck import check_outlets
 
     config = load(config_path)
 
@@ -343,7 +344,7 @@ def alerts(config_path: str | None) -> None:
 @config_option
 def alerts_list(status: str | None, limit: int, fmt: str, config_path: str | None) -> None:
     """List alerts, newest first, with their delivery state and last error."""
-    from crawler.mailroom import list_alert_rows
+    from crawler.service.mail import list_alert_rows
 
     rows = list_alert_rows(load(config_path), status, limit)
     if fmt == "json":
@@ -365,7 +366,7 @@ def alerts_list(status: str | None, limit: int, fmt: str, config_path: str | Non
 @config_option
 def alerts_flush(config_path: str | None) -> None:
     """Deliver every pending alert now, including those waiting for a retry."""
-    from crawler.mailroom import flush_alerts
+    from crawler.service.mail import flush_alerts
 
     report = flush_alerts(load(config_path))
     click.echo(f"{report.sent} sent, {report.retrying} still pending, {report.failed} failed")
@@ -386,7 +387,7 @@ def alerts_flush(config_path: str | None) -> None:
 @config_option
 def digest(since: str | None, mode: str, config_path: str | None) -> None:
     """Build each subscription's digest now; print it, or send it (once per period)."""
-    from crawler.mailroom import digests_now
+    from crawler.service.mail import digests_now
 
     for line in digests_now(load(config_path), since, send=mode == "send"):
         click.echo(line)
@@ -398,7 +399,7 @@ def digest(since: str | None, mode: str, config_path: str | None) -> None:
 @config_option
 def web(host: str | None, port: int | None, config_path: str | None) -> None:
     """Serve the search web UI and JSON API (binds 127.0.0.1 unless told otherwise)."""
-    from crawler.web import serve
+    from crawler.web.app import serve
 
     config = load(config_path)
     host, port = host or config.web.host, port or config.web.port
@@ -422,7 +423,7 @@ def demo(directory: str | None, config_path: str | None) -> None:
     it keeps to ./mediawatch-demo/ so your archive and subscribers are left alone.
     """
     from crawler.config import find_config_path
-    from crawler.demo import run_demo
+    from crawler.demo.command import run_demo
 
     root = click.get_current_context().find_root().params.get("config_path")
     configured = bool(config_path or root) or find_config_path(None) is not None

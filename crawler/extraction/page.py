@@ -1,7 +1,7 @@
 """Turn an article page into clean text and metadata. The only module that imports trafilatura.
 
-Runs in worker processes (see crawler.workers): extraction costs 10-35 ms of CPU per page and
-would otherwise stall every download in the crawler's event loop.
+Runs in worker processes (see crawler.extraction.pool): extraction costs 10-35 ms of CPU per
+page and would otherwise stall every download in the crawler's event loop.
 """
 
 import logging
@@ -15,7 +15,7 @@ import py3langid
 import trafilatura
 from trafilatura.deduplication import Simhash
 
-from crawler.dates import parse_date
+from spiders.dates import parse_date
 
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 logging.getLogger("htmldate").setLevel(logging.ERROR)

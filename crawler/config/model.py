@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crawler.errors import ConfigError
-from crawler.outlets import Duration, Outlet, bundled_catalogue, select_outlets
+from crawler.config.errors import ConfigError
+from spiders.outlets import Duration, Outlet, bundled_catalogue, select_outlets
 
 CONFIG_ENV = "MEDIAWATCH_CONFIG"
 PASSWORD_ENV = "MEDIAWATCH_SMTP_PASSWORD"
@@ -347,4 +347,4 @@ def starter_config() -> str:
     """The commented starter file `mediawatch init` writes."""
     from importlib import resources
 
-    return resources.files("crawler").joinpath("starter.toml").read_text(encoding="utf-8")
+    return resources.files("crawler.config").joinpath("starter.toml").read_text(encoding="utf-8")

@@ -1,7 +1,5 @@
 """Terminal, CSV and table output for the CLI."""
 
-import csv
-import io
 import json
 import shutil
 import sys
@@ -9,33 +7,10 @@ from typing import Any
 
 import click
 
+from crawler.archive.shapes import results_csv
 from crawler.config import Config
-from crawler.durations import format_duration
-from crawler.outlets import Outlet
-
-RESULT_FIELDS = [
-    "id",
-    "url",
-    "outlet",
-    "title",
-    "author",
-    "published",
-    "score",
-    "topics",
-    "snippet",
-]
-
-
-def results_csv(results: list[dict[str, Any]], bom: bool = False) -> str:
-    """Search results as CSV (topics comma-joined); a BOM makes Excel read it as UTF-8."""
-    out = io.StringIO()
-    if bom:
-        out.write("\ufeff")
-    writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    for r in results:
-        writer.writerow({**r, "topics": ",".join(r["topics"])})
-    return out.getvalue()
+from spiders.durations import format_duration
+from spiders.outlets import Outlet
 
 
 def write_results(results: list[dict[str, Any]], fmt: str, bom: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""Source health after each crawl: tell the operator when an outlet goes quiet or is blocked."""
+"""Source health: the verdict for one outlet, and after each crawl, telling the operator when an
+outlet goes quiet or is blocked."""
 
 import logging
 from datetime import datetime
@@ -6,16 +7,32 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from alerts.delivery import make_transport
+from alerts.errors import DeliveryError
 from crawler.config import Config
-from crawler.errors import DeliveryError
-from crawler.health import health
-from crawler.outlets import Outlet
+from spiders.outlets import Outlet
 from storage.db import Database
-from storage.runs import outlet_statuses
+from storage.runs import OutletStatus, outlet_statuses
 from storage.state import get_state, set_state
 
 logger = logging.getLogger(__name__)
 UNHEALTHY = {"blocked", "failing", "stale", "empty"}
+HEARTBEAT_KEY = "daemon_heartbeat"
+
+
+def health(s: OutletStatus, unhealthy_after: int) -> str:
+    """ok, never crawled, blocked, failing, or dry (no new articles for N runs)."""
+    if s.last_status is None:
+        return "never crawled"
+    kinds = s.last_error_kinds
+    if kinds.get("blocked") or kinds.get("challenge"):
+        return "blocked"
+    if s.last_status == "failed":
+        return "failing"
+    if s.runs_without_new >= unhealthy_after and s.articles == 0:
+        return "empty"
+    if s.runs_without_new >= unhealthy_after:
+        return "stale"
+    return "ok"
 
 
 class OutletWatch:

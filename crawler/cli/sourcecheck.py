@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from crawler.config import Config
-from crawler.outlets import Outlet
 from spiders.diagnosis import diagnose, read_items
+from spiders.outlets import Outlet
 from spiders.sitemaps import read_sitemap_body
 
 MAX_BYTES = 20 * 1024 * 1024

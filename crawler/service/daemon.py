@@ -22,12 +22,11 @@ from alerts.delivery import deliver_pending
 from alerts.digest import send_digests
 from alerts.outbox import AlertQueue
 from crawler.config import Config
-from crawler.context import CrawlContext
-from crawler.crawling import crawl_outlet, run_in_reactor
-from crawler.health import HEARTBEAT_KEY
-from crawler.jobqueue import CrawlQueue
-from crawler.outlets import Outlet
-from crawler.watchdog import OutletWatch
+from crawler.service.context import CrawlContext
+from crawler.service.health import HEARTBEAT_KEY, OutletWatch
+from crawler.service.jobs import CrawlQueue
+from crawler.service.runner import crawl_outlet, run_in_reactor
+from spiders.outlets import Outlet
 from storage.runs import mark_interrupted
 from storage.state import set_state
 

@@ -17,8 +17,8 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
 from crawler.config import Config
-from crawler.errors import ConfigError, MediawatchError
-from crawler.outlets import Outlet
+from crawler.config.errors import ConfigError, MediawatchError
+from spiders.outlets import Outlet
 
 logger = logging.getLogger(__name__)
 BUSY = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
@@ -26,8 +26,8 @@ BUSY = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHED
 
 def crawl_job(config: Config, outlet_id: str) -> dict[str, Any]:
     """Run in a worker's job process: crawl one outlet once, then check its health."""
-    from crawler.cycle import crawl_once
-    from crawler.watchdog import OutletWatch
+    from crawler.service.health import OutletWatch
+    from crawler.service.once import crawl_once
     from storage.db import Database
 
     outlet = config.active_outlet(outlet_id)

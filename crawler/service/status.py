@@ -1,32 +1,17 @@
-"""`mediawatch status`: per-outlet health from the crawl runs, plus the alert queue."""
+"""`mediawatch status`: per-outlet health from the crawl runs, the alert queue, the heartbeat
+and the Redis queue."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from crawler.config import Config
+from crawler.service.health import HEARTBEAT_KEY, health
+from crawler.service.jobs import describe_queue
 from storage.db import Database
 from storage.outbox import alert_counts
 from storage.runs import OutletStatus, outlet_statuses
 from storage.state import get_state
-
-HEARTBEAT_KEY = "daemon_heartbeat"
-
-
-def health(s: OutletStatus, unhealthy_after: int) -> str:
-    """ok, never crawled, blocked, failing, or dry (no new articles for N runs)."""
-    if s.last_status is None:
-        return "never crawled"
-    kinds = s.last_error_kinds
-    if kinds.get("blocked") or kinds.get("challenge"):
-        return "blocked"
-    if s.last_status == "failed":
-        return "failing"
-    if s.runs_without_new >= unhealthy_after and s.articles == 0:
-        return "empty"
-    if s.runs_without_new >= unhealthy_after:
-        return "stale"
-    return "ok"
 
 
 @dataclass
@@ -117,8 +102,6 @@ def status_report(config: Config, now: datetime, db: Database | None = None) -> 
 
 def queue_status(config: Config) -> dict[str, Any]:
     """Jobs waiting and workers alive on the Redis queue, or why it cannot be read."""
-    from crawler.jobqueue import describe_queue
-
     try:
         return describe_queue(config)
     except Exception as exc:  # noqa: BLE001 - Redis down is a status to show, not a crash

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.config import Config
-from crawler.context import CrawlContext
-from crawler.crawling import OutletResult, Progress, crawl_outlets, run_in_reactor
-from crawler.outlets import Outlet
+from crawler.service.context import CrawlContext
+from crawler.service.runner import OutletResult, Progress, crawl_outlets, run_in_reactor
+from spiders.outlets import Outlet
 
 
 @dataclass

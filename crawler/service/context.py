@@ -1,7 +1,8 @@
 """What a crawl needs besides Scrapy settings: config, database, rules, extraction workers.
 
-Built once per process and handed to Scrapy components through the crawler's settings
-(`MEDIAWATCH_CONTEXT`), so pipelines are built in from_crawler and never from a global.
+Built once per process and carried by each Scrapy `Crawler` (`attach_context`), so pipelines,
+middlewares and extensions read it in `from_crawler` (`crawl_context`): never from Scrapy
+settings (which carry Scrapy knobs only) and never from a module global.
 """
 
 from collections.abc import Callable, Sequence
@@ -9,14 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from scrapy.crawler import Crawler
+
 from alerts.rules import RuleSet
 from crawler.config import Config
-from crawler.outlets import Outlet
-from crawler.workers import Extractor
+from crawler.extraction.pool import Extractor
+from spiders.outlets import Outlet
 from storage.articles import OutletInfo, sync_outlets
 from storage.db import Database
 
-SETTING = "MEDIAWATCH_CONTEXT"
+_ATTRIBUTE = "mediawatch_context"
 
 
 def utcnow() -> datetime:
@@ -61,30 +64,27 @@ class CrawlContext:
             site_names={o.id: (o.name,) for o in outlets.values()},
         )
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "CrawlContext":
-        # Scrapy deep-copies settings; the context is shared by design (one DB, one pool).
-        return self
-
     def close(self) -> None:
         self.extractor.close()
         self.db.dispose()
 
 
-_standalone: CrawlContext | None = None
+def attach_context(crawler: Crawler, context: CrawlContext) -> None:
+    """Give `crawler` the context its components will read in from_crawler."""
+    setattr(crawler, _ATTRIBUTE, context)
 
 
-def context_from_settings(settings: Any) -> CrawlContext:
-    """The context a component should use.
+def has_context(crawler: Crawler) -> bool:
+    """Whether `crawler` already carries a context."""
+    return isinstance(getattr(crawler, _ATTRIBUTE, None), CrawlContext)
 
-    mediawatch always passes one; under plain `scrapy crawl outlet -a outlet=ID` there is
-    none, so one is built from the usual configuration, once per process.
-    """
-    global _standalone
-    context: CrawlContext | None = settings.get(SETTING)
-    if context is not None:
-        return context
-    if _standalone is None:
-        from crawler.config import load_config
 
-        _standalone = CrawlContext.create(load_config())
-    return _standalone
+def crawl_context(crawler: Crawler) -> CrawlContext:
+    """The context `crawler` carries; mediawatch's runner and the standalone add-on attach one."""
+    context = getattr(crawler, _ATTRIBUTE, None)
+    if not isinstance(context, CrawlContext):
+        raise RuntimeError(
+            "this Scrapy crawler carries no mediawatch crawl context: start crawls with "
+            "crawler.service.runner, or `scrapy crawl outlet -a outlet=ID` (whose add-on adds one)"
+        )
+    return context

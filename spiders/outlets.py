@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from crawler.durations import parse_duration
+from spiders.durations import parse_duration
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -83,8 +83,8 @@ class _Catalogue(BaseModel):
 
 @cache
 def bundled_catalogue() -> tuple[Outlet, ...]:
-    """The outlets shipped with mediawatch (crawler/catalogue.toml), validated once."""
-    text = resources.files("crawler").joinpath("catalogue.toml").read_text(encoding="utf-8")
+    """The outlets shipped with mediawatch (spiders/catalogue.toml), validated once."""
+    text = resources.files("spiders").joinpath("catalogue.toml").read_text(encoding="utf-8")
     outlets = _Catalogue.model_validate(tomllib.loads(text)).outlets
     ids = [o.id for o in outlets]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -134,6 +134,6 @@ def catalogue_markdown() -> str:
 
 
 def _every(outlet: Outlet) -> str:
-    from crawler.durations import format_duration
+    from spiders.durations import format_duration
 
     return format_duration(outlet.interval) if outlet.interval else "default"

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from crawler.config import config_from_dict
-from crawler.cycle import crawl_once
-from crawler.demosite import DemoArticle, FixtureSite
+from crawler.demo.site import DemoArticle, FixtureSite
+from crawler.service.once import crawl_once
 
 OUTLETS = {
     "demo-herald": ("Demo Herald", "PK", "/feed/opinion.xml", "/opinion"),
@@ -20,7 +20,11 @@ OUTLETS = {
 
 def _paragraphs(text: str) -> list[str]:
     if text.startswith("file:"):
-        raw = resources.files("crawler").joinpath("demo_site", text[5:]).read_text(encoding="utf-8")
+        raw = (
+            resources.files("crawler.demo")
+            .joinpath("content", text[5:])
+            .read_text(encoding="utf-8")
+        )
         sentences = [s.strip() + "." for s in raw.replace("\n", " ").split(". ") if s.strip()]
         return [
             " ".join(sentences[i : i + 4]).replace("..", ".") for i in range(0, len(sentences), 4)
@@ -31,8 +35,8 @@ def _paragraphs(text: str) -> list[str]:
 def demo_articles(now: datetime) -> dict[str, list[DemoArticle]]:
     """The demo outlets' articles, dated relative to `now`."""
     data = tomllib.loads(
-        resources.files("crawler")
-        .joinpath("demo_site", "articles.toml")
+        resources.files("crawler.demo")
+        .joinpath("content", "articles.toml")
         .read_text(encoding="utf-8")
     )
     by_outlet: dict[str, list[DemoArticle]] = {key: [] for key in OUTLETS}
@@ -78,7 +82,7 @@ def build_site(now: datetime) -> tuple[FixtureSite, dict[str, Any]]:
 
 
 def _robots() -> Any:
-    from crawler.demosite import Page
+    from crawler.demo.site import Page
 
     return Page(b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
 
@@ -120,7 +124,7 @@ def run_demo(directory: str | None, configured: bool) -> None:
 
 
 def _report(summary: Any, config: Any, outbox: Path, config_path: Path | None) -> None:
-    from crawler.archive import Archive
+    from crawler.archive.reader import Archive
     from storage.queries import ArticleFilter
 
     with Archive.open(config) as archive:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alerts.rules import RuleSet
+from crawler.archive.shapes import article_detail, article_summary
 from crawler.config import Config
-from crawler.errors import NotFoundError, QueryError
-from crawler.presenting import article_detail, article_summary
+from crawler.config.errors import NotFoundError, QueryError
 from storage.db import Database
 from storage.queries import ArticleFilter, get_article, list_articles, near_duplicates
 from storage.querylang import QuerySyntaxError, parse_query

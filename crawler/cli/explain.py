@@ -12,8 +12,8 @@ from w3lib.encoding import html_to_unicode
 from alerts.rules import RuleSet, TermMatch
 from alerts.scoring import TITLE_WEIGHT, TOPIC_BONUS, Score, score_matches
 from crawler.config import Config
-from crawler.errors import MediawatchError, UsageError
-from crawler.extraction import Extracted, extract_page
+from crawler.config.errors import MediawatchError, UsageError
+from crawler.extraction.page import Extracted, extract_page
 
 MAX_BYTES = 20 * 1024 * 1024
 

@@ -6,9 +6,9 @@ from typing import Any
 from alerts.delivery import DeliveryReport, deliver_pending
 from alerts.digest import preview_digests, send_digests
 from alerts.rules import RuleSet
+from crawler.archive.shapes import iso
+from crawler.archive.since import parse_since
 from crawler.config import Config
-from crawler.presenting import iso
-from crawler.timeparse import parse_since
 from storage.db import Database
 from storage.outbox import list_alerts
 

@@ -1,5 +1,7 @@
-"""Articles as users see them: the JSON shapes of the contract and short snippets."""
+"""Articles as users see them: the contract's JSON and CSV shapes, with short snippets."""
 
+import csv
+import io
 from datetime import datetime
 from typing import Any
 
@@ -63,3 +65,28 @@ def article_detail(row: Any, rules: RuleSet, duplicates: list[Any] | None = None
         }
     )
     return data
+
+
+RESULT_FIELDS = [
+    "id",
+    "url",
+    "outlet",
+    "title",
+    "author",
+    "published",
+    "score",
+    "topics",
+    "snippet",
+]
+
+
+def results_csv(results: list[dict[str, Any]], bom: bool = False) -> str:
+    """Search results as CSV (topics comma-joined); a BOM makes Excel read it as UTF-8."""
+    out = io.StringIO()
+    if bom:
+        out.write("\ufeff")
+    writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for r in results:
+        writer.writerow({**r, "topics": ",".join(r["topics"])})
+    return out.getvalue()

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 from dateutil import parser as dateparser
 
-from crawler.durations import parse_duration
-from crawler.errors import UsageError
+from crawler.config.errors import UsageError
+from spiders.durations import parse_duration
 
 
 def parse_since(value: str | None, now: datetime, option: str = "--since") -> datetime | None:

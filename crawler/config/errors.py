@@ -4,10 +4,10 @@
      ├── ConfigError          bad configuration file, key or value (CLI exit 2)
      ├── UsageError           bad command-line input such as a malformed date (CLI exit 2)
      ├── NotFoundError        no article, outlet or subscription with that id (CLI exit 1)
-     ├── QueryError           a search query that cannot be parsed (CLI exit 2)
-     └── DeliveryError        an email could not be handed over
-          ├── TemporaryDeliveryError   worth retrying later (connection refused, 4xx, timeout)
-          └── PermanentDeliveryError   the server said no for good (5xx)
+     └── QueryError           a search query that cannot be parsed (CLI exit 2)
+
+Email delivery has its own small tree, `alerts.errors.DeliveryError`, below this package
+(alerts/ imports nothing of crawler/); the CLI reports both the same way.
 
 Third-party errors are translated where they enter our code; the CLI turns each of these
 into one line on stderr and an exit code.
@@ -40,15 +40,3 @@ class QueryError(MediawatchError):
     """A search query could not be parsed."""
 
     exit_code = 2
-
-
-class DeliveryError(MediawatchError):
-    """An email could not be delivered."""
-
-
-class TemporaryDeliveryError(DeliveryError):
-    """Delivery failed for now; the alert stays queued and is retried."""
-
-
-class PermanentDeliveryError(DeliveryError):
-    """Delivery was refused for good; the alert is marked failed."""

@@ -25,12 +25,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from alerts.render import highlight, safe_link
-from crawler.archive import Archive
+from crawler.archive.reader import Archive
+from crawler.archive.shapes import results_csv
+from crawler.archive.since import parse_since
 from crawler.config import Config
-from crawler.errors import MediawatchError, NotFoundError, QueryError, UsageError
-from crawler.health import status_report
-from crawler.output import results_csv
-from crawler.timeparse import parse_since
+from crawler.config.errors import MediawatchError, NotFoundError, QueryError, UsageError
+from crawler.service.status import status_report
 from storage.queries import ArticleFilter
 from storage.search import MARK_END, MARK_START
 
@@ -120,14 +120,14 @@ class WebUI:
         self.config = config
         self.archive = archive
         self.templates = Jinja2Templates(
-            env=Environment(loader=PackageLoader("crawler", "templates"), autoescape=True)
+            env=Environment(loader=PackageLoader("crawler.web", "templates"), autoescape=True)
         )
         self.templates.env.globals.update(safe_link=safe_link, marked_html=marked_html)
         self.topic_names = {t.id: t.name for t in config.topics}
         self.outlets = {o.id: o.name for o in config.active_outlets()}
 
     def routes(self) -> list[Route | Mount]:
-        static = StaticFiles(directory=str(resources.files("crawler").joinpath("static")))
+        static = StaticFiles(directory=str(resources.files("crawler.web").joinpath("static")))
         return [
             Route("/", self.index),
             Route("/articles/{article_id}", self.article),

@@ -6,7 +6,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from crawler.extraction import Extracted, extract_page
+from crawler.extraction.page import Extracted, extract_page
 
 logger = logging.getLogger(__name__)
 EXTRACTION_TIMEOUT_S = 120

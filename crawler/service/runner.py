@@ -14,10 +14,10 @@ from typing import Any, TextIO, TypeVar
 
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 
-from crawler.context import CrawlContext
-from crawler.outlets import Outlet
+from crawler.service.context import CrawlContext, attach_context
 from crawler.settings import TWISTED_REACTOR, crawl_settings
 from spiders.outlet import OutletSpider
+from spiders.outlets import Outlet
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def _start(
     runner: AsyncCrawlerRunner, context: CrawlContext, outlet: Outlet, now: datetime
 ) -> tuple[Crawler, "asyncio.Task[None]"]:
     """Start one outlet's crawl on `runner`: its own Crawler, its own Scrapy settings."""
-    crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet, context))
+    crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet))
+    attach_context(crawler, context)
     task = runner.crawl(
         crawler, outlet=outlet, max_age_days=context.config.crawl.max_age_days, now=now
     )

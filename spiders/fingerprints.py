@@ -12,7 +12,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.utils.request import RequestFingerprinter
 
-from crawler.urls import url_key
+from spiders.urls import url_key
 
 
 class ArticleFingerprinter:

@@ -1,0 +1,1 @@
+"""`mediawatch web`: the search UI and JSON API (app, templates, static files)."""
