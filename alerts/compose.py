@@ -1,13 +1,12 @@
 """Stored articles as the emails show them."""
 
-from typing import Any
-
 from alerts.render import EmailArticle
 from alerts.rules import RuleSet
 from alerts.snippets import snippet
+from storage.models import ArticleRow
 
 
-def email_article(row: Any, rules: RuleSet, outlet_names: dict[str, str]) -> EmailArticle:
+def email_article(row: ArticleRow, rules: RuleSet, outlet_names: dict[str, str]) -> EmailArticle:
     """A stored article as an alert or digest shows it: outlet name, terms, snippet."""
     topics = sorted({m.topic for m in row.matches})
     return EmailArticle(

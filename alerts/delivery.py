@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from alerts.compose import email_article
 from alerts.errors import PermanentDeliveryError, TemporaryDeliveryError
 from alerts.render import render_alert
 from alerts.rules import RuleSet
+from alerts.settings import EmailSettings, MailSettings
 from storage.db import Database
 from storage.models import ArticleRow
 from storage.outbox import claim_alert, due_alerts, mark_failed, mark_retry, mark_sent
@@ -152,7 +153,7 @@ class SmtpTransport:
             self._smtp = None
 
 
-def make_transport(email: Any) -> Transport:
+def make_transport(email: EmailSettings) -> Transport:
     """SMTP when [email] smtp_host is set, else .eml files in outbox_dir."""
     if not email.smtp_host:
         return EmlOutbox(email.outbox_dir)
@@ -182,7 +183,7 @@ class DeliveryReport:
 
 
 def deliver_pending(
-    config: Any,
+    config: MailSettings,
     db: Database,
     rules: RuleSet,
     now: datetime,
@@ -238,7 +239,7 @@ def deliver_pending(
 
 def _render(
     db: Database,
-    config: Any,
+    config: MailSettings,
     rules: RuleSet,
     names: dict[str, str],
     article_id: int,

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from alerts.compose import email_article
 from alerts.decision import matches_subscription
@@ -18,9 +18,12 @@ from alerts.errors import PermanentDeliveryError, TemporaryDeliveryError
 from alerts.render import EmailArticle, render_digest
 from alerts.rules import RuleSet
 from alerts.schedule import Period, latest_period
+from alerts.settings import MailSettings, Subscriber
 from storage.db import Database
+from storage.models import ArticleRow
 from storage.outbox import articles_first_seen, claim_digest, finish_digest, last_digest_end
 from storage.queries import outlet_names
+from storage.statuses import DigestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ logger = logging.getLogger(__name__)
 class Digest:
     """One subscription's digest for one period, rendered and ready to send."""
 
-    subscription: Any
+    subscription: Subscriber
     period: Period
     groups: list[tuple[str, list[EmailArticle]]]
     message: EmailMessage
@@ -49,7 +52,7 @@ class DigestOutcome:
     status: str  # sent, empty, already sent, retrying, failed
 
 
-def _primary_topic(row: Any, wanted: set[str] | None) -> str:
+def _primary_topic(row: ArticleRow, wanted: set[str] | None) -> str:
     counts: dict[str, int] = defaultdict(int)
     for m in row.matches:
         if wanted is None or m.topic in wanted:
@@ -58,11 +61,11 @@ def _primary_topic(row: Any, wanted: set[str] | None) -> str:
 
 
 def build_groups(
-    rows: list[Any], sub: Any, rules: RuleSet, names: dict[str, str]
+    rows: list[ArticleRow], sub: Subscriber, rules: RuleSet, names: dict[str, str]
 ) -> list[tuple[str, list[EmailArticle]]]:
     """Articles for `sub`, one entry per story, grouped by topic, best first."""
     wanted = set(sub.topics) if sub.topics is not None else None
-    stories: dict[int, list[Any]] = defaultdict(list)
+    stories: dict[int, list[ArticleRow]] = defaultdict(list)
     for row in rows:
         if matches_subscription(sub, {m.topic for m in row.matches}, row.score):
             stories[row.duplicate_of_id or row.id].append(row)
@@ -83,7 +86,12 @@ def build_groups(
 
 
 def make_digest(
-    config: Any, db: Database, rules: RuleSet, sub: Any, period: Period, now: datetime
+    config: MailSettings,
+    db: Database,
+    rules: RuleSet,
+    sub: Subscriber,
+    period: Period,
+    now: datetime,
 ) -> Digest:
     """Collect, group and render one subscription's digest for a period."""
     with db.read() as session:
@@ -104,7 +112,9 @@ def make_digest(
     return Digest(sub, period, groups, message)
 
 
-def digest_period(db: Database, sub: Any, now: datetime, since: datetime | None) -> Period | None:
+def digest_period(
+    db: Database, sub: Subscriber, now: datetime, since: datetime | None
+) -> Period | None:
     """--since: from then to now. Else the latest scheduled period, from the last digest sent."""
     if since is not None:
         fmt = "%Y-%m-%d %H:%M"
@@ -120,14 +130,16 @@ def digest_period(db: Database, sub: Any, now: datetime, since: datetime | None)
     return period
 
 
-def _tz(sub: Any) -> Any:
-    from zoneinfo import ZoneInfo
-
+def _tz(sub: Subscriber) -> ZoneInfo:
     return ZoneInfo(sub.timezone)
 
 
 def preview_digests(
-    config: Any, db: Database, rules: RuleSet, now: datetime, since: datetime | None = None
+    config: MailSettings,
+    db: Database,
+    rules: RuleSet,
+    now: datetime,
+    since: datetime | None = None,
 ) -> list[Digest]:
     """Every subscription's current digest, rendered but not sent."""
     digests = []
@@ -141,7 +153,7 @@ def preview_digests(
 
 
 def send_digests(
-    config: Any,
+    config: MailSettings,
     db: Database,
     rules: RuleSet,
     now: datetime,
@@ -170,18 +182,18 @@ def _send_one(db: Database, digest: Digest, transport: Transport, now: datetime)
     if digest_id is None:
         return outcome
     if not digest.entries:
-        status, error = "empty", None
+        status, error = DigestStatus.EMPTY, None
     else:
         try:
             transport.send(digest.message)
-            status, error = "sent", None
+            status, error = DigestStatus.SENT, None
         except TemporaryDeliveryError as exc:
-            status, error = "pending", str(exc)
+            status, error = DigestStatus.PENDING, str(exc)
         except PermanentDeliveryError as exc:
-            status, error = "failed", str(exc)
+            status, error = DigestStatus.FAILED, str(exc)
     with db.write() as session:
         finish_digest(session, digest_id, status, now, error)
     if error:
         logger.warning("digest %s for %s: %s", period.key, email, error)
-    outcome.status = "retrying" if status == "pending" else status
+    outcome.status = "retrying" if status == DigestStatus.PENDING else status.value
     return outcome

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import trafilatura
 
+from alerts.assessment import assess
 from alerts.rules import RuleSet
-from alerts.scoring import score_matches
 from crawler.config import DEFAULT_TOPICS
 from crawler.extraction.pool import Extractor
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
-from storage.db import Database
+from storage.db import Database, open_database
 
 REALWORLD = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
 IN_FLIGHT = 16
@@ -62,7 +62,6 @@ async def run_pipeline(
 ) -> tuple[int, float]:
     extractor = Extractor(workers)
     rules = RuleSet(DEFAULT_TOPICS)
-    weights = rules.weights()
     stored = 0
     semaphore = asyncio.Semaphore(IN_FLIGHT)
 
@@ -72,7 +71,7 @@ async def run_pipeline(
             x = await extractor.extract(html, url, ())
         if x is None:
             return
-        matches = rules.match(x.title, x.text)
+        assessment = assess(x.title, x.text, rules)
         new = NewArticle(
             url=url,
             url_key=url,
@@ -81,9 +80,11 @@ async def run_pipeline(
             text=x.text,
             published=x.published,
             date_source="page",
-            score=score_matches(matches, weights).total,
+            score=assessment.total,
             simhash=x.simhash,
-            matches=[NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in matches],
+            matches=[
+                NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in assessment.matches
+            ],
         )
 
         def write() -> None:
@@ -103,15 +104,15 @@ async def run_pipeline(
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 600
     docs = pages(n)
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{tmp}/bench.db")
-        db.upgrade()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_database(f"sqlite:///{tmp}/bench.db") as db,
+    ):
         with db.write() as s:
             sync_outlets(s, [OutletInfo("bench", "Bench", "PK", "en")])
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         stored, worker_cpu = asyncio.run(run_pipeline(docs, db, workers=2))
         wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0 + worker_cpu
-        db.dispose()
     print(
         f"pipeline: {stored}/{n} stored in {wall:.1f}s wall, {cpu:.1f}s CPU (all processes; "
         f"{worker_cpu:.1f}s in the extraction workers)"

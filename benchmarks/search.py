@@ -24,7 +24,7 @@ from alerts.rules import RuleSet
 from crawler.archive.reader import Archive
 from crawler.config import DEFAULT_TOPICS
 from storage.articles import OutletInfo, sync_outlets
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.queries import ArticleFilter
 
 REALWORLD = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
@@ -154,47 +154,46 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         path = sys.argv[2] if len(sys.argv) > 2 else f"{tmp}/search.db"
-        db = Database(f"sqlite:///{path}")
-        db.upgrade()
-        with db.engine.connect() as conn:
-            have = conn.execute(text("SELECT count(*) FROM articles")).scalar()
-        if have != n:
-            t0 = time.perf_counter()
-            build(db, n, rng)
-            print(f"built {n} articles in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-        queries = pick_queries(db, n, rng)
-        archive = Archive(db, RuleSet(DEFAULT_TOPICS))
-        fts = {
-            k: time_queries(lambda q: archive.search(ArticleFilter(query=q, limit=20)), qs)
-            for k, qs in queries.items()
-        }
-        all_fts = [t for ts in fts.values() for t in ts]
-
-        def like(q: str) -> None:
+        with open_database(f"sqlite:///{path}") as db:
             with db.engine.connect() as conn:
-                conn.execute(
-                    text(
-                        "SELECT id FROM articles WHERE text LIKE :p "
-                        "ORDER BY first_seen DESC LIMIT 20"
-                    ),
-                    {"p": f"%{q.strip(chr(34))}%"},
-                ).all()
+                have = conn.execute(text("SELECT count(*) FROM articles")).scalar()
+            if have != n:
+                t0 = time.perf_counter()
+                build(db, n, rng)
+                print(f"built {n} articles in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+            queries = pick_queries(db, n, rng)
+            archive = Archive(db, RuleSet(DEFAULT_TOPICS))
+            fts = {
+                k: time_queries(lambda q: archive.search(ArticleFilter(query=q, limit=20)), qs)
+                for k, qs in queries.items()
+            }
+            all_fts = [t for ts in fts.values() for t in ts]
 
-        like_times = time_queries(like, [q for qs in queries.values() for q in qs])
-        for kind, ts in fts.items():
+            def like(q: str) -> None:
+                with db.engine.connect() as conn:
+                    conn.execute(
+                        text(
+                            "SELECT id FROM articles WHERE text LIKE :p "
+                            "ORDER BY first_seen DESC LIMIT 20"
+                        ),
+                        {"p": f"%{q.strip(chr(34))}%"},
+                    ).all()
+
+            like_times = time_queries(like, [q for qs in queries.values() for q in qs])
+            for kind, ts in fts.items():
+                print(
+                    f"{kind:7} n={len(ts):3} median_ms={statistics.median(ts):7.1f} "
+                    f"p95_ms={p95(ts):7.1f} max_ms={max(ts):7.1f}"
+                )
             print(
-                f"{kind:7} n={len(ts):3} median_ms={statistics.median(ts):7.1f} "
-                f"p95_ms={p95(ts):7.1f} max_ms={max(ts):7.1f}"
+                f"LIKE    n={len(like_times):3} median_ms={statistics.median(like_times):7.1f} "
+                f"p95_ms={p95(like_times):7.1f}"
             )
-        print(
-            f"LIKE    n={len(like_times):3} median_ms={statistics.median(like_times):7.1f} "
-            f"p95_ms={p95(like_times):7.1f}"
-        )
-        print(
-            f"search: n={n} p95_ms={p95(all_fts):.1f} median_ms={statistics.median(all_fts):.1f} "
-            f"like_median_ms={statistics.median(like_times):.1f}"
-        )
-        db.dispose()
+            print(
+                f"search: n={n} p95_ms={p95(all_fts):.1f} "
+                f"median_ms={statistics.median(all_fts):.1f} "
+                f"like_median_ms={statistics.median(like_times):.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -6,15 +6,19 @@ from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.config import load_config
+from alerts.outbox import AlertQueue
+from crawler.config import Config, load_config
 from crawler.pipelines import Reject
 from crawler.service.context import CrawlContext, attach_context, crawl_context, has_context
+from crawler.settings import config_settings
 from spiders.items import ArticlePage
 from spiders.urls import url_key
 from storage.articles import record_seen
 from storage.runs import finish_run, start_run
+from storage.statuses import CrawlStatus
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +47,17 @@ class CrawlRunRecorder:
     def item_dropped(
         self, item: Any, response: Any, exception: BaseException, spider: Spider
     ) -> None:
-        if not (
-            isinstance(exception, Reject) and exception.remember and isinstance(item, ArticlePage)
-        ):
+        outcome = exception.outcome if isinstance(exception, Reject) else None
+        if outcome is None or not isinstance(item, ArticlePage):
             return
         keys = {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
         if item.url_key:
             keys.add(item.url_key)
         try:
             with self.context.db.write() as session:
-                record_seen(session, keys, item.outlet_id, exception.outcome, self.context.clock())
+                record_seen(session, keys, item.outlet_id, outcome, self.context.clock())
         except SQLAlchemyError as exc:
-            logger.error("could not remember %s as %s: %s", item.url, exception.outcome, exc)
+            logger.error("could not remember %s as %s: %s", item.url, outcome, exc)
 
     def spider_error(self, failure: Any, response: Any, spider: Spider) -> None:
         """A bug or a page we could not handle: counted for this one item, the crawl goes on."""
@@ -75,9 +78,9 @@ class CrawlRunRecorder:
             for k, v in values.items()
             if k.startswith("mediawatch/errors/")
         }
-        status = "ok" if reason == "finished" else reason
+        status = run_status(reason)
         if not values.get("mediawatch/sources_fetched") and kinds:
-            status = "failed"
+            status = CrawlStatus.FAILED
         with self.context.db.write() as session:
             finish_run(
                 session,
@@ -92,6 +95,20 @@ class CrawlRunRecorder:
             )
 
 
+def run_status(reason: str) -> CrawlStatus:
+    """A crawl run's status from Scrapy's close reason: "finished" is ok, the others are kept.
+
+    A reason we do not know (a CloseSpider raised with its own words) is recorded as failed:
+    the run did not finish, and crawl_runs.status only takes CrawlStatus values.
+    """
+    if reason == "finished":
+        return CrawlStatus.OK
+    try:
+        return CrawlStatus(reason)
+    except ValueError:
+        return CrawlStatus.FAILED
+
+
 class StandaloneCrawl:
     """Scrapy add-on for `scrapy crawl outlet -a outlet=ID` run from a checkout.
 
@@ -102,10 +119,13 @@ class StandaloneCrawl:
     """
 
     def __init__(self, crawler: Crawler) -> None:
+        self.config: Config | None = None
         if has_context(crawler):
             return
-        config = load_config()
+        config = self.config = load_config()
         context = CrawlContext.create(config)
+        # As `mediawatch crawl` does: alerts are queued with the article, or never.
+        context.on_stored.append(AlertQueue(config.subscriptions).enqueue_for_article)
         attach_context(crawler, context)
         crawler.signals.connect(context.close, signal=signals.engine_stopped)
         spider: Any = crawler.spider
@@ -121,5 +141,8 @@ class StandaloneCrawl:
     def from_crawler(cls, crawler: Crawler) -> "StandaloneCrawl":
         return cls(crawler)
 
-    def update_settings(self, settings: Any) -> None:
-        """Scrapy's add-on interface; the settings module already has what this crawl needs."""
+    def update_settings(self, settings: Settings) -> None:
+        """The configuration's [crawl] knobs (user agent, robots.txt, delays, limits), above
+        the settings module's defaults and below `scrapy crawl -s NAME=VALUE`."""
+        if self.config is not None:
+            settings.setdict(config_settings(self.config), priority="spider")

@@ -8,30 +8,39 @@ it is not fetched again.
 import asyncio
 import logging
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
-from alerts.scoring import score_matches
+from alerts.assessment import assess
 from crawler.extraction.pool import ExtractionFailed
 from crawler.service.context import CrawlContext, crawl_context
-from spiders.items import ArticlePage, DeadLink
+from spiders.items import ArticlePage, DeadLink, PageText
 from spiders.urls import clean_url, same_site, url_key
 from storage.articles import NewArticle, NewMatch, insert_article, record_seen
+from storage.statuses import SeenOutcome
 
 logger = logging.getLogger(__name__)
 
 
-class Reject(DropItem):
-    """An expected reason not to store a page; `outcome` is remembered for its URL."""
+class DropReason(StrEnum):
+    """Why a page is dropped without remembering its URL, so a later crawl may fetch it."""
 
-    def __init__(self, outcome: str, url: str, remember: bool = True) -> None:
+    EXTRACTION_FAILED = "extraction_failed"  # a worker crashed or timed out
+    DUPLICATE_URL = "duplicate_url"  # insert_article remembered its URLs already
+    DATABASE_ERROR = "database_error"
+
+
+class Reject(DropItem):
+    """An expected reason not to store a page; a SeenOutcome is remembered for its URL."""
+
+    def __init__(self, reason: SeenOutcome | DropReason, url: str) -> None:
         # Expected, so logged at INFO; real failures are counted and logged as warnings.
-        super().__init__(f"{outcome}: {url}", log_level="INFO")
-        self.outcome = outcome
-        self.remember = remember
+        super().__init__(f"{reason}: {url}", log_level="INFO")
+        self.outcome = reason if isinstance(reason, SeenOutcome) else None
 
 
 class _Stage:
@@ -59,11 +68,18 @@ class ExtractPipeline(_Stage):
             item.extracted = await self.context.extractor.extract(item.html, item.url, names)
         except ExtractionFailed as exc:
             self._error("extraction", item.url, str(exc))
-            raise Reject("extraction_failed", item.url, remember=False) from exc
+            raise Reject(DropReason.EXTRACTION_FAILED, item.url) from exc
         item.html = ""  # the text is what is kept; free the page early
         if item.extracted is None:
-            raise Reject("not_article", item.url)
+            raise Reject(SeenOutcome.NOT_ARTICLE, item.url)
         return item
+
+
+def _extracted(item: ArticlePage) -> PageText:
+    """What ExtractPipeline found; the later stages only ever see pages it let through."""
+    if item.extracted is None:
+        raise RuntimeError(f"{item.url} reached a pipeline stage before extraction")
+    return item.extracted
 
 
 class ArticlePipeline(_Stage):
@@ -72,7 +88,7 @@ class ArticlePipeline(_Stage):
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        extracted = item.extracted
+        extracted = _extracted(item)
         canonical = item.url
         if extracted.canonical_url and same_site(extracted.canonical_url, item.url):
             canonical = extracted.canonical_url
@@ -90,7 +106,7 @@ class ArticlePipeline(_Stage):
             item.published, item.date_source = item.hint_published, item.hint_date_source or "feed"
         max_age = timedelta(days=self.context.config.crawl.max_age_days)
         if item.published and item.published < self.context.clock() - max_age:
-            raise Reject("too_old", item.url)
+            raise Reject(SeenOutcome.TOO_OLD, item.url)
         return item
 
 
@@ -100,9 +116,10 @@ class ScorePipeline(_Stage):
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        title = item.extracted.title or item.hint_title or ""
-        item.matches = self.context.rules.match(title, item.extracted.text)
-        item.score = score_matches(item.matches, self.context.rules.weights()).total
+        extracted = _extracted(item)
+        title = extracted.title or item.hint_title or ""
+        assessment = assess(title, extracted.text, self.context.rules)
+        item.matches, item.score = assessment.matches, assessment.total
         return item
 
 
@@ -120,20 +137,19 @@ class StorePipeline(_Stage):
                     assert self.crawler.stats is not None
                     self.crawler.stats.inc_value("mediawatch/new_articles")
                 else:
-                    raise Reject("duplicate_url", item.url, remember=False)
+                    raise Reject(DropReason.DUPLICATE_URL, item.url)
         except SQLAlchemyError as exc:
             self._error("database", getattr(item, "url", "?"), f"{type(exc).__name__}: {exc}")
-            raise Reject("database_error", getattr(item, "url", "?"), remember=False) from exc
+            raise Reject(DropReason.DATABASE_ERROR, getattr(item, "url", "?")) from exc
         return item
 
     def _record_dead(self, item: DeadLink) -> None:
         with self.context.db.write() as session:
-            record_seen(
-                session, [url_key(item.url)], item.outlet_id, item.outcome, self.context.clock()
-            )
+            outcome = SeenOutcome(item.outcome)  # the spider's word for it, as storage keeps it
+            record_seen(session, [url_key(item.url)], item.outlet_id, outcome, self.context.clock())
 
     def _store(self, item: ArticlePage) -> bool:
-        x = item.extracted
+        x = _extracted(item)
         assert item.canonical_url and item.url_key
         new = NewArticle(
             url=item.canonical_url,

@@ -53,23 +53,25 @@ def module_settings() -> dict[str, Any]:
     return {k: v for k, v in globals().items() if k.isupper()}
 
 
+def config_settings(config: Config) -> dict[str, Any]:
+    """The Scrapy knobs that mediawatch.toml's [crawl] section sets."""
+    crawl = config.crawl
+    return {
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "DOWNLOAD_DELAY": crawl.download_delay,
+        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_outlet,
+        "DOWNLOAD_TIMEOUT": crawl.timeout.total_seconds(),
+        "RETRY_TIMES": crawl.retries,
+        "DOWNLOAD_MAXSIZE": int(crawl.max_page_mb * 1024 * 1024),
+        "DOWNLOAD_WARNSIZE": int(crawl.max_page_mb * 1024 * 1024 * 0.5),
+        "CLOSESPIDER_TIMEOUT": crawl.run_timeout.total_seconds(),
+    }
+
+
 def crawl_settings(config: Config, outlet: Outlet) -> Settings:
     """Scrapy settings for crawling one outlet under this configuration."""
-    crawl = config.crawl
     settings = Settings(module_settings())
-    settings.setdict(
-        {
-            "USER_AGENT": crawl.user_agent,
-            "ROBOTSTXT_OBEY": crawl.obey_robots,
-            "DOWNLOAD_DELAY": crawl.download_delay,
-            "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
-            "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_outlet,
-            "DOWNLOAD_TIMEOUT": crawl.timeout.total_seconds(),
-            "RETRY_TIMES": crawl.retries,
-            "DOWNLOAD_MAXSIZE": int(crawl.max_page_mb * 1024 * 1024),
-            "DOWNLOAD_WARNSIZE": int(crawl.max_page_mb * 1024 * 1024 * 0.5),
-            "CLOSESPIDER_TIMEOUT": crawl.run_timeout.total_seconds(),
-        },
-        priority="cmdline",
-    )
+    settings.setdict(config_settings(config), priority="cmdline")
     return settings

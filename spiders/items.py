@@ -1,8 +1,49 @@
 """What spiders yield and pipelines fill in, one field group per step."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Protocol
+
+
+class TermCount(Protocol):
+    """One term's mentions as ScorePipeline records them (alerts.rules.TermMatch has them).
+
+    A Protocol because spiders know nothing of alerts; it says what StorePipeline may read.
+    """
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def term(self) -> str: ...
+    @property
+    def title_count(self) -> int: ...
+    @property
+    def text_count(self) -> int: ...
+
+
+class PageText(Protocol):
+    """What extraction found in a page (crawler.extraction.page.Extracted has it)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def author(self) -> str | None: ...
+    @property
+    def published(self) -> datetime | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def site_name(self) -> str | None: ...
+    @property
+    def canonical_url(self) -> str | None: ...
+    @property
+    def simhash(self) -> int: ...
+    @property
+    def date_declared(self) -> bool: ...
 
 
 @dataclass
@@ -20,7 +61,7 @@ class ArticlePage:
     hint_date_source: str | None = None
     redirect_urls: list[str] = field(default_factory=list)
     # filled in by ExtractPipeline
-    extracted: Any = None
+    extracted: PageText | None = None
     # filled in by ArticlePipeline
     canonical_url: str | None = None
     url_key: str | None = None
@@ -28,8 +69,16 @@ class ArticlePage:
     published: datetime | None = None
     date_source: str = "none"
     # filled in by ScorePipeline
-    matches: list[Any] = field(default_factory=list)
+    matches: Sequence[TermCount] = ()
     score: float = 0.0
+
+
+class DeadLinkKind(StrEnum):
+    """Why an article URL is dead; the pipeline remembers it under the same word."""
+
+    GONE = "gone"  # HTTP 404 or 410
+    TOO_LARGE = "too_large"
+    ROBOTS = "robots"  # disallowed by robots.txt
 
 
 @dataclass
@@ -41,4 +90,4 @@ class DeadLink:
 
     outlet_id: str
     url: str
-    outcome: str
+    outcome: DeadLinkKind

@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 
 from spiders.diagnosis import looks_like_challenge, looks_like_html
 from spiders.feeds import parse_feed
-from spiders.items import ArticlePage, DeadLink
+from spiders.items import ArticlePage, DeadLink, DeadLinkKind
 from spiders.outlets import Outlet
 from spiders.sitemaps import MAX_SITEMAP_BYTES, parse_sitemap, read_sitemap_body
 from spiders.urls import same_site
@@ -218,8 +218,8 @@ class OutletSpider(Spider):
             return
         kind, reason = classify_failure(failure)
         self.record_error(kind, request.url, f"{role}: {reason}")
-        if role == "article" and kind in ("gone", "too_large", "robots"):
-            yield DeadLink(self.outlet.id, request.url, kind)
+        if role == "article" and kind in set(DeadLinkKind):
+            yield DeadLink(self.outlet.id, request.url, DeadLinkKind(kind))
 
     def _source_problem(self, response: Response, role: str, body: bytes | None = None) -> None:
         body = response.body if body is None else body

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import ArticleRow, MatchRow, OutletRow, SeenUrlRow
+from storage.statuses import SeenOutcome
 
 NEAR_DUPLICATE_BITS = 3  # SimHash bits two copies of one piece may differ in
 ARTICLE_WRITE_LOCK = 0x6D77_0001  # PostgreSQL advisory lock key for article inserts
@@ -86,7 +87,7 @@ def record_seen(
     session: Session,
     keys: Iterable[str],
     outlet_id: str,
-    outcome: str,
+    outcome: SeenOutcome,
     now: datetime,
     article_id: int | None = None,
 ) -> None:
@@ -162,7 +163,7 @@ def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleR
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ARTICLE_WRITE_LOCK})
     if article_by_key(session, new.url_key) is not None:
-        record_seen(session, new.aliases, new.outlet_id, "stored", now)
+        record_seen(session, new.aliases, new.outlet_id, SeenOutcome.STORED, now)
         return None
     original = find_near_duplicate(session, new.simhash) if new.simhash else None
     b = bands(new.simhash)
@@ -193,5 +194,7 @@ def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleR
     )
     session.add(row)
     session.flush()
-    record_seen(session, [new.url_key, *new.aliases], new.outlet_id, "stored", now, row.id)
+    record_seen(
+        session, [new.url_key, *new.aliases], new.outlet_id, SeenOutcome.STORED, now, row.id
+    )
     return row

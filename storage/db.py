@@ -83,3 +83,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def open_database(url: str) -> Iterator[Database]:
+    """The database at `url` for one command: an engine, the schema migrated to the newest
+    version, and the engine disposed at the end (also when the migration fails)."""
+    db = Database(url)
+    try:
+        db.upgrade()
+        yield db
+    finally:
+        db.dispose()

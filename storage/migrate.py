@@ -9,6 +9,10 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found data it will not guess about; the message says what to fix."""
+
+
 def alembic_config() -> Config:
     """Alembic's configuration, pointing at our migrations folder."""
     config = Config()

@@ -5,11 +5,13 @@ Each index says which query it serves. Schema changes go through Alembic
 """
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.statuses import AlertStatus, CrawlStatus, DigestStatus, SeenOutcome
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -42,6 +46,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def one_of(name: str, column: str, values: type[StrEnum]) -> CheckConstraint:
+    """A named CHECK that `column` holds one of the enum's values."""
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)
 
 
 class Base(DeclarativeBase):
@@ -142,6 +152,8 @@ class SeenUrlRow(Base):
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     seen_at: Mapped[datetime]
 
+    __table_args__ = (one_of("ck_seen_urls_outcome", "outcome", SeenOutcome),)
+
 
 class CrawlRunRow(Base):
     """One crawl of one outlet: what it fetched, found and failed at."""
@@ -152,7 +164,7 @@ class CrawlRunRow(Base):
     outlet_id: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(32), default=CrawlStatus.RUNNING)
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     items_discovered: Mapped[int] = mapped_column(Integer, default=0)
     new_articles: Mapped[int] = mapped_column(Integer, default=0)
@@ -163,6 +175,7 @@ class CrawlRunRow(Base):
     __table_args__ = (
         # `mediawatch status`: the latest runs of each outlet
         Index("ix_crawl_runs_outlet_started", "outlet_id", "started_at"),
+        one_of("ck_crawl_runs_status", "status", CrawlStatus),
     )
 
 
@@ -177,7 +190,7 @@ class AlertRow(Base):
         Integer, comment="the first copy's id: near-duplicates share it, so alert once"
     )
     subscription: Mapped[str] = mapped_column(String(320), comment="the subscriber's email")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -188,6 +201,7 @@ class AlertRow(Base):
         UniqueConstraint("story_id", "subscription", name="uq_alerts_story_subscription"),
         # delivery: pending alerts whose time has come
         Index("ix_alerts_status_next", "status", "next_attempt_at"),
+        one_of("ck_alerts_status", "status", AlertStatus),
     )
 
 
@@ -202,7 +216,7 @@ class DigestRow(Base):
     period_start: Mapped[datetime]
     period_end: Mapped[datetime]
     entries: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DigestStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -213,6 +227,7 @@ class DigestRow(Base):
 
     __table_args__ = (
         UniqueConstraint("subscription", "period", name="uq_digests_subscription_period"),
+        one_of("ck_digests_status", "status", DigestStatus),
     )
 
 

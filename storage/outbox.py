@@ -12,6 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import AlertRow, ArticleRow, DigestRow
+from storage.statuses import AlertStatus, DigestStatus
+
+# a digest in one of these states is not sent again for its period
+DONE = (DigestStatus.SENT, DigestStatus.EMPTY)
 
 
 def _insert(session: Session) -> Any:
@@ -34,7 +38,7 @@ def queue_alerts(
             "article_id": article.id,
             "story_id": story,
             "subscription": s,
-            "status": "pending",
+            "status": AlertStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -51,7 +55,7 @@ def due_alerts(session: Session, now: datetime, limit: int = 500) -> list[AlertR
     return list(
         session.scalars(
             select(AlertRow)
-            .where(AlertRow.status == "pending", AlertRow.next_attempt_at <= now)
+            .where(AlertRow.status == AlertStatus.PENDING, AlertRow.next_attempt_at <= now)
             .order_by(AlertRow.id)
             .limit(limit)
         )
@@ -70,7 +74,7 @@ def claim_alert(
         update(AlertRow)
         .where(
             AlertRow.id == alert_id,
-            AlertRow.status == "pending",
+            AlertRow.status == AlertStatus.PENDING,
             AlertRow.next_attempt_at <= due_before,
         )
         .values(next_attempt_at=now + lease)
@@ -82,7 +86,7 @@ def mark_sent(session: Session, alert_id: int, now: datetime) -> None:
     """The server took it."""
     row = session.get(AlertRow, alert_id)
     if row:
-        row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
+        row.status, row.sent_at, row.attempts = AlertStatus.SENT, now, row.attempts + 1
         row.last_error = None
 
 
@@ -98,7 +102,8 @@ def mark_failed(session: Session, alert_id: int, error: str) -> None:
     """Refused for good; kept with the reason for `alerts list`."""
     row = session.get(AlertRow, alert_id)
     if row:
-        row.status, row.attempts, row.last_error = "failed", row.attempts + 1, error[:1000]
+        row.status, row.attempts = AlertStatus.FAILED, row.attempts + 1
+        row.last_error = error[:1000]
 
 
 def alert_counts(session: Session) -> dict[str, int]:
@@ -176,7 +181,7 @@ def claim_digest(
             period_start=start,
             period_end=end,
             entries=entries,
-            status="sending",
+            status=DigestStatus.SENDING,
             attempts=0,
             created_at=now,
             claimed_until=now + lease,
@@ -192,11 +197,16 @@ def claim_digest(
         .where(
             DigestRow.id == row.id,
             or_(
-                DigestRow.status == "pending",
-                (DigestRow.status == "sending") & (DigestRow.claimed_until <= now),
+                DigestRow.status == DigestStatus.PENDING,
+                (DigestRow.status == DigestStatus.SENDING) & (DigestRow.claimed_until <= now),
             ),
         )
-        .values(status="sending", claimed_until=now + lease, entries=entries, period_end=end)
+        .values(
+            status=DigestStatus.SENDING,
+            claimed_until=now + lease,
+            entries=entries,
+            period_end=end,
+        )
     ).rowcount  # type: ignore[attr-defined]
     if not taken:
         return None
@@ -205,14 +215,14 @@ def claim_digest(
 
 
 def finish_digest(
-    session: Session, digest_id: int, status: str, now: datetime, error: str | None = None
+    session: Session, digest_id: int, status: DigestStatus, now: datetime, error: str | None = None
 ) -> None:
     """Record how sending a claimed digest ended, and release the claim."""
     row = session.get(DigestRow, digest_id)
     if row:
         row.status, row.attempts, row.last_error = status, row.attempts + 1, error
         row.claimed_until = None
-        if status in ("sent", "empty"):
+        if status in DONE:
             row.sent_at = now
 
 
@@ -220,7 +230,7 @@ def last_digest_end(session: Session, subscription: str) -> datetime | None:
     """Where the subscription's last digest sent (or recorded empty) ended."""
     return session.scalar(
         select(func.max(DigestRow.period_end)).where(
-            DigestRow.subscription == subscription, DigestRow.status.in_(("sent", "empty"))
+            DigestRow.subscription == subscription, DigestRow.status.in_(DONE)
         )
     )
 

@@ -8,12 +8,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import ArticleRow, CrawlRunRow
+from storage.statuses import CrawlStatus
 
 
 def start_run(session: Session, outlet_id: str, now: datetime) -> int:
     """Record that a crawl of this outlet began; its id."""
     row = CrawlRunRow(
-        outlet_id=outlet_id, started_at=now, status="running", error_kinds={}, error_samples={}
+        outlet_id=outlet_id,
+        started_at=now,
+        status=CrawlStatus.RUNNING,
+        error_kinds={},
+        error_samples={},
     )
     session.add(row)
     session.flush()
@@ -25,7 +30,7 @@ def finish_run(
     run_id: int,
     *,
     finished_at: datetime,
-    status: str,
+    status: CrawlStatus,
     pages_fetched: int,
     items_discovered: int,
     new_articles: int,
@@ -48,9 +53,11 @@ def finish_run(
 
 def mark_interrupted(session: Session, now: datetime) -> int:
     """Runs left "running" by a process that died are closed as "interrupted"."""
-    rows = list(session.scalars(select(CrawlRunRow).where(CrawlRunRow.status == "running")))
+    rows = list(
+        session.scalars(select(CrawlRunRow).where(CrawlRunRow.status == CrawlStatus.RUNNING))
+    )
     for row in rows:
-        row.status, row.finished_at = "interrupted", now
+        row.status, row.finished_at = CrawlStatus.INTERRUPTED, now
     return len(rows)
 
 
@@ -92,7 +99,7 @@ def outlet_statuses(
         last = runs[0] if runs else None
         dry = 0
         for run in runs:
-            if run.new_articles or run.status == "running":
+            if run.new_articles or run.status == CrawlStatus.RUNNING:
                 break
             dry += 1
         result.append(

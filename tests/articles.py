@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Any
 
+from alerts.assessment import assess
 from alerts.outbox import AlertQueue
 from alerts.rules import RuleSet
-from alerts.scoring import score_matches
 from crawler.config import Config
 from crawler.extraction.page import fingerprint
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
@@ -33,8 +33,7 @@ def store(
     queue: bool = True,
 ) -> Any:
     """Store one article as the pipeline would (immediate alerts queued in the same transaction)."""
-    rules = RuleSet(config.topics)
-    matches = rules.match(title, text)
+    assessment = assess(title, text, RuleSet(config.topics))
     new = NewArticle(
         url=f"https://{key}",
         url_key=key,
@@ -43,9 +42,11 @@ def store(
         text=text,
         published=first_seen,
         date_source="page",
-        score=score_matches(matches, rules.weights()).total,
+        score=assessment.total,
         simhash=fingerprint(text),
-        matches=[NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in matches],
+        matches=[
+            NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in assessment.matches
+        ],
     )
     with db.write() as session:
         row = insert_article(session, new, first_seen)

@@ -5,20 +5,34 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from crawler.demo.command import _to_toml
+from tests.golden import REALWORLD
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# The demo's op-ed (CISMOA, with TTP and FATF mentions), shipped in the package.
+CISMOA_OPED = (
+    resources.files("crawler.demo").joinpath("content", "cismoa-oped.txt").read_text("utf-8")
+)
 PG_URL = os.environ.get(
     "MEDIAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_SERVICES = os.environ.get("MEDIAWATCH_REQUIRE_SERVICES") == "1"
+REQUIRE_GOLDEN = os.environ.get("MEDIAWATCH_REQUIRE_GOLDEN") == "1"
+
+
+def skip_or_fail(message: str, required: bool, variable: str) -> NoReturn:
+    """Skip with the reason; when `variable`=1 says it must be there (as in CI), fail instead."""
+    if required:
+        pytest.fail(f"{message}, and {variable}=1 makes that a failure", pytrace=False)
+    pytest.skip(message)
 
 
 def service_up(host: str, port: int) -> bool:
@@ -31,12 +45,38 @@ def service_up(host: str, port: int) -> bool:
 
 def need_service(name: str, port: int) -> None:
     """Skip (or, under MEDIAWATCH_REQUIRE_SERVICES=1, fail) when a local service is absent."""
-    if service_up("127.0.0.1", port):
-        return
-    message = f"{name} is not running on 127.0.0.1:{port}"
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " and MEDIAWATCH_REQUIRE_SERVICES=1")
-    pytest.skip(message)
+    if not service_up("127.0.0.1", port):
+        message = f"{name} is not running on 127.0.0.1:{port}"
+        skip_or_fail(message, REQUIRE_SERVICES, "MEDIAWATCH_REQUIRE_SERVICES")
+
+
+GOLDEN_FILES = ("htmldate/expected.json", "aeb/ground-truth.json", "fundus/expected.json")
+
+
+def need_golden(folder: Path = REALWORLD, required: bool = REQUIRE_GOLDEN) -> Path:
+    """The extraction golden set (../shared/realworld); skip without it, or fail under
+    MEDIAWATCH_REQUIRE_GOLDEN=1 (as in CI), where a missing set would hide a regression."""
+    missing = [name for name in GOLDEN_FILES if not (folder / name).is_file()]
+    if missing:
+        message = (
+            f"the extraction golden set is not at {folder} (missing {', '.join(missing)}); "
+            "put a copy of the shared folder beside the clone"
+        )
+        skip_or_fail(message, required, "MEDIAWATCH_REQUIRE_GOLDEN")
+    return folder
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
+    """Poll `check` until it holds; fail naming `what` after `timeout` seconds.
+
+    The one way tests wait for another process (a daemon, a worker, a web server): the
+    deadline is the assertion, so no test sleeps for a fixed time and hopes.
+    """
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from crawler.demo.site import DemoArticle, FixtureSite, Page, article_html, rss
 
 
 def sample_paragraphs() -> list[str]:
-    """The CISMOA op-ed from ../shared/samples (shipped with the demo too), in paragraphs."""
+    """The demo's CISMOA op-ed (crawler/demo/content), in paragraphs as the demo publishes it."""
     from crawler.demo.command import _paragraphs
 
     return _paragraphs("file:cismoa-oped.txt")

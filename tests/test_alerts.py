@@ -13,12 +13,12 @@ from alerts.rules import RuleSet
 from crawler.config import Config, config_from_dict
 from storage.db import Database
 from tests.articles import open_db, store
-from tests.conftest import SHARED, cli_json, run_cli, write_config
+from tests.conftest import CISMOA_OPED, cli_json, run_cli, write_config
 from tests.smtp import SmtpServer, free_port
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 WEATHER_LINE = "Rain is expected across Punjab this week, with cooler nights in the north. "
-CISMOA = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
+CISMOA = CISMOA_OPED
 FATF = (
     "Pakistan left the FATF grey list in 2022. The Financial Action Task Force will review "
     "progress again next year, and the grey list remains a threat to banks. " + WEATHER_LINE * 3

@@ -1,6 +1,7 @@
 """End to end: real crawls (`mediawatch crawl`) against the fixture outlets on 127.0.0.1."""
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -8,11 +9,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import cli_json, run_cli, write_config
+from tests.conftest import REPO, cli_json, run_cli, write_config
 from tests.site import SiteMap, build, outlets_config
 
 
 class World:
+    """A temporary archive of the fixture outlets, and what its crawls reported."""
+
+    first: dict[str, Any]  # `crawl --format json` of the first crawl
+    fetches_after_first: dict[str, int]  # requests per fixture page after the first crawl
+    second: dict[str, Any]  # and of the second
+
     def __init__(self, tmp: Path) -> None:
         self.site: SiteMap = build()
         self.tmp = tmp
@@ -48,10 +55,16 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The fixture outlets crawled twice, the second crawl straight after the first.
+
+    Both crawls happen here, before any test, so every test sees the same finished world
+    whichever of them runs, in whatever order; the tests only read it.
+    """
     w = World(tmp_path_factory.mktemp("crawl"))
     w.first = w.cli("crawl", "--format", "json")
     w.fetches_after_first = {key: w.site.fetches(key) for key in w.site.paths}
+    w.second = w.cli("crawl", "--format", "json")
     yield w
     w.site.site.stop()
 
@@ -145,8 +158,7 @@ def test_syndicated_copy_is_stored_linked_and_alerted_once(world: World) -> None
 
 
 def test_second_crawl_fetches_no_article_again(world: World) -> None:
-    second = world.cli("crawl", "--format", "json")
-    assert second["new_articles"] == 0
+    assert world.second["new_articles"] == 0
     first = world.fetches_after_first
     for key in ("a1", "a2", "a4", "a7", "a8", "a9", "a10", "a11", "b1", "b2", "b3"):
         assert world.site.fetches(key) == first[key] == 1, f"{key} fetched again"
@@ -321,5 +333,49 @@ def test_the_whole_path_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         urdu = cli_json("--config", str(config), "search", "تحریک", "--format", "json")
         assert [h["url"] for h in urdu] == [site.url("b2")]
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == first["alerts_queued"] == 5
+    finally:
+        site.site.stop()
+
+
+def test_plain_scrapy_crawl_from_a_checkout(tmp_path: Path) -> None:
+    """`scrapy crawl outlet -a outlet=ID` in the checkout reads $MEDIAWATCH_CONFIG, crawls
+    that outlet, stores its articles, queues their alerts and records the run."""
+    import os
+    import subprocess
+    import sys
+
+    site = build()
+    try:
+        config = write_config(
+            tmp_path / "m.toml",
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+                "crawl": {"extract_workers": 1, "download_delay": 0, "user_agent": "desk-bot/2"},
+                "email": {"outbox_dir": str(tmp_path / "out")},
+                "catalogue": {"include": []},
+                "outlets": [o for o in outlets_config(site) if o["id"] == "beta"],
+            },
+        )
+        # [crawl] applies (the user agent, no delay); Scrapy's own -s still works on top.
+        quick = ["-s", "AUTOTHROTTLE_ENABLED=0"]
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "outlet", "-a", "outlet=beta", *quick],
+            cwd=REPO,
+            env={**os.environ, "MEDIAWATCH_CONFIG": str(config)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+        stored = cli_json("--config", str(config), "search", "--format", "json")
+        assert sorted(a["url"] for a in stored) == sorted(
+            site.url(key) for key in ("b1", "b2", "b3")
+        )
+        status = cli_json("--config", str(config), "status", "--format", "json")
+        [beta] = status["outlets"]
+        assert (beta["result"], beta["new_articles"], beta["articles"]) == ("ok", 3, 3)
+        assert status["pending_alerts"] == 3  # cismoa, ttp, fatf: sent by the next `mediawatch`
+        assert site.site.user_agents == {"desk-bot/2"}
     finally:
         site.site.stop()

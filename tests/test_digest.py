@@ -12,10 +12,10 @@ from alerts.schedule import latest_period
 from crawler.config import config_from_dict
 from crawler.service.mail import digests_now
 from tests.articles import open_db, store
-from tests.conftest import SHARED
+from tests.conftest import CISMOA_OPED
 from tests.smtp import SmtpServer
 
-CISMOA = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
+CISMOA = CISMOA_OPED
 LINE = "Rain is expected across Punjab this week, with cooler nights in the north. "
 FATF = "Pakistan left the FATF grey list in 2022, the Financial Action Task Force said. " + LINE * 3
 OTHER_FATF = (

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from crawler.config import config_from_dict
-from tests.conftest import cli_json, need_service, write_config
+from tests.conftest import cli_json, need_service, wait_until, write_config
 from tests.site import build, outlets_config
 from tests.smtp import SmtpServer
-from tests.test_daemon import wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 

@@ -93,10 +93,9 @@ def test_longer_terms_win_over_the_shorter_terms_inside_them() -> None:
 
 
 def test_default_topics_on_the_sample_op_ed() -> None:
-    from tests.conftest import SHARED
+    from tests.conftest import CISMOA_OPED
 
-    text = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
-    found = RuleSet(DEFAULT_TOPICS).match("Renewing CISMOA", text)
+    found = RuleSet(DEFAULT_TOPICS).match("Renewing CISMOA", CISMOA_OPED)
     topics = {m.topic for m in found}
     assert topics == {"cismoa", "ttp", "fatf"}
 

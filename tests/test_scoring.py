@@ -1,7 +1,9 @@
 """The score: 0 without matches; more mentions, title mentions and more topics raise it."""
 
-from alerts.rules import TermMatch
+from alerts.assessment import assess
+from alerts.rules import RuleSet, TermMatch
 from alerts.scoring import score_matches
+from crawler.config import Topic
 
 W = {"a": 1.0, "b": 1.0, "heavy": 3.0}
 
@@ -34,3 +36,11 @@ def test_more_topics_raise_it() -> None:
 
 def test_weight_multiplies_the_topic() -> None:
     assert score(TermMatch("heavy", "x", 0, 1)) == 3.0
+
+
+def test_assess_scores_a_page_with_the_rules_weights() -> None:
+    rules = RuleSet([Topic(id="fatf", name="FATF", terms=["FATF"], weight=2.0)])
+    page = assess("FATF meets", "The FATF said so.", rules)
+    assert page.matches == [TermMatch("fatf", "FATF", 1, 1)]
+    assert page.total == 2.0 * (1 + 2 * 1)  # w × (log2(1+1) + 2 × log2(1+1))
+    assert assess("Weather", "Sunny.", rules).total == 0

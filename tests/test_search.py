@@ -1,6 +1,7 @@
 """Full-text search, the same cases on SQLite FTS5 and PostgreSQL."""
 
 import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from crawler.archive.reader import Archive
 from crawler.config import DEFAULT_TOPICS
 from crawler.config.errors import QueryError
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
-from storage.db import Database
+from storage.db import open_database
 from storage.queries import ArticleFilter
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -94,34 +95,36 @@ DOCS = [
 
 
 @pytest.fixture
-def archive(db_url: str):  # type: ignore[no-untyped-def]
-    db = Database(db_url)
-    db.upgrade()
-    with db.write() as s:
-        sync_outlets(
-            s, [OutletInfo(o, o.title(), "PK", "en") for o in ("dawn", "hindu", "jang", "bhaskar")]
-        )
-        for i, (key, outlet, lang, title, body, topic, score, age) in enumerate(DOCS):
-            when = NOW - timedelta(days=age)
-            insert_article(
+def archive(db_url: str) -> Iterator[Archive]:
+    with open_database(db_url) as db:
+        with db.write() as s:
+            sync_outlets(
                 s,
-                NewArticle(
-                    url=f"https://{outlet}.example/{key}",
-                    url_key=f"{outlet}.example/{key}",
-                    outlet_id=outlet,
-                    title=title,
-                    text=body,
-                    published=when,
-                    date_source="page",
-                    score=score,
-                    simhash=(i + 1) * 0x0101_0101_0101_0101,
-                    language=lang,
-                    matches=[NewMatch(topic, topic.upper(), 0, 1)] if topic else [],
-                ),
-                when,
+                [
+                    OutletInfo(o, o.title(), "PK", "en")
+                    for o in ("dawn", "hindu", "jang", "bhaskar")
+                ],
             )
-    yield Archive(db, RuleSet(DEFAULT_TOPICS))
-    db.dispose()
+            for i, (key, outlet, lang, title, body, topic, score, age) in enumerate(DOCS):
+                when = NOW - timedelta(days=age)
+                insert_article(
+                    s,
+                    NewArticle(
+                        url=f"https://{outlet}.example/{key}",
+                        url_key=f"{outlet}.example/{key}",
+                        outlet_id=outlet,
+                        title=title,
+                        text=body,
+                        published=when,
+                        date_source="page",
+                        score=score,
+                        simhash=(i + 1) * 0x0101_0101_0101_0101,
+                        language=lang,
+                        matches=[NewMatch(topic, topic.upper(), 0, 1)] if topic else [],
+                    ),
+                    when,
+                )
+        yield Archive(db, RuleSet(DEFAULT_TOPICS))
 
 
 def keys(results: list[dict]) -> list[str]:  # type: ignore[type-arg]

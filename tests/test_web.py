@@ -7,6 +7,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,20 @@ import pytest
 
 from crawler.config import config_from_dict
 from tests.articles import open_db, store
-from tests.conftest import REPO, REQUIRE_SERVICES, SHARED, write_config
+from tests.conftest import (
+    CISMOA_OPED,
+    REPO,
+    REQUIRE_SERVICES,
+    skip_or_fail,
+    wait_until,
+    write_config,
+)
 from tests.smtp import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
 NOW = datetime.now(UTC)
-CISMOA = (SHARED / "samples" / "cismoa-oped.txt").read_text(encoding="utf-8")
+CISMOA = CISMOA_OPED
 FATF = (
     "Pakistan left the FATF grey list in 2022, the Financial Action Task Force said, and "
     "banks in Karachi say compliance costs have doubled since then. "
@@ -40,18 +48,29 @@ def get(url: str, token: str | None = None) -> tuple[int, Any, bytes]:
         return exc.code, exc.headers, exc.read()
 
 
-def wait_for(url: str) -> None:
-    import time
+def answers(url: str) -> bool:
+    try:
+        return get(url)[0] == 200
+    except OSError:
+        return False
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if get(url)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never answered")
+
+@contextmanager
+def web_server(config: Path) -> Iterator[str]:
+    """`mediawatch web` in its own process on a free port, once /healthz answers; its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(f"{base}/healthz to answer", lambda: answers(base + "/healthz"), 30)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -102,19 +121,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         ).id,
     }
     db.dispose()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--config", str(config_path), "web", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/healthz")
+    with web_server(config_path) as base:
         yield {"base": base, "ids": ids, "tmp": tmp}
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_api_matches_the_cli_json(server: dict[str, Any]) -> None:
@@ -162,28 +170,17 @@ def test_token_login(tmp_path: Path) -> None:
             "web": {"token": "s3cret"},
         },
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/healthz")
+    with web_server(config) as base:
         assert get(base + "/")[0] == 401
         assert get(base + "/api/articles", token="wrong")[0] == 401
         assert get(base + "/api/articles", token="s3cret")[0] == 200
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{CHROMIUM} missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)")
+        message = f"{CHROMIUM} missing (apt-get install chromium)"
+        skip_or_fail(message, REQUIRE_SERVICES, "MEDIAWATCH_REQUIRE_SERVICES")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -203,10 +200,30 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-def test_search_filter_open_and_follow_duplicate(server: dict[str, Any], browser: Any) -> None:
-    page = browser.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page in its own browser context: no cookies or history from another test."""
+    p = browser.new_page()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def dialogs(page: Any) -> list[str]:
+    """JavaScript dialogs the page opened (dismissed): a script ran if this is not empty."""
+    seen: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        seen.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return seen
+
+
+def test_search_filter_open_and_follow_duplicate(
+    server: dict[str, Any], page: Any, dialogs: list[str]
+) -> None:
     page.goto(server["base"] + "/")
     page.fill("input[name=q]", "CISMOA")
     page.press("input[name=q]", "Enter")
@@ -234,13 +251,11 @@ def test_search_filter_open_and_follow_duplicate(server: dict[str, Any], browser
     page.wait_for_selector("article.full")
     assert page.locator("h1").inner_text() == "CISMOA renewed, again"
     assert dialogs == []
-    page.close()
 
 
-def test_hostile_title_is_text_and_nothing_runs(server: dict[str, Any], browser: Any) -> None:
-    page = browser.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+def test_hostile_title_is_text_and_nothing_runs(
+    server: dict[str, Any], page: Any, dialogs: list[str]
+) -> None:
     page.goto(server["base"] + "/?q=evil")
     page.wait_for_selector(".result")
     assert "<script>window.__pwned = 1</script>" in page.locator(".result h2").inner_text()
@@ -249,19 +264,14 @@ def test_hostile_title_is_text_and_nothing_runs(server: dict[str, Any], browser:
     assert page.locator("h1").inner_text().startswith("<script>")
     assert page.evaluate("() => window.__pwned") is None
     assert dialogs == []
-    page.close()
 
 
-def test_outlets_page(server: dict[str, Any], browser: Any) -> None:
-    page = browser.new_page()
+def test_outlets_page(server: dict[str, Any], page: Any) -> None:
     page.goto(server["base"] + "/outlets")
     assert page.locator("table.outlets tbody tr").count() == 2
     assert "never crawled" in page.locator("table.outlets").inner_text()
-    page.close()
 
 
-def test_malformed_query_shows_a_message(server: dict[str, Any], browser: Any) -> None:
-    page = browser.new_page()
+def test_malformed_query_shows_a_message(server: dict[str, Any], page: Any) -> None:
     page.goto(server["base"] + "/?q=%22open")
     assert "closing quote" in page.locator(".error").inner_text()
-    page.close()

@@ -9,7 +9,7 @@ from alerts.rules import RuleSet
 from crawler.archive.shapes import article_detail, article_summary
 from crawler.config import Config
 from crawler.config.errors import NotFoundError, QueryError
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.queries import ArticleFilter, get_article, list_articles, near_duplicates
 from storage.querylang import QuerySyntaxError, parse_query
 from storage.search import search
@@ -25,12 +25,9 @@ class Archive:
     @classmethod
     @contextmanager
     def open(cls, config: Config) -> Iterator["Archive"]:
-        db = Database(config.database.url)
-        db.upgrade()
-        try:
+        """The archive of `config`'s database, opened (and migrated) for the `with` block."""
+        with open_database(config.database.url) as db:
             yield cls(db, RuleSet(config.topics))
-        finally:
-            db.dispose()
 
     def search(
         self, f: ArticleFilter, now: datetime | None = None, marked: bool = False

@@ -12,6 +12,8 @@ import click
 from alerts.errors import DeliveryError
 from crawler.config import Config, load_config, starter_config
 from crawler.config.errors import MediawatchError, UsageError
+from storage.migrate import MigrationRefused
+from storage.statuses import AlertStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +41,8 @@ class MediawatchGroup(click.Group):
             return super().invoke(ctx)
         except (MediawatchError, DeliveryError) as exc:
             raise CliError(str(exc), exc.exit_code) from None
+        except MigrationRefused as exc:
+            raise CliError(f"the database cannot be upgraded: {exc}", 1) from None
         except (
             click.ClickException,
             click.exceptions.Exit,
@@ -272,8 +276,11 @@ def explain(source: str, fmt: str, config_path: str | None) -> None:
 def status(fmt: str, config_path: str | None) -> None:
     """Per outlet: last crawl, result, errors and counts; pending alerts."""
     from crawler.service.status import status_report
+    from storage.db import open_database
 
-    report = status_report(load(config_path), datetime.now(UTC))
+    config = load(config_path)
+    with open_database(config.database.url) as db:
+        report = status_report(config, datetime.now(UTC), db)
     if fmt == "json":
         emit_json(report.as_json())
     else:
@@ -338,7 +345,7 @@ def alerts(config_path: str | None) -> None:
 
 
 @alerts.command("list", epilog=example("mediawatch alerts list --status pending --format json"))
-@click.option("--status", type=click.Choice(["pending", "sent", "failed"]))
+@click.option("--status", type=click.Choice([s.value for s in AlertStatus]))
 @click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @config_option

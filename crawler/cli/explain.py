@@ -9,8 +9,9 @@ from typing import Any
 
 from w3lib.encoding import html_to_unicode
 
-from alerts.rules import RuleSet, TermMatch
-from alerts.scoring import TITLE_WEIGHT, TOPIC_BONUS, Score, score_matches
+from alerts.assessment import Assessment, assess
+from alerts.rules import RuleSet
+from alerts.scoring import TITLE_WEIGHT, TOPIC_BONUS
 from crawler.config import Config
 from crawler.config.errors import MediawatchError, UsageError
 from crawler.extraction.page import Extracted, extract_page
@@ -24,11 +25,10 @@ class Explanation:
 
     source: str
     extracted: Extracted
-    matches: list[TermMatch]
-    score: Score
+    assessment: Assessment
 
     def as_json(self) -> dict[str, Any]:
-        x = self.extracted
+        x, score = self.extracted, self.assessment.score
         return {
             "source": self.source,
             "title": x.title,
@@ -36,7 +36,7 @@ class Explanation:
             "published": x.published.isoformat() if x.published else None,
             "language": x.language,
             "words": len(x.text.split()),
-            "score": self.score.total,
+            "score": score.total,
             "topics": [
                 {
                     "topic": t.topic,
@@ -45,9 +45,9 @@ class Explanation:
                     "body_mentions": t.body_mentions,
                     "score": round(t.score, 4),
                 }
-                for t in self.score.topics
+                for t in score.topics
             ],
-            "multi_topic_bonus": self.score.bonus,
+            "multi_topic_bonus": score.bonus,
             "matches": [
                 {
                     "topic": m.topic,
@@ -57,12 +57,12 @@ class Explanation:
                     "title_count": m.title_count,
                     "text_count": m.text_count,
                 }
-                for m in self.matches
+                for m in self.assessment.matches
             ],
         }
 
     def as_text(self) -> str:
-        x = self.extracted
+        x, matches, score = self.extracted, self.assessment.matches, self.assessment.score
         lines = [
             f"title:     {x.title}",
             f"author:    {x.author or '-'}",
@@ -70,21 +70,21 @@ class Explanation:
             f"language:  {x.language or '-'}   words: {len(x.text.split())}",
             "",
         ]
-        if not self.matches:
+        if not matches:
             lines.append("no topic matches: score 0")
             return "\n".join(lines)
         lines.append(f"{'TOPIC':10} {'TERM':40} {'TITLE':>5} {'BODY':>5}")
-        for m in self.matches:
+        for m in matches:
             lines.append(f"{m.topic:10} {m.term[:40]:40} {m.title_count:>5} {m.text_count:>5}")
         lines.append("")
-        for t in self.score.topics:
+        for t in score.topics:
             lines.append(
                 f"{t.topic:10} {t.weight:g} × (log2(1+{t.body_mentions}) + {TITLE_WEIGHT:g} × "
                 f"log2(1+{t.title_mentions})) = {t.score:.3f}"
             )
         lines.append(
-            f"score = {' + '.join(f'{t.score:.3f}' for t in self.score.topics)} × "
-            f"(1 + {TOPIC_BONUS:g} × ({len(self.score.topics)} - 1)) = {self.score.total:.3f}"
+            f"score = {' + '.join(f'{t.score:.3f}' for t in score.topics)} × "
+            f"(1 + {TOPIC_BONUS:g} × ({len(score.topics)} - 1)) = {score.total:.3f}"
         )
         return "\n".join(lines)
 
@@ -120,6 +120,6 @@ def explain_source(config: Config, source: str) -> Explanation:
     extracted = extract_page(html, url)
     if extracted is None:
         raise MediawatchError(f"{source}: no article text found on this page")
-    rules = RuleSet(config.topics)
-    matches = rules.match(extracted.title, extracted.text)
-    return Explanation(source, extracted, matches, score_matches(matches, rules.weights()))
+    return Explanation(
+        source, extracted, assess(extracted.title, extracted.text, RuleSet(config.topics))
+    )

@@ -47,6 +47,7 @@ class FixtureSite:
     def __init__(self) -> None:
         self.routes: dict[str, Page] = {}
         self.requests: Counter[str] = Counter()
+        self.user_agents: set[str] = set()  # every User-Agent that asked, for tests
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -76,6 +77,7 @@ class FixtureSite:
             def do_GET(self) -> None:  # noqa: N802
                 with site._lock:
                     site.requests[self.path] += 1
+                    site.user_agents.add(self.headers.get("User-Agent", ""))
                     page = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
                 if page is None:
                     page = Page(b"<html><body><h1>Not found</h1></body></html>", status=404)

@@ -6,20 +6,26 @@ settings (which carry Scrapy knobs only) and never from a module global.
 """
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
 
 from scrapy.crawler import Crawler
+from sqlalchemy.orm import Session
 
 from alerts.rules import RuleSet
 from crawler.config import Config
 from crawler.extraction.pool import Extractor
 from spiders.outlets import Outlet
 from storage.articles import OutletInfo, sync_outlets
-from storage.db import Database
+from storage.db import Database, open_database
+from storage.models import ArticleRow
 
 _ATTRIBUTE = "mediawatch_context"
+
+# Called inside the article's write transaction with (session, the new article's row, now).
+StoredHook = Callable[[Session, ArticleRow, datetime], None]
 
 
 def utcnow() -> datetime:
@@ -29,44 +35,61 @@ def utcnow() -> datetime:
 
 @dataclass
 class CrawlContext:
-    """Everything a crawl shares: config, database, rules, workers, hooks."""
+    """Everything a crawl shares: config, database, rules, workers, hooks.
+
+    It owns its database and extraction workers: `create()` opens them and `close()` (or
+    the end of a `with` block) releases them, once.
+    """
 
     config: Config
     db: Database
     rules: RuleSet
     extractor: Extractor
     clock: Callable[[], datetime] = field(default=utcnow)
-    # Called inside the article's write transaction: (session, article row, now). The alert
-    # outbox hooks in here, so an article and its alerts are stored together or not at all.
-    on_stored: list[Callable[[Any, Any, datetime], None]] = field(default_factory=list)
+    # The alert outbox hooks in here, so an article and its alerts are stored together or
+    # not at all.
+    on_stored: list[StoredHook] = field(default_factory=list)
     # Outlet names that pages may append to their titles, for title cleaning.
     site_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _resources: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     @classmethod
-    def create(
-        cls, config: Config, db: Database | None = None, extra: Sequence[Outlet] = ()
-    ) -> "CrawlContext":
-        """Open the database (migrating it) and register the outlets in use (and `extra`)."""
-        if db is None:
-            db = Database(config.database.url)
-            db.upgrade()
-        outlets = {o.id: o for o in [*config.active_outlets(), *extra]}
-        with db.write() as session:
-            sync_outlets(
-                session,
-                [OutletInfo(o.id, o.name, o.country, o.language) for o in outlets.values()],
+    def create(cls, config: Config, extra: Sequence[Outlet] = ()) -> "CrawlContext":
+        """Open the database (migrating it), register the outlets in use (and `extra`) and
+        start the extraction workers."""
+        with ExitStack() as resources:
+            db = resources.enter_context(open_database(config.database.url))
+            outlets = {o.id: o for o in [*config.active_outlets(), *extra]}
+            with db.write() as session:
+                sync_outlets(
+                    session,
+                    [OutletInfo(o.id, o.name, o.country, o.language) for o in outlets.values()],
+                )
+            extractor = Extractor(config.crawl.extract_workers)
+            resources.callback(extractor.close)
+            return cls(
+                config=config,
+                db=db,
+                rules=RuleSet(config.topics),
+                extractor=extractor,
+                site_names={o.id: (o.name,) for o in outlets.values()},
+                _resources=resources.pop_all(),
             )
-        return cls(
-            config=config,
-            db=db,
-            rules=RuleSet(config.topics),
-            extractor=Extractor(config.crawl.extract_workers),
-            site_names={o.id: (o.name,) for o in outlets.values()},
-        )
 
     def close(self) -> None:
-        self.extractor.close()
-        self.db.dispose()
+        """Stop the extraction workers, then dispose of the database."""
+        self._resources.close()
+
+    def __enter__(self) -> "CrawlContext":
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def attach_context(crawler: Crawler, context: CrawlContext) -> None:

@@ -38,11 +38,12 @@ FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
 
 
 class Daemon:
-    """The long-running process behind `mediawatch run`."""
+    """The long-running process behind `mediawatch run`, on a crawl context it does not own
+    (`run_daemon` opens and closes it)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, context: CrawlContext) -> None:
         self.config = config
-        self.context = CrawlContext.create(config)
+        self.context = context
         self.queue = AlertQueue(config.subscriptions)
         self.context.on_stored.append(self.queue.enqueue_for_article)
         self.outlets = config.active_outlets()
@@ -210,16 +211,15 @@ class Daemon:
             await asyncio.wait(set(self.jobs), timeout=grace)
         await self._alerts()
         self.scheduler.shutdown(wait=False)
-        self.context.close()
-        logger.info("mediawatch stopped")
 
 
 def run_daemon(config: Config) -> int:
     """Run until SIGTERM or SIGINT; the exit status."""
-    daemon_holder: dict[str, Any] = {}
 
     async def main() -> int:
-        daemon_holder["d"] = Daemon(config)
-        return await daemon_holder["d"].run()
+        with CrawlContext.create(config) as context:
+            status = await Daemon(config, context).run()
+        logger.info("mediawatch stopped")
+        return status
 
     return run_in_reactor(main)

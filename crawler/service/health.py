@@ -5,6 +5,7 @@ import logging
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
+from enum import StrEnum
 
 from alerts.delivery import make_transport
 from alerts.errors import DeliveryError
@@ -13,26 +14,40 @@ from spiders.outlets import Outlet
 from storage.db import Database
 from storage.runs import OutletStatus, outlet_statuses
 from storage.state import get_state, set_state
+from storage.statuses import CrawlStatus
 
 logger = logging.getLogger(__name__)
-UNHEALTHY = {"blocked", "failing", "stale", "empty"}
 HEARTBEAT_KEY = "daemon_heartbeat"
 
 
-def health(s: OutletStatus, unhealthy_after: int) -> str:
+class Health(StrEnum):
+    """An outlet's verdict, as `status` shows it; the last one is kept in state as health:ID."""
+
+    OK = "ok"
+    NEVER_CRAWLED = "never crawled"
+    BLOCKED = "blocked"
+    FAILING = "failing"
+    STALE = "stale"  # no new article for N runs
+    EMPTY = "empty"  # stale, and nothing ever stored
+
+
+UNHEALTHY = {Health.BLOCKED, Health.FAILING, Health.STALE, Health.EMPTY}
+
+
+def health(s: OutletStatus, unhealthy_after: int) -> Health:
     """ok, never crawled, blocked, failing, or dry (no new articles for N runs)."""
     if s.last_status is None:
-        return "never crawled"
+        return Health.NEVER_CRAWLED
     kinds = s.last_error_kinds
     if kinds.get("blocked") or kinds.get("challenge"):
-        return "blocked"
-    if s.last_status == "failed":
-        return "failing"
+        return Health.BLOCKED
+    if s.last_status == CrawlStatus.FAILED:
+        return Health.FAILING
     if s.runs_without_new >= unhealthy_after and s.articles == 0:
-        return "empty"
+        return Health.EMPTY
     if s.runs_without_new >= unhealthy_after:
-        return "stale"
-    return "ok"
+        return Health.STALE
+    return Health.OK
 
 
 class OutletWatch:
@@ -42,11 +57,11 @@ class OutletWatch:
         self.config = config
         self.db = db
 
-    def check(self, outlet: Outlet, now: datetime) -> str:
+    def check(self, outlet: Outlet, now: datetime) -> Health:
         key = f"health:{outlet.id}"
         with self.db.read() as session:
             [status] = outlet_statuses(session, [outlet.id])
-            before = get_state(session, key) or "ok"
+            before = get_state(session, key) or Health.OK
         state = health(status, self.config.alerts.unhealthy_after_runs)
         if state == before:
             return state
@@ -65,7 +80,7 @@ class OutletWatch:
             logger.info("%s is %s again", outlet.id, state)
         return state
 
-    def _tell_operator(self, outlet: Outlet, state: str, detail: str) -> None:
+    def _tell_operator(self, outlet: Outlet, state: Health, detail: str) -> None:
         operator = self.config.alerts.operator
         if not operator:
             return

@@ -28,17 +28,14 @@ def crawl_job(config: Config, outlet_id: str) -> dict[str, Any]:
     """Run in a worker's job process: crawl one outlet once, then check its health."""
     from crawler.service.health import OutletWatch
     from crawler.service.once import crawl_once
-    from storage.db import Database
+    from storage.db import open_database
 
     outlet = config.active_outlet(outlet_id)
     if outlet is None:
         raise MediawatchError(f"outlet {outlet_id!r} is not in the configuration")
     summary = crawl_once(config, [outlet])
-    db = Database(config.database.url)
-    try:
+    with open_database(config.database.url) as db:
         OutletWatch(config, db).check(outlet, datetime.now(UTC))
-    finally:
-        db.dispose()
     return summary.as_json()
 
 

@@ -9,51 +9,38 @@ from alerts.rules import RuleSet
 from crawler.archive.shapes import iso
 from crawler.archive.since import parse_since
 from crawler.config import Config
-from storage.db import Database
+from storage.db import open_database
 from storage.outbox import list_alerts
-
-
-def _open(config: Config) -> Database:
-    db = Database(config.database.url)
-    db.upgrade()
-    return db
 
 
 def list_alert_rows(config: Config, status: str | None, limit: int) -> list[dict[str, Any]]:
     """The outbox for `alerts list`, newest first."""
-    db = _open(config)
-    try:
-        with db.read() as session:
-            return [
-                {
-                    "id": a.id,
-                    "status": a.status,
-                    "subscription": a.subscription,
-                    "article_id": a.article_id,
-                    "title": a.title,
-                    "url": a.url,
-                    "attempts": a.attempts,
-                    "last_error": a.last_error,
-                    "created_at": iso(a.created_at),
-                    "sent_at": iso(a.sent_at),
-                    "next_attempt_at": iso(a.next_attempt_at),
-                }
-                for a in list_alerts(session, status, limit)
-            ]
-    finally:
-        db.dispose()
+    with open_database(config.database.url) as db, db.read() as session:
+        return [
+            {
+                "id": a.id,
+                "status": a.status,
+                "subscription": a.subscription,
+                "article_id": a.article_id,
+                "title": a.title,
+                "url": a.url,
+                "attempts": a.attempts,
+                "last_error": a.last_error,
+                "created_at": iso(a.created_at),
+                "sent_at": iso(a.sent_at),
+                "next_attempt_at": iso(a.next_attempt_at),
+            }
+            for a in list_alerts(session, status, limit)
+        ]
 
 
 def flush_alerts(config: Config, now: datetime | None = None) -> DeliveryReport:
     """Deliver every pending alert, also those whose next try is later (the user asked)."""
-    db = _open(config)
-    try:
-        far = datetime.max.replace(tzinfo=UTC)
+    far = datetime.max.replace(tzinfo=UTC)
+    with open_database(config.database.url) as db:
         return deliver_pending(
             config, db, RuleSet(config.topics), now or datetime.now(UTC), due_before=far
         )
-    finally:
-        db.dispose()
 
 
 def digests_now(
@@ -62,9 +49,8 @@ def digests_now(
     """`mediawatch digest`: preview or send every subscription's digest."""
     now = now or datetime.now(UTC)
     since = parse_since(since_text, now)
-    db = _open(config)
-    rules = RuleSet(config.topics)
-    try:
+    with open_database(config.database.url) as db:
+        rules = RuleSet(config.topics)
         if send:
             outcomes = send_digests(config, db, rules, now, since)
             return [
@@ -76,5 +62,3 @@ def digests_now(
             lines.append(f"To: {d.subscription.email}\nSubject: {d.message['Subject']}\n")
             lines.append(text.get_content() if text else "")
         return lines or ["no digests due (every subscription has digest = off?)"]
-    finally:
-        db.dispose()

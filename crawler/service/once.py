@@ -30,8 +30,7 @@ class CycleSummary:
 
 def crawl_once(config: Config, outlets: list[Outlet], progress: bool = False) -> CycleSummary:
     """Crawl these outlets once in a fresh reactor (so: once per process)."""
-    context = CrawlContext.create(config, extra=outlets)
-    try:
+    with CrawlContext.create(config, extra=outlets) as context:
         from alerts.outbox import AlertQueue
 
         queue = AlertQueue(config.subscriptions)
@@ -43,5 +42,3 @@ def crawl_once(config: Config, outlets: list[Outlet], progress: bool = False) ->
 
         deliver_pending(config, context.db, context.rules, context.clock())
         return CycleSummary(outlets=results, alerts_queued=queue.queued)
-    finally:
-        context.close()

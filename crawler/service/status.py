@@ -79,22 +79,14 @@ class StatusReport:
         return "\n".join(lines)
 
 
-def status_report(config: Config, now: datetime, db: Database | None = None) -> StatusReport:
-    """Outlet health, alert counts, heartbeat and queue, read from the database (`db`, or
-    one opened, migrated and closed for this call)."""
-    own = db is None
-    if db is None:
-        db = Database(config.database.url)
-        db.upgrade()
-    try:
-        with db.read() as session:
-            ids = [o.id for o in config.active_outlets()]
-            statuses = outlet_statuses(session, ids)
-            alerts = alert_counts(session)
-            heartbeat = get_state(session, HEARTBEAT_KEY)
-    finally:
-        if own:
-            db.dispose()
+def status_report(config: Config, now: datetime, db: Database) -> StatusReport:
+    """Outlet health, alert counts and heartbeat read from the open database `db`, and the
+    queue."""
+    with db.read() as session:
+        ids = [o.id for o in config.active_outlets()]
+        statuses = outlet_statuses(session, ids)
+        alerts = alert_counts(session)
+        heartbeat = get_state(session, HEARTBEAT_KEY)
     after = config.alerts.unhealthy_after_runs
     queue = queue_status(config) if config.queue.url else None
     return StatusReport([(s, health(s, after)) for s in statuses], alerts, heartbeat, queue)

@@ -1,0 +1,183 @@
+"""Migrations on a database the previous release wrote: its rows survive, new checks hold.
+
+Rows go in with raw SQL, as revision 0003's code wrote them, so these tests do not depend on
+today's models. Each runs on SQLite and on the local PostgreSQL.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import make_engine
+from storage.migrate import MigrationRefused, alembic_config, upgrade
+from tests.conftest import run_cli, write_config
+
+AT = "'2026-11-26 08:00:00'"
+CRAWL_RUN = (
+    "INSERT INTO crawl_runs (outlet_id, started_at, status, pages_fetched, items_discovered,"
+    " new_articles, errors, error_kinds, error_samples)"
+    f" VALUES ('dawn', {AT}, '{{status}}', 3, 5, 1, 0, '{{{{}}}}', '{{{{}}}}')"
+)
+PREVIOUS_RELEASE = [
+    "INSERT INTO outlets (id, name, country, language) VALUES ('dawn', 'Dawn', 'PK', 'en')",
+    "INSERT INTO articles (id, url, url_key, outlet_id, title, text, date_source, word_count,"
+    " score, first_seen, simhash, sim_band0, sim_band1, sim_band2, sim_band3)"
+    f" VALUES (1, 'https://e.org/1', 'e.org/1', 'dawn', 'Grey list', 'FATF keeps Pakistan',"
+    f" 'page', 3, 2.0, {AT}, 7, 7, 0, 0, 0)",
+    *(
+        "INSERT INTO alerts (article_id, story_id, subscription, status, attempts,"
+        f" next_attempt_at, created_at) VALUES (1, 1, '{who}@e.org', '{status}', 0, {AT}, {AT})"
+        for who, status in [("a", "pending"), ("b", "sent"), ("c", "failed")]
+    ),
+    *(
+        "INSERT INTO digests (subscription, period, period_start, period_end, entries, status,"
+        f" attempts, created_at) VALUES ('d@e.org', '{status}', {AT}, {AT}, 1, '{status}', 0, {AT})"
+        for status in ["pending", "sending", "sent", "empty", "failed"]
+    ),
+    *(
+        CRAWL_RUN.format(status=status)
+        for status in ["running", "ok", "failed", "interrupted", "shutdown", "cancelled"]
+    ),
+    *(
+        "INSERT INTO seen_urls (url_key, outlet_id, outcome, article_id, seen_at)"
+        f" VALUES ('e.org/{outcome}', 'dawn', '{outcome}', {article}, {AT})"
+        for outcome, article in [
+            ("stored", 1),
+            ("too_old", "NULL"),
+            ("not_article", "NULL"),
+            ("gone", "NULL"),
+            ("too_large", "NULL"),
+            ("robots", "NULL"),
+        ]
+    ),
+]
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A database at revision 0003 (the previous release) holding what that release wrote."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        for statement in PREVIOUS_RELEASE:
+            conn.execute(text(statement))
+    yield engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def values(conn: Connection, table: str, column: str) -> list[str]:
+    return sorted(conn.execute(text(f"SELECT {column} FROM {table}")).scalars())
+
+
+def revision(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+
+
+def test_upgrade_keeps_every_row_and_then_refuses_an_unknown_status(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(CRAWL_RUN.format(status="my_own_reason")))  # a custom CloseSpider
+    upgrade(engine)
+    assert revision(engine) == "0004"
+    with engine.connect() as conn:
+        assert values(conn, "alerts", "status") == ["failed", "pending", "sent"]
+        assert values(conn, "digests", "status") == [
+            "empty",
+            "failed",
+            "pending",
+            "sending",
+            "sent",
+        ]
+        assert values(conn, "crawl_runs", "status") == sorted(
+            ["running", "ok", "failed", "interrupted", "shutdown", "cancelled", "failed"]
+        )
+        assert values(conn, "seen_urls", "outcome") == sorted(
+            ["stored", "too_old", "not_article", "gone", "too_large", "robots"]
+        )
+    for statement in [
+        "UPDATE alerts SET status = 'bounced' WHERE subscription = 'a@e.org'",
+        "UPDATE digests SET status = 'queued' WHERE period = 'pending'",
+        "UPDATE crawl_runs SET status = 'finished' WHERE status = 'ok'",
+        "UPDATE seen_urls SET outcome = 'deleted' WHERE outcome = 'gone'",
+    ]:
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.begin() as conn:  # 19 characters: too long for 0003's VARCHAR(16) on PostgreSQL
+        conn.execute(text(CRAWL_RUN.format(status="closespider_timeout")))
+
+
+def test_recreated_tables_keep_their_foreign_keys_and_search_triggers(engine: Engine) -> None:
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM articles WHERE id = 1"))
+        assert values(conn, "alerts", "status") == []  # ON DELETE CASCADE
+        assert (
+            conn.execute(
+                text("SELECT article_id FROM seen_urls WHERE outcome = 'stored'")
+            ).scalar_one()
+            is None
+        )  # ON DELETE SET NULL
+        if engine.dialect.name == "sqlite":
+            triggers = conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            ).scalars()
+            assert list(triggers) == [
+                "articles_fts_delete",
+                "articles_fts_insert",
+                "articles_fts_update",
+            ]
+
+
+def test_upgrade_refuses_unknown_alert_statuses_and_changes_nothing(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alerts SET status = 'bounced' WHERE subscription = 'a@e.org'"))
+        conn.execute(text("UPDATE seen_urls SET outcome = 'deleted' WHERE outcome = 'gone'"))
+        conn.execute(text(CRAWL_RUN.format(status="my_own_reason")))
+    with pytest.raises(MigrationRefused) as refused:
+        upgrade(engine)
+    message = str(refused.value)
+    assert "alerts.status holds 'bounced' (1 rows)" in message
+    assert "seen_urls.outcome holds 'deleted' (1 rows)" in message
+    assert revision(engine) == "0003"
+    with engine.connect() as conn:
+        assert "my_own_reason" in values(conn, "crawl_runs", "status")
+    with engine.begin() as conn:  # still no CHECK
+        conn.execute(text("UPDATE digests SET status = 'queued' WHERE period = 'pending'"))
+
+
+def test_downgrade_drops_the_checks(engine: Engine) -> None:
+    upgrade(engine)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alerts SET status = 'bounced' WHERE subscription = 'a@e.org'"))
+        assert values(conn, "digests", "status") == [
+            "empty",
+            "failed",
+            "pending",
+            "sending",
+            "sent",
+        ]
+
+
+def test_a_refused_upgrade_is_one_clear_line_not_a_bug_report(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alerts SET status = 'bounced' WHERE subscription = 'a@e.org'"))
+    config = write_config(tmp_path / "mediawatch.toml", {"database": {"url": db_url}})
+    result = run_cli("--config", str(config), "status")
+    assert result.returncode == 1
+    assert "the database cannot be upgraded" in result.stderr
+    assert "alerts.status holds 'bounced' (1 rows)" in result.stderr
+    assert "a bug" not in result.stderr and "Traceback" not in result.stderr
