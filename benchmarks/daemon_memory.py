@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawler.demo.command import _to_toml
+from crawler.demo.command import to_toml
 from tests.site import build, outlets_config
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "mediawatch.toml"
         config.write_text(
-            _to_toml(
+            to_toml(
                 {
                     "database": {"url": f"sqlite:///{tmp}/mw.db"},
                     "crawl": {"download_delay": 0, "max_page_mb": 2, "retries": 0},

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from alerts.outbox import AlertQueue
 from crawler.config import Config, load_config
 from crawler.pipelines import Reject
-from crawler.service.context import CrawlContext, attach_context, crawl_context, has_context
+from crawler.runtime.context import CrawlContext, attach_context, crawl_context, has_context
 from crawler.settings import config_settings
 from spiders.items import ArticlePage
 from spiders.urls import url_key

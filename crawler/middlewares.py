@@ -5,7 +5,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 
-from crawler.service.context import CrawlContext, crawl_context
+from crawler.runtime.context import CrawlContext, crawl_context
 from spiders.outlet import AlreadySeen
 from spiders.urls import url_key
 from storage.articles import known_url_keys

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.assessment import assess
 from crawler.extraction.pool import ExtractionFailed
-from crawler.service.context import CrawlContext, crawl_context
+from crawler.runtime.context import CrawlContext, crawl_context
 from spiders.items import ArticlePage, DeadLink, PageText
 from spiders.urls import clean_url, same_site, url_key
 from storage.articles import NewArticle, NewMatch, insert_article, record_seen

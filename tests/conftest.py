@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from crawler.demo.command import _to_toml
+from crawler.demo.command import to_toml
 from tests.golden import REALWORLD
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(_to_toml(data), encoding="utf-8")
+    path.write_text(to_toml(data), encoding="utf-8")
     return path
 
 

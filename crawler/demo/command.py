@@ -114,7 +114,7 @@ def run_demo(directory: str | None, configured: bool) -> None:
             **outlets,
         }
         if config_path is not None:
-            config_path.write_text(_to_toml(raw), encoding="utf-8")
+            config_path.write_text(to_toml(raw), encoding="utf-8")
         config = config_from_dict(raw, str(config_path or "(demo)"))
         click.echo(f"demo outlets serving on {site.base}; crawling them now…", err=True)
         summary = crawl_once(config, config.active_outlets(), progress=True)
@@ -153,7 +153,7 @@ def _report(summary: Any, config: Any, outbox: Path, config_path: Path | None) -
     click.echo(f"  {prefix} web        (then open http://127.0.0.1:8000/)")
 
 
-def _to_toml(data: dict[str, Any]) -> str:
+def to_toml(data: dict[str, Any]) -> str:
     """Just enough TOML writing for the demo's own configuration."""
 
     def value(v: Any) -> str:

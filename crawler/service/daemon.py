@@ -22,7 +22,7 @@ from alerts.delivery import deliver_pending
 from alerts.digest import send_digests
 from alerts.outbox import AlertQueue
 from crawler.config import Config
-from crawler.service.context import CrawlContext
+from crawler.runtime.context import CrawlContext
 from crawler.service.health import HEARTBEAT_KEY, OutletWatch
 from crawler.service.jobs import CrawlQueue
 from crawler.service.runner import crawl_outlet, run_in_reactor

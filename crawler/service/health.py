@@ -35,7 +35,7 @@ UNHEALTHY = {Health.BLOCKED, Health.FAILING, Health.STALE, Health.EMPTY}
 
 
 def health(s: OutletStatus, unhealthy_after: int) -> Health:
-    """ok, never crawled, blocked, failing, or dry (no new articles for N runs)."""
+    """The verdict `status` shows: never crawled, blocked, failing, empty, stale or ok."""
     if s.last_status is None:
         return Health.NEVER_CRAWLED
     kinds = s.last_error_kinds

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.config import Config
-from crawler.service.context import CrawlContext
+from crawler.runtime.context import CrawlContext
 from crawler.service.runner import OutletResult, Progress, crawl_outlets, run_in_reactor
 from spiders.outlets import Outlet
 

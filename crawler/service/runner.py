@@ -1,4 +1,4 @@
-"""One crawl cycle over some outlets, in Scrapy's asyncio reactor.
+"""Scrapy crawlers for some outlets in the one asyncio reactor: started, watched, summed up.
 
 Scrapy's reactor cannot be restarted in one process, so a process runs one reactor for its
 whole life: `run_in_reactor` for the one-shot commands, the daemon keeps it running.
@@ -14,7 +14,7 @@ from typing import Any, TextIO, TypeVar
 
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 
-from crawler.service.context import CrawlContext, attach_context
+from crawler.runtime.context import CrawlContext, attach_context
 from crawler.settings import TWISTED_REACTOR, crawl_settings
 from spiders.outlet import OutletSpider
 from spiders.outlets import Outlet
