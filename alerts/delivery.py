@@ -1,14 +1,17 @@
 """Sending email: over SMTP, or as .eml files when no SMTP server is configured.
 
-Alerts are read from the outbox, sent, and marked sent one by one. A temporary failure
-(connection refused, timeout, 4xx) leaves the alert pending with a later next-try time;
-a permanent one (5xx) marks it failed with the server's answer. Nothing is dropped.
+Alerts are read from the outbox, claimed, sent, and marked sent one by one. A temporary
+failure (connection refused, timeout, 4xx, a 5xx to HELO, STARTTLS, AUTH or MAIL FROM, an
+outbox folder that cannot be written) ends the round and leaves every alert pending with a
+later next-try time; only a recipient-level 5xx (RCPT TO or DATA) marks that one alert failed
+with the server's answer. Nothing is dropped.
 """
 
 import contextlib
 import logging
 import os
 import smtplib
+import socket
 import ssl
 import tempfile
 import uuid
@@ -25,7 +28,14 @@ from alerts.rules import RuleSet
 from alerts.settings import EmailSettings, MailSettings
 from storage.db import Database
 from storage.models import ArticleRow
-from storage.outbox import claim_alert, due_alerts, mark_failed, mark_retry, mark_sent
+from storage.outbox import (
+    claim_alert,
+    due_alerts,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    release_alert,
+)
 from storage.queries import outlet_names
 
 logger = logging.getLogger(__name__)
@@ -55,9 +65,14 @@ class EmlOutbox:
             name = _file_name(msg)
             # Written under a temporary name, then renamed: a reader never sees half a file.
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(msg.as_bytes())
-            os.replace(tmp, self.directory / name)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(msg.as_bytes())
+                os.replace(tmp, self.directory / name)
+            except BaseException:
+                with contextlib.suppress(OSError):  # a full disk leaves no half file behind
+                    os.unlink(tmp)
+                raise
         except OSError as exc:
             raise TemporaryDeliveryError(f"cannot write to {self.directory}: {exc}") from exc
 
@@ -75,7 +90,13 @@ def _file_name(msg: EmailMessage) -> str:
 
 
 class SmtpTransport:
-    """One SMTP connection per delivery round, opened on first use."""
+    """One SMTP connection per delivery round, opened on first use.
+
+    Only a recipient-level refusal (5xx to RCPT TO for this message's address, or 5xx after
+    its DATA) is permanent for that one email. Anything about the connection, the server or
+    our settings (refused, timeout, 421, any 4xx, a 5xx to HELO, STARTTLS, AUTH or MAIL FROM)
+    is temporary: every alert would meet it, so none is failed for it.
+    """
 
     def __init__(
         self, host: str, port: int, starttls: bool, user: str, password: str, timeout: float
@@ -87,57 +108,78 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         if self._smtp is None:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if self.user:
-                smtp.login(self.user, self.password)
+            try:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.user:
+                    smtp.login(self.user, self.password)
+            except BaseException:
+                smtp.close()
+                raise
             self._smtp = smtp
         return self._smtp
 
     def send(self, msg: EmailMessage) -> None:
         try:
-            self._connect().send_message(msg)
+            smtp = self._connect()
         except smtplib.SMTPNotSupportedError as exc:
-            self._drop()
-            raise TemporaryDeliveryError(
-                f"{self.host}:{self.port}: {exc} (servers often offer AUTH only after STARTTLS: "
-                "check [email] smtp_starttls and smtp_user)"
+            raise self._temporary(
+                str(exc),
+                "servers often offer AUTH only after STARTTLS: check [email] smtp_starttls "
+                "and smtp_user",
             ) from exc
         except smtplib.SMTPAuthenticationError as exc:
-            # Our configuration is wrong, not the alert: keep it queued until it is fixed.
-            self._drop()
-            raise TemporaryDeliveryError(
-                f"{self.host}:{self.port} refused the login ({exc.smtp_code}): check "
-                "[email] smtp_user and $MEDIAWATCH_SMTP_PASSWORD"
+            raise self._temporary(
+                f"the login was refused ({exc.smtp_code})",
+                "check [email] smtp_user and $MEDIAWATCH_SMTP_PASSWORD",
             ) from exc
+        except smtplib.SMTPResponseException as exc:  # the greeting (421, 554), STARTTLS, EHLO
+            raise self._temporary(
+                f"SMTP {exc.smtp_code} on connecting: {_text(exc.smtp_error)}",
+                _hint(exc.smtp_code) or "the server does not take mail now",
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:  # refused, unreachable, timeout, TLS
+            raise self._temporary(f"{exc or type(exc).__name__}") from exc
+        try:
+            smtp.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            self._raise(min(codes) if codes else 550, str(exc.recipients))
-        except smtplib.SMTPResponseException as exc:
-            self._raise(
-                exc.smtp_code,
-                exc.smtp_error.decode("utf-8", "replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error),
-            )
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self._drop()
-            raise TemporaryDeliveryError(
-                f"{self.host}:{self.port}: {exc or type(exc).__name__}"
+            # One recipient per message, so this is this message's address.
+            code, text = next(iter(exc.recipients.values()), (550, b"refused"))
+            self._per_message(code, f"RCPT TO refused: {_text(text)}")
+        except smtplib.SMTPDataError as exc:
+            self._per_message(exc.smtp_code, f"the message was refused: {_text(exc.smtp_error)}")
+        except smtplib.SMTPSenderRefused as exc:
+            raise self._temporary(
+                f"SMTP {exc.smtp_code} to MAIL FROM {exc.sender}: {_text(exc.smtp_error)}",
+                _hint(exc.smtp_code) or "check [email] from; the alerts stay queued",
             ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            # Only a non-ASCII address the server cannot carry (no SMTPUTF8): this email only.
+            raise PermanentDeliveryError(f"{self._where()}: {exc}") from exc
+        except smtplib.SMTPResponseException as exc:  # HELO and the like
+            raise self._temporary(
+                f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}", _hint(exc.smtp_code)
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:  # dropped connection, timeout
+            raise self._temporary(f"{exc or type(exc).__name__}") from exc
 
-    def _raise(self, code: int, text: str) -> None:
-        message = f"SMTP {code} from {self.host}:{self.port}: {text}"
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _temporary(self, text: str, fix: str = "") -> TemporaryDeliveryError:
+        """The connection is closed (its state is unknown) and the error says what to fix."""
+        self._drop()
+        return TemporaryDeliveryError(f"{self._where()}: {text}" + (f" ({fix})" if fix else ""))
+
+    def _per_message(self, code: int, text: str) -> None:
+        """A refusal of this one message: permanent if 5xx, else temporary."""
+        message = f"SMTP {code} from {self._where()}: {text}"
         if code in CONFIGURATION_CODES:
             # The server wants TLS or a login: our settings are wrong, not this alert.
-            self._drop()
-            raise TemporaryDeliveryError(
-                message + " (check [email] smtp_starttls, smtp_user and $MEDIAWATCH_SMTP_PASSWORD)"
-            )
-        if code >= 500:
+            raise self._temporary(f"SMTP {code}: {text}", _hint(code))
+        if 500 <= code < 600:
             raise PermanentDeliveryError(message)
-        self._drop()
-        raise TemporaryDeliveryError(message)
+        raise self._temporary(f"SMTP {code}: {text}")
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -151,6 +193,16 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._smtp.quit()
             self._smtp = None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _hint(code: int) -> str:
+    if code in CONFIGURATION_CODES:
+        return "check [email] smtp_starttls, smtp_user and $MEDIAWATCH_SMTP_PASSWORD"
+    return ""
 
 
 def make_transport(email: EmailSettings) -> Transport:
@@ -192,41 +244,52 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send every alert whose next try is due (by `due_before`, default now); say what happened.
 
-    After a temporary failure the rest of the round is not tried (the server is unlikely to
-    take the next one) but rescheduled with the same backoff, so `alerts list` shows why.
+    Each alert is claimed before anything else is done with it, so an alert another sender
+    holds is left alone. After a temporary failure (the server, the connection or our settings:
+    any email would meet it) the rest of the round is not tried but rescheduled with the same
+    backoff and the same reason, so `alerts list` shows why; only a recipient-level refusal
+    fails an alert.
     """
     report = DeliveryReport()
     transport = transport or make_transport(config.email)
     subscribers = {s.email.lower() for s in config.subscriptions}
+    claimer = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     with db.read() as session:
         due = [
             (a.id, a.article_id, a.subscription, a.attempts)
-            for a in due_alerts(session, due_before or now)
+            for a in due_alerts(session, now, due_before=due_before)
         ]
         names = outlet_names(session)
-    server_down = False
+    stopped: str | None = None  # why the round ended early
     try:
         for alert_id, article_id, to, attempts in due:
-            if to not in subscribers:
-                outcome = "failed"
+            due_by = due_before or now
+            if to not in subscribers or stopped is not None:
+                # Claimed and settled in one transaction: nothing to send, only to record.
                 with db.write() as session:
-                    mark_failed(session, alert_id, "subscription no longer in the configuration")
-            elif server_down:
-                outcome = "retrying"
-                with db.write() as session:
-                    mark_retry(
-                        session,
-                        alert_id,
-                        "not tried: server unreachable this round",
-                        now + backoff(attempts + 1),
-                    )
+                    if not claim_alert(session, alert_id, now, SEND_LEASE, due_by, claimer):
+                        continue  # another process (daemon, `alerts flush`, a worker) has it
+                    if to not in subscribers:
+                        outcome = "failed"
+                        reason = "subscription no longer in the configuration"
+                        mark_failed(session, alert_id, reason, claimer)
+                    else:
+                        outcome = "retrying"
+                        reason = f"not tried this round: {stopped}"
+                        mark_retry(session, alert_id, reason, now + backoff(attempts + 1), claimer)
             else:
                 with db.write() as session:
-                    if not claim_alert(session, alert_id, now, SEND_LEASE, due_before or now):
-                        continue  # another process (daemon, `alerts flush`) is sending it
+                    if not claim_alert(session, alert_id, now, SEND_LEASE, due_by, claimer):
+                        continue
                 msg = _render(db, config, rules, names, article_id, to, now)
-                outcome = _send(db, transport, msg, alert_id, to, attempts, now) if msg else "gone"
-                server_down = outcome == "retrying"
+                if msg is None:
+                    outcome = "gone"
+                    with db.write() as session:
+                        release_alert(session, alert_id, claimer)
+                else:
+                    outcome, error = _send(db, transport, msg, alert_id, to, attempts, now, claimer)
+                    if outcome == "retrying":
+                        stopped = error
             setattr(report, outcome, getattr(report, outcome) + 1)
     finally:
         transport.close()
@@ -268,20 +331,21 @@ def _send(
     to: str,
     attempts: int,
     now: datetime,
-) -> str:
-    """Send one alert and record the outcome: "sent", "retrying" or "failed"."""
+    claimer: str,
+) -> tuple[str, str]:
+    """Send one claimed alert and record the outcome: ("sent" | "retrying" | "failed", error)."""
     try:
         transport.send(msg)
     except PermanentDeliveryError as exc:
         logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
         with db.write() as session:
-            mark_failed(session, alert_id, str(exc))
-        return "failed"
+            mark_failed(session, alert_id, str(exc), claimer)
+        return "failed", str(exc)
     except TemporaryDeliveryError as exc:
         logger.warning("alert %s to %s not delivered, will retry: %s", alert_id, to, exc)
         with db.write() as session:
-            mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1))
-        return "retrying"
+            mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1), claimer)
+        return "retrying", str(exc)
     with db.write() as session:
         mark_sent(session, alert_id, now)
-    return "sent"
+    return "sent", ""

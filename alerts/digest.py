@@ -21,7 +21,13 @@ from alerts.schedule import Period, latest_period
 from alerts.settings import MailSettings, Subscriber
 from storage.db import Database
 from storage.models import ArticleRow
-from storage.outbox import articles_first_seen, claim_digest, finish_digest, last_digest_end
+from storage.outbox import (
+    articles_first_seen,
+    claim_digest,
+    digest_settled,
+    finish_digest,
+    last_digest_end,
+)
 from storage.queries import outlet_names
 from storage.statuses import DigestStatus
 
@@ -141,7 +147,8 @@ def preview_digests(
     now: datetime,
     since: datetime | None = None,
 ) -> list[Digest]:
-    """Every subscription's current digest, rendered but not sent."""
+    """Every subscription's current digest, rendered but not sent. With `since`, also the
+    subscriptions whose digest is "off": a preview shows what they would get."""
     digests = []
     for sub in config.subscriptions:
         if since is None and sub.digest == "off":
@@ -160,27 +167,58 @@ def send_digests(
     since: datetime | None = None,
     transport: Transport | None = None,
 ) -> list[DigestOutcome]:
-    """Send each subscription's digest for its period, unless that period's was sent."""
-    outcomes = []
+    """Send each subscription's digest for its period, unless that period's was sent.
+
+    A subscription with digest = "off" is never sent one, with `since` or without. The
+    digest record is checked (and claimed) before the digest is built, so the daemon's
+    every-minute check costs one small query per subscription once a period is done.
+    """
+    outcomes: list[DigestOutcome] = []
     transport = transport or make_transport(config.email)
     try:
-        for digest in preview_digests(config, db, rules, now, since):
-            outcomes.append(_send_one(db, digest, transport, now))
+        for sub in config.subscriptions:
+            if sub.digest == "off":
+                continue
+            period = digest_period(db, sub, now, since)
+            if period is None:
+                continue
+            if outcomes and outcomes[-1].status == "retrying":
+                # The server or the outbox failed for the last one: the rest wait for the next
+                # round, unclaimed and unbuilt, instead of each waiting out smtp_timeout.
+                outcomes.append(DigestOutcome(sub.email.lower(), period.key, 0, "retrying"))
+                continue
+            outcomes.append(_send_one(config, db, rules, sub, period, transport, now))
     finally:
         transport.close()
     return outcomes
 
 
-def _send_one(db: Database, digest: Digest, transport: Transport, now: datetime) -> DigestOutcome:
-    email, period = digest.subscription.email.lower(), digest.period
+def _send_one(
+    config: MailSettings,
+    db: Database,
+    rules: RuleSet,
+    sub: Subscriber,
+    period: Period,
+    transport: Transport,
+    now: datetime,
+) -> DigestOutcome:
+    email = sub.email.lower()
+    outcome = DigestOutcome(email, period.key, 0, "already sent")
+    with db.read() as session:
+        if digest_settled(session, email, period.key, now):
+            return outcome  # sent, recorded empty, failed, or another sender holds it
     with db.write() as session:
-        row = claim_digest(
-            session, email, period.key, period.start, period.end, digest.entries, now
-        )
+        row = claim_digest(session, email, period.key, period.start, period.end, 0, now)
         digest_id = row.id if row else None
-    outcome = DigestOutcome(email, period.key, digest.entries, "already sent")
     if digest_id is None:
         return outcome
+    try:
+        digest = make_digest(config, db, rules, sub, period, now)
+    except Exception:
+        with db.write() as session:  # let the next round try, not wait for the lease
+            finish_digest(session, digest_id, DigestStatus.PENDING, now, "could not be built")
+        raise
+    outcome.entries = digest.entries
     if not digest.entries:
         status, error = DigestStatus.EMPTY, None
     else:
@@ -192,7 +230,7 @@ def _send_one(db: Database, digest: Digest, transport: Transport, now: datetime)
         except PermanentDeliveryError as exc:
             status, error = DigestStatus.FAILED, str(exc)
     with db.write() as session:
-        finish_digest(session, digest_id, status, now, error)
+        finish_digest(session, digest_id, status, now, error, entries=digest.entries)
     if error:
         logger.warning("digest %s for %s: %s", period.key, email, error)
     outcome.status = "retrying" if status == DigestStatus.PENDING else status.value

@@ -1,8 +1,11 @@
 """Why an email could not be handed over, in the two kinds delivery acts on.
 
     DeliveryError              an email could not be delivered
-     ├── TemporaryDeliveryError   worth retrying later (connection refused, 4xx, timeout)
-     └── PermanentDeliveryError   the server said no for good (5xx)
+     ├── TemporaryDeliveryError   not now: the connection, the server or our settings (refused,
+     │                            timeout, 421, any 4xx, a 5xx to HELO, STARTTLS, AUTH or MAIL
+     │                            FROM, an outbox folder that cannot be written). Every email
+     │                            would meet it, so the round ends and every alert stays queued.
+     └── PermanentDeliveryError   this one email, for good: a 5xx to its RCPT TO or its DATA
 
 smtplib's and the file system's errors are translated into these where they enter our code
 (the transports in `alerts.delivery`); the CLI turns them into one line and exit status 1.
@@ -20,4 +23,4 @@ class TemporaryDeliveryError(DeliveryError):
 
 
 class PermanentDeliveryError(DeliveryError):
-    """Delivery was refused for good; the alert is marked failed."""
+    """This email's recipient was refused for good; only its alert is marked failed."""

@@ -8,7 +8,7 @@ import email.policy
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -159,6 +159,10 @@ def render_digest(
     }
     # The contract's exact form, "1 articles" included: filters and scripts match on it.
     subject = f"[mediawatch] Digest {period}: {count} articles"
-    msg = _message("digest", context, subject, to, sender, period, now)
+    # One Message-ID per (subscription, period start, period end): two digests of one day
+    # (a cron schedule, `digest --since`) are different emails, and a digest sent again after
+    # a failure is the same one.
+    key = f"{period}|{start.astimezone(UTC).isoformat()}|{end.astimezone(UTC).isoformat()}"
+    msg = _message("digest", context, subject, to, sender, key, now)
     msg["X-Mediawatch-Digest"] = header_text(period)
     return msg

@@ -1,6 +1,7 @@
 """Scrapy extensions: the crawl-run recorder (each run, and rejected URLs remembered, from
 Scrapy's signals) and the add-on that lets plain `scrapy crawl outlet -a outlet=ID` run."""
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,12 +14,12 @@ from alerts.outbox import AlertQueue
 from crawler.config import Config, load_config
 from crawler.pipelines import Reject
 from crawler.runtime.context import CrawlContext, attach_context, crawl_context, has_context
-from crawler.settings import config_settings
+from crawler.settings import config_settings, discovery_limits
 from spiders.items import ArticlePage
 from spiders.urls import url_key
 from storage.articles import record_seen
 from storage.runs import finish_run, start_run
-from storage.statuses import CrawlStatus
+from storage.statuses import CrawlStatus, SeenOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +40,21 @@ class CrawlRunRecorder:
     def from_crawler(cls, crawler: Crawler) -> "CrawlRunRecorder":
         return cls(crawl_context(crawler), crawler)
 
-    def spider_opened(self, spider: Spider) -> None:
-        outlet_id: str = spider.outlet.id  # type: ignore[attr-defined]
-        with self.context.db.write() as session:
-            self.run_id = start_run(session, outlet_id, self.context.clock())
+    # The handlers below reach the database in a thread (Scrapy awaits async signal handlers):
+    # a locked SQLite file or an unreachable PostgreSQL host must not stall the reactor.
 
-    def item_dropped(
+    async def spider_opened(self, spider: Spider) -> None:
+        outlet_id: str = spider.outlet.id  # type: ignore[attr-defined]
+        try:
+            self.run_id = await asyncio.to_thread(self._start, outlet_id)
+        except SQLAlchemyError as exc:
+            _database_error(spider, f"outlet {outlet_id}", exc)
+
+    def _start(self, outlet_id: str) -> int:
+        with self.context.db.write() as session:
+            return start_run(session, outlet_id, self.context.clock())
+
+    async def item_dropped(
         self, item: Any, response: Any, exception: BaseException, spider: Spider
     ) -> None:
         outcome = exception.outcome if isinstance(exception, Reject) else None
@@ -54,10 +64,14 @@ class CrawlRunRecorder:
         if item.url_key:
             keys.add(item.url_key)
         try:
-            with self.context.db.write() as session:
-                record_seen(session, keys, item.outlet_id, outcome, self.context.clock())
+            await asyncio.to_thread(self._remember, keys, item.outlet_id, outcome)
         except SQLAlchemyError as exc:
-            logger.error("could not remember %s as %s: %s", item.url, outcome, exc)
+            # Not remembered, so the next run fetches the page again: nothing is lost.
+            _database_error(spider, item.url, exc)
+
+    def _remember(self, keys: set[str], outlet_id: str, outcome: SeenOutcome) -> None:
+        with self.context.db.write() as session:
+            record_seen(session, keys, outlet_id, outcome, self.context.clock())
 
     def spider_error(self, failure: Any, response: Any, spider: Spider) -> None:
         """A bug or a page we could not handle: counted for this one item, the crawl goes on."""
@@ -67,7 +81,7 @@ class CrawlRunRecorder:
             f"{type(failure.value).__name__}: {failure.value}",
         )
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:
             return
         stats = self.crawler.stats
@@ -79,13 +93,12 @@ class CrawlRunRecorder:
             if k.startswith("mediawatch/errors/")
         }
         status = run_status(reason)
-        if not values.get("mediawatch/sources_fetched") and kinds:
+        if kinds.get("database") or (not values.get("mediawatch/sources_fetched") and kinds):
+            # What the database could not take is fetched again next run; say so in `status`.
             status = CrawlStatus.FAILED
-        with self.context.db.write() as session:
-            finish_run(
-                session,
-                self.run_id,
-                finished_at=self.context.clock(),
+        try:
+            await asyncio.to_thread(
+                self._finish,
                 status=status,
                 pages_fetched=int(values.get("downloader/response_count", 0)),
                 items_discovered=int(values.get("mediawatch/discovered", 0)),
@@ -93,6 +106,19 @@ class CrawlRunRecorder:
                 error_kinds=kinds,
                 error_samples=list(getattr(spider, "error_samples", [])),
             )
+        except SQLAlchemyError as exc:
+            # The row stays "running" until the daemon's next start marks it interrupted.
+            logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
+
+    def _finish(self, **counts: Any) -> None:
+        assert self.run_id is not None
+        with self.context.db.write() as session:
+            finish_run(session, self.run_id, finished_at=self.context.clock(), **counts)
+
+
+def _database_error(spider: Spider, url: str, exc: SQLAlchemyError) -> None:
+    """Count a database failure for one item like any other per-item error; the crawl goes on."""
+    spider.record_error("database", url, f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
 
 
 def run_status(reason: str) -> CrawlStatus:
@@ -135,7 +161,8 @@ class StandaloneCrawl:
                 raise ValueError(
                     f"unknown outlet {spider.outlet_id!r}; see `mediawatch outlets list`"
                 )
-            spider.use_outlet(outlet, spider.requested_max_age_days or config.crawl.max_age_days)
+            max_age_days = spider.requested_max_age_days or config.crawl.max_age_days
+            spider.use_outlet(outlet, max_age_days, discovery_limits(config))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StandaloneCrawl":

@@ -1,14 +1,30 @@
-"""Downloader middleware: never fetch an article URL the database already knows."""
+"""Downloader middlewares: the network guard, never fetching an article URL the database
+already knows, and the per-run article budget."""
 
+import asyncio
+import logging
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.http import Response
+from scrapy.resolver import dnscache
+from scrapy.utils.defer import maybe_deferred_to_future
+from sqlalchemy.exc import SQLAlchemyError
+from w3lib.url import canonicalize_url
 
 from crawler.runtime.context import CrawlContext, crawl_context
-from spiders.outlet import AlreadySeen
+from spiders.addresses import NetworkPolicy, RefusedURL, literal_address
+from spiders.outlet import AlreadySeen, Postponed, RedirectLoop, Refused
 from spiders.urls import url_key
 from storage.articles import known_url_keys
+
+
+class NotCheckedThisRun(AlreadySeen):
+    """The database could not say whether the URL is known: skipped for this run (counted as
+    a database error), remembered nowhere, so the next run fetches it."""
 
 
 class KnownUrlMiddleware:
@@ -16,17 +32,164 @@ class KnownUrlMiddleware:
 
     def __init__(self, context: CrawlContext, crawler: Crawler) -> None:
         self.context = context
+        self.crawler = crawler
         self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "KnownUrlMiddleware":
         return cls(crawl_context(crawler), crawler)
 
-    def process_request(self, request: Request, spider: Spider | None = None) -> Any:
+    async def process_request(self, request: Request, spider: Spider | None = None) -> Any:
         if request.meta.get("mediawatch", {}).get("role") != "article":
             return None
-        with self.context.db.read() as session:
-            if known_url_keys(session, [url_key(request.url)]):
-                self.stats.inc_value("mediawatch/skipped_known")
-                raise AlreadySeen(f"already fetched: {request.url}")
+        # In a thread: a locked SQLite file or an unreachable PostgreSQL host must not stall
+        # the reactor (every other crawl, the daemon's scheduler and heartbeat).
+        try:
+            known = await asyncio.to_thread(self._known, url_key(request.url))
+        except SQLAlchemyError as exc:
+            spider = self.crawler.spider
+            if spider is not None:
+                reason = f"{type(exc).__name__}: {exc}"
+                spider.record_error("database", request.url, reason)  # type: ignore[attr-defined]
+            raise NotCheckedThisRun(f"database unavailable, not fetched: {request.url}") from exc
+        if known:
+            self.stats.inc_value("mediawatch/skipped_known")
+            raise AlreadySeen(f"already fetched: {request.url}")
         return None
+
+    def _known(self, key: str) -> bool:
+        with self.context.db.read() as session:
+            return bool(known_url_keys(session, [key], self.context.clock()))
+
+
+logger = logging.getLogger(__name__)
+
+
+class NetworkGuardMiddleware:
+    """Refuses every request (redirects and robots.txt included) that is not http(s), or whose
+    host resolves to a loopback, private, link-local, reserved or multicast address and is not
+    a configured source: a page must not make the crawler read this machine or its network."""
+
+    def __init__(self, context: CrawlContext, crawler: Crawler) -> None:
+        self.context = context
+        self.crawler = crawler
+        self._policy: NetworkPolicy | None = None
+        # (host, port) -> the error its requests get (None: allowed); one lookup per crawl.
+        self.verdicts: dict[tuple[str, int], Exception | None] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "NetworkGuardMiddleware":
+        return cls(crawl_context(crawler), crawler)
+
+    @property
+    def policy(self) -> NetworkPolicy:
+        # Built on the first request: the spider knows its outlet only once the crawl starts
+        # (`scrapy crawl outlet -a outlet=ID` may name one the configuration leaves out).
+        if self._policy is None:
+            config = self.context.config
+            outlets = [*config.active_outlets(), getattr(self.crawler.spider, "outlet", None)]
+            urls = [url for o in outlets if o is not None for _, url in o.sources()]
+            self._policy = NetworkPolicy.for_sources(urls, config.crawl.allow_private_addresses)
+        return self._policy
+
+    async def process_request(self, request: Request) -> None:
+        try:
+            host, port = self.policy.check_url(request.url)
+        except RefusedURL as exc:
+            raise Refused(str(exc)) from None
+        if not self.policy.needs_resolving(host, port):
+            return
+        if (host, port) not in self.verdicts:
+            self.verdicts[host, port] = await self._verdict(host, port)
+        if (problem := self.verdicts[host, port]) is not None:
+            raise type(problem)(*problem.args)
+
+    async def _verdict(self, host: str, port: int) -> Exception | None:
+        address = literal_address(host)
+        if address is not None:
+            addresses = [str(address)]
+        else:
+            from twisted.internet import reactor as _reactor
+
+            reactor: Any = _reactor
+            # Fresh for each crawl; the connection then uses this very answer from Scrapy's
+            # DNS cache (crawler.service.runner installs the caching resolver).
+            dnscache.pop(host, None)
+            timeout = self.crawler.settings.getfloat("DNS_TIMEOUT", 60.0)
+            try:
+                resolved = reactor.resolve(host, timeout=(timeout,))
+                addresses = [str(await maybe_deferred_to_future(resolved))]
+            except Exception as exc:  # DNSLookupError, TimeoutError: the host's, not ours
+                return CannotResolveHostError(f"{host}: {exc}")
+        try:
+            self.policy.check_addresses(host, addresses)
+        except RefusedURL as exc:
+            return Refused(str(exc))
+        return None
+
+
+class ArticleBudgetMiddleware:
+    """At most [crawl] max_articles_per_run article fetches per outlet per run; the rest wait
+    for the next run. The spider queues articles newest first, so what waits is the oldest.
+
+    It sits before the known-URL check, so once the budget is spent the rest cost no database
+    lookup; a request dropped before it is fetched (known, robots.txt) gives its place back.
+    """
+
+    _MARK = "mediawatch_budgeted"
+
+    def __init__(self, limit: int, crawler: Crawler) -> None:
+        self.limit = limit
+        self.crawler = crawler
+        self.used = 0
+        self.told = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "ArticleBudgetMiddleware":
+        return cls(crawl_context(crawler).config.crawl.max_articles_per_run, crawler)
+
+    def process_request(self, request: Request) -> None:
+        meta = request.meta
+        if meta.get("mediawatch", {}).get("role") != "article" or _follow_up(request):
+            return
+        if self.used >= self.limit:
+            if not self.told:
+                self.told = True
+                logger.info(
+                    "%s: %d articles fetched this run ([crawl] max_articles_per_run); the "
+                    "rest wait for the next run",
+                    getattr(self.crawler.spider, "outlet_id", "?"),
+                    self.limit,
+                )
+            raise Postponed(f"over max_articles_per_run, left for the next run: {request.url}")
+        self.used += 1
+        meta[self._MARK] = True
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        # Dropped before it was fetched (a later middleware said no): not a fetch after all.
+        dropped = isinstance(exception, IgnoreRequest) and not _follow_up(request)
+        if dropped and request.meta.pop(self._MARK, False):
+            self.used -= 1
+
+
+def _follow_up(request: Request) -> bool:
+    """A redirect or a retry of a request already counted."""
+    return bool(request.meta.get("redirect_times") or request.meta.get("retry_times"))
+
+
+class RedirectLoopMiddleware:
+    """Sees each redirect before Scrapy's RedirectMiddleware follows it. A redirect back to a
+    URL already on the way is a loop: refused and counted as `redirect_loop`. Any other is
+    followed even to a URL of the same identity (http to https, a www. host), which Scrapy's
+    duplicate filter would otherwise drop without a word."""
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        location = response.headers.get("Location")
+        if response.status not in (301, 302, 303, 307, 308) or not location:
+            return response
+        target = canonicalize_url(urljoin(request.url, location.decode("latin-1").strip()))
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if target in {canonicalize_url(u) for u in chain}:
+            raise RedirectLoop(f"redirect loop: {' -> '.join(chain[-3:])} -> {target}")
+        request.dont_filter = True  # Scrapy's RedirectMiddleware copies it to the redirect
+        return response

@@ -2,12 +2,12 @@
 
 ExtractPipeline → ArticlePipeline (canonical URL, date, age) → ScorePipeline → StorePipeline.
 Expected rejects raise Reject (a DropItem) saying why; CrawlRunRecorder remembers the URL so
-it is not fetched again.
+it is not fetched again (gone, not_article and challenge: not before their retry time).
 """
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -16,14 +16,18 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.assessment import assess
+from crawler.extraction.page import readable_title
 from crawler.extraction.pool import ExtractionFailed
 from crawler.runtime.context import CrawlContext, crawl_context
+from spiders.diagnosis import looks_like_challenge
 from spiders.items import ArticlePage, DeadLink, PageText
 from spiders.urls import clean_url, same_site, url_key
 from storage.articles import NewArticle, NewMatch, insert_article, record_seen
 from storage.statuses import SeenOutcome
 
 logger = logging.getLogger(__name__)
+# Clocks and time zones disagree by hours, not days; a later publication date is not believed.
+FUTURE_DATE_TOLERANCE = timedelta(days=1)
 
 
 class DropReason(StrEnum):
@@ -68,9 +72,18 @@ class ExtractPipeline(_Stage):
             item.extracted = await self.context.extractor.extract(item.html, item.url, names)
         except ExtractionFailed as exc:
             self._error("extraction", item.url, str(exc))
-            raise Reject(DropReason.EXTRACTION_FAILED, item.url) from exc
-        item.html = ""  # the text is what is kept; free the page early
+            # A page that ran past the deadline would again: it is remembered (and retried on
+            # not_article's schedule) rather than fetched and failed on every run; a crash may
+            # be the machine's (memory), so that page stays free to be fetched again.
+            reason = SeenOutcome.NOT_ARTICLE if exc.overran else DropReason.EXTRACTION_FAILED
+            raise Reject(reason, item.url) from exc
+        page, item.html = item.html, ""  # the text is what is kept; free the page early
         if item.extracted is None:
+            # A challenge is told apart only when no article came out: real articles may
+            # mention "captcha" or "access denied". Both outcomes are retried later.
+            if looks_like_challenge(page[:20_000].encode("utf-8", "replace")):
+                self._error("challenge", item.url, "article answered with a bot-challenge page")
+                raise Reject(SeenOutcome.CHALLENGE, item.url)
             raise Reject(SeenOutcome.NOT_ARTICLE, item.url)
         return item
 
@@ -98,16 +111,27 @@ class ArticlePipeline(_Stage):
             {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
             - {item.url_key}
         )
+        # A date more than a day ahead is a mistake or a bid to sort first for ever: neither
+        # the page's nor the feed's is trusted then, and first seen stands in when none is.
+        latest = self.context.clock() + FUTURE_DATE_TOLERANCE
+        page_date = extracted.published if _not_after(extracted.published, latest) else None
+        hint_date = item.hint_published if _not_after(item.hint_published, latest) else None
         # A date the page declares beats the feed's; the feed's beats one htmldate inferred
         # from the page's text (which can be any date the article mentions).
-        if extracted.published and (extracted.date_declared or not item.hint_published):
-            item.published, item.date_source = extracted.published, "page"
-        elif item.hint_published:
-            item.published, item.date_source = item.hint_published, item.hint_date_source or "feed"
+        if page_date and (extracted.date_declared or not hint_date):
+            item.published, item.date_source = page_date, "page"
+        elif hint_date:
+            item.published, item.date_source = hint_date, item.hint_date_source or "feed"
+        if item.hint_title:  # a feed's title is as long as the feed likes
+            item.hint_title = readable_title(item.hint_title) or None
         max_age = timedelta(days=self.context.config.crawl.max_age_days)
         if item.published and item.published < self.context.clock() - max_age:
             raise Reject(SeenOutcome.TOO_OLD, item.url)
         return item
+
+
+def _not_after(value: datetime | None, latest: datetime) -> bool:
+    return value is not None and value <= latest
 
 
 class ScorePipeline(_Stage):

@@ -8,6 +8,7 @@ from typing import Any
 from scrapy.settings import Settings
 
 from crawler.config import Config
+from spiders.outlet import DiscoveryLimits
 from spiders.outlets import Outlet
 
 BOT_NAME = "mediawatch"
@@ -41,7 +42,23 @@ ITEM_PIPELINES = {
     "crawler.pipelines.ScorePipeline": 300,
     "crawler.pipelines.StorePipeline": 400,
 }
-DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.KnownUrlMiddleware": 50}
+# The network guard first (before robots.txt is asked for), then the per-run article budget
+# (before the known-URL lookup, so a spent budget costs no database query), then known URLs.
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.NetworkGuardMiddleware": 40,
+    "crawler.middlewares.ArticleBudgetMiddleware": 45,
+    "crawler.middlewares.KnownUrlMiddleware": 50,
+    # Between the cache and Scrapy's RedirectMiddleware (600), so it sees each 3xx first.
+    "crawler.middlewares.RedirectLoopMiddleware": 650,
+}
+# http(s) only: a feed must not make the crawler read files, S3 buckets or FTP servers.
+DOWNLOAD_HANDLERS = {"file": None, "s3": None, "ftp": None, "data": None}
+# Same-priority requests in the order the spider yields them (it yields newest first).
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+# A page gives one article, a feed a few hundred requests: Scrapy starts this many tasks for
+# every callback's output (and every errback's), which at its default (100) made a feed of
+# 5,000 dead links cost seconds of bookkeeping alone.
+CONCURRENT_ITEMS = 8
 REQUEST_FINGERPRINTER_CLASS = "spiders.fingerprints.ArticleFingerprinter"
 EXTENSIONS = {"crawler.extensions.CrawlRunRecorder": 500}
 # For `scrapy crawl outlet -a outlet=ID` from a checkout: a context from the usual config.
@@ -68,6 +85,14 @@ def config_settings(config: Config) -> dict[str, Any]:
         "DOWNLOAD_WARNSIZE": int(crawl.max_page_mb * 1024 * 1024 * 0.5),
         "CLOSESPIDER_TIMEOUT": crawl.run_timeout.total_seconds(),
     }
+
+
+def discovery_limits(config: Config) -> DiscoveryLimits:
+    """The spider's share of [crawl]'s bounds (the article budget is the middleware's)."""
+    return DiscoveryLimits(
+        max_sitemap_entries=config.crawl.max_sitemap_entries,
+        max_child_sitemaps=config.crawl.max_child_sitemaps,
+    )
 
 
 def crawl_settings(config: Config, outlet: Outlet) -> Settings:

@@ -1,9 +1,11 @@
 """One generic spider, driven by an outlet's data: feeds, sitemaps and listing pages."""
 
+import math
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin
 
 from scrapy import Request, Spider
@@ -20,18 +22,39 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from spiders.addresses import RefusedURL, host_port
 from spiders.diagnosis import looks_like_challenge, looks_like_html
 from spiders.feeds import parse_feed
 from spiders.items import ArticlePage, DeadLink, DeadLinkKind
 from spiders.outlets import Outlet
-from spiders.sitemaps import MAX_SITEMAP_BYTES, parse_sitemap, read_sitemap_body
-from spiders.urls import same_site
+from spiders.sitemaps import MAX_SITEMAP_BYTES, SitemapEntry, parse_sitemap, read_sitemap_body
 
 MAX_ERROR_SAMPLES = 20
 
 
 class AlreadySeen(IgnoreRequest):
     """Raised by crawler.middlewares for article URLs the database already knows."""
+
+
+class Refused(IgnoreRequest):
+    """A request mediawatch will not make (a private address, a scheme other than http(s));
+    counted as a `refused` error."""
+
+
+class RedirectLoop(IgnoreRequest):
+    """A redirect back to a URL already on the way (counted as `redirect_loop`)."""
+
+
+class Postponed(IgnoreRequest):
+    """An article request past this run's max_articles_per_run: the next run makes it."""
+
+
+@dataclass(frozen=True)
+class DiscoveryLimits:
+    """How much one run reads from an outlet's sources ([crawl] keys of the same names)."""
+
+    max_sitemap_entries: int = 10_000
+    max_child_sitemaps: int = 50
 
 
 class OutletSpider(Spider):
@@ -45,6 +68,7 @@ class OutletSpider(Spider):
         outlet: Outlet | str | None = None,
         max_age_days: int | str | None = None,
         now: datetime | None = None,
+        limits: DiscoveryLimits | None = None,
         *args: Any,
         **kwargs: Any,
     ) -> None:
@@ -54,6 +78,8 @@ class OutletSpider(Spider):
         self.now = now or datetime.now(UTC)
         self.error_samples: list[dict[str, str]] = []
         self.requested_max_age_days = int(max_age_days) if max_age_days else None
+        self.limits = limits or DiscoveryLimits()
+        self.child_sitemaps_left = self.limits.max_child_sitemaps
         if isinstance(outlet, str):
             # `scrapy crawl outlet -a outlet=ID`: spiders never read the configuration; the
             # crawler's add-on (crawler.extensions.StandaloneCrawl) looks the id up and calls
@@ -62,8 +88,13 @@ class OutletSpider(Spider):
         else:
             self.use_outlet(outlet, self.requested_max_age_days or 7)
 
-    def use_outlet(self, outlet: Outlet, max_age_days: int) -> None:
+    def use_outlet(
+        self, outlet: Outlet, max_age_days: int, limits: DiscoveryLimits | None = None
+    ) -> None:
         """Crawl `outlet`, skipping articles older than `max_age_days`."""
+        if limits is not None:
+            self.limits = limits
+            self.child_sitemaps_left = limits.max_child_sitemaps
         self.outlet = outlet
         self.outlet_id = outlet.id
         self.max_age = timedelta(days=max_age_days)
@@ -98,7 +129,7 @@ class OutletSpider(Spider):
         if not feed.entries:
             self._source_problem(response, "feed")
             return
-        for entry in feed.entries:
+        for entry in newest_first(feed.entries):
             yield from self._article_request(
                 urljoin(response.url, entry.url),
                 response.url,
@@ -116,25 +147,57 @@ class OutletSpider(Spider):
                 "parse", response.url, "gzip sitemap could not be read or is too large"
             )
             return
-        sitemap = parse_sitemap(body)
+        sitemap = parse_sitemap(body, self.limits.max_sitemap_entries)
         if sitemap.kind == "invalid" or not sitemap.entries:
             self._source_problem(response, "sitemap", body)
             return
-        for entry in sitemap.entries:
-            url = urljoin(response.url, entry.url)
-            if sitemap.kind == "index":
-                if entry.published and self._too_old(entry.published):
-                    continue
-                yield Request(
-                    url,
-                    callback=self.parse_sitemap,
-                    errback=self.on_error,
-                    meta=self._meta("sitemap"),
-                )
-            else:
-                yield from self._article_request(
-                    url, response.url, "sitemap", entry.title, entry.published, entry.date_source
-                )
+        if sitemap.truncated:
+            self._count("sitemaps_truncated")
+            self.logger.info(
+                "read the first %d entries of %s ([crawl] max_sitemap_entries)",
+                self.limits.max_sitemap_entries,
+                response.url,
+            )
+        if sitemap.kind == "index":
+            yield from self._child_sitemaps(response.url, sitemap.entries)
+            return
+        for entry in newest_first(sitemap.entries):
+            yield from self._article_request(
+                urljoin(response.url, entry.url),
+                response.url,
+                "sitemap",
+                entry.title,
+                entry.published,
+                entry.date_source,
+            )
+
+    def _child_sitemaps(self, index_url: str, entries: list[SitemapEntry]) -> Iterator[Request]:
+        """The index's recent children on the outlet's site, newest first, within this run's
+        max_child_sitemaps (over all its indexes)."""
+        children = []
+        for entry in newest_first(entries):
+            url = urljoin(index_url, entry.url)
+            if entry.published and self._too_old(entry.published):
+                continue
+            if (problem := self._refusal(url)) is not None:
+                self.record_error("refused", url, f"child sitemap of {index_url}: {problem}")
+                continue
+            children.append(url)
+        if len(children) > self.child_sitemaps_left:
+            skipped = len(children) - self.child_sitemaps_left
+            self._count("child_sitemaps_skipped", skipped)
+            self.logger.info(
+                "%s: %d child sitemaps not read this run ([crawl] max_child_sitemaps = %d)",
+                index_url,
+                skipped,
+                self.limits.max_child_sitemaps,
+            )
+            children = children[: self.child_sitemaps_left]
+        self.child_sitemaps_left -= len(children)
+        for url in children:
+            yield Request(
+                url, callback=self.parse_sitemap, errback=self.on_error, meta=self._meta("sitemap")
+            )
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         self._count("sources_fetched")
@@ -144,10 +207,9 @@ class OutletSpider(Spider):
         links = {
             urljoin(response.url, href.strip()) for href in response.css("a::attr(href)").getall()
         }
+        # Links elsewhere are normal on a section page: left out, not counted as refused.
         found = [
-            u
-            for u in sorted(links)
-            if self.article_pattern.search(u) and same_site(u, response.url)
+            u for u in sorted(links) if self.article_pattern.search(u) and self.outlet.on_site(u)
         ]
         if not found:
             self._source_problem(response, "listing")
@@ -164,7 +226,8 @@ class OutletSpider(Spider):
         date_source: str | None,
     ) -> Iterator[Request]:
         self._count("discovered")
-        if not url.startswith(("http://", "https://")):
+        if (problem := self._refusal(url)) is not None:
+            self.record_error("refused", url, f"{via} item of {source}: {problem}")
             return
         if published and self._too_old(published):
             self._count("skipped_old_before_fetch")
@@ -173,6 +236,7 @@ class OutletSpider(Spider):
             url,
             callback=self.parse_article,
             errback=self.on_error,
+            priority=self._priority(published),
             meta={
                 "mediawatch": {
                     "role": "article",
@@ -187,6 +251,29 @@ class OutletSpider(Spider):
 
     def _too_old(self, published: datetime) -> bool:
         return published < self.now - self.max_age
+
+    def _refusal(self, url: str) -> str | None:
+        """Why an article or child sitemap URL is not fetched (scheme, other site), or None."""
+        try:
+            host_port(url)
+        except RefusedURL as exc:
+            return str(exc)
+        if not self.outlet.on_site(url):
+            return (
+                f"{url[:200]}: not on the outlet's own site; add its host to the outlet's "
+                "hosts = [...] to fetch it"
+            )
+        return None
+
+    def _priority(self, published: datetime | None) -> int:
+        # Scrapy's scheduler serves higher priorities first: sources and child sitemaps (0)
+        # before articles, then articles newest first by the hour, undated ones last, so
+        # max_articles_per_run leaves the oldest for the next run.
+        horizon = int(self.max_age.total_seconds() // 3600) + 1
+        if published is None:
+            return -horizon - 2
+        hours = int((self.now - published).total_seconds() // 3600)
+        return -1 - min(max(hours, 0), horizon)
 
     # fetching
 
@@ -216,6 +303,9 @@ class OutletSpider(Spider):
         role = request.meta.get("mediawatch", {}).get("role", "article")
         if failure.check(AlreadySeen):
             return
+        if failure.check(Postponed):
+            self._count("postponed")
+            return
         kind, reason = classify_failure(failure)
         self.record_error(kind, request.url, f"{role}: {reason}")
         if role == "article" and kind in set(DeadLinkKind):
@@ -238,9 +328,9 @@ class OutletSpider(Spider):
         else:
             self.record_error("empty", response.url, f"{role} lists no articles")
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, n: int = 1) -> None:
         if self.crawler:
-            self.crawler.stats.inc_value(f"mediawatch/{key}")
+            self.crawler.stats.inc_value(f"mediawatch/{key}", n)
 
     def record_error(self, kind: str, url: str, reason: str) -> None:
         """Count one failed item by kind, keep a sample for `status`, log it; go on."""
@@ -257,13 +347,23 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
     error: Any = failure.value
     if failure.check(HttpError):
         status = error.response.status
+        if 300 <= status < 400:
+            # Scrapy follows redirects to http(s) only: this one pointed elsewhere (file:...).
+            location = error.response.headers.get("Location", b"").decode("latin-1")[:200]
+            return "refused", f"HTTP {status} redirect to {location or 'nowhere'}"
         if status in (404, 410):
             return "gone", f"HTTP {status}"
         if status in (401, 403, 429, 451):
             return "blocked", f"HTTP {status}"
         return ("http_5xx" if status >= 500 else "http_4xx"), f"HTTP {status}"
+    if failure.check(Refused):
+        return "refused", str(failure.value)
+    if failure.check(RedirectLoop):
+        return "redirect_loop", str(failure.value)
     if failure.check(IgnoreRequest):
         message = str(failure.value)
+        if message == "max redirections reached":  # Scrapy's words, REDIRECT_MAX_TIMES
+            return "redirect_loop", "too many redirects (a redirect loop?)"
         if "robots.txt" in message:
             return "robots", "disallowed by robots.txt"
         return "ignored", message or "request ignored"
@@ -278,3 +378,16 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
     if failure.check(ResponseDataLossError, DownloadFailedError):
         return "connection", str(failure.value)
     return "connection", f"{type(error).__name__}: {error}"
+
+
+class _Dated(Protocol):
+    @property
+    def published(self) -> datetime | None: ...
+
+
+D = TypeVar("D", bound=_Dated)
+
+
+def newest_first(entries: Iterable[D]) -> list[D]:
+    """Entries by their feed or sitemap date, newest first; undated ones after, in order."""
+    return sorted(entries, key=lambda e: -e.published.timestamp() if e.published else math.inf)

@@ -6,13 +6,15 @@ An outlet is checked when it is loaded, not when the daemon first crawls it at 3
 import re
 import tomllib
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import tldextract
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from spiders.addresses import literal_address
 from spiders.durations import parse_duration
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -23,6 +25,36 @@ def _check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{url!r} is not an http(s) URL")
     return url
+
+
+_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+# The bundled Public Suffix List snapshot, never fetched: a crawl makes no request of its own.
+_SUFFIXES = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+)
+
+
+def _check_host(host: str) -> str:
+    name = host.strip().lower().rstrip(".")
+    is_name = len(name) <= 253 and all(_LABEL.match(label) for label in name.split("."))
+    if not (is_name or literal_address(name.strip("[]"))):
+        raise ValueError(
+            f"{host!r} is not a host name; write the host alone, without scheme, port or "
+            'path, e.g. "cdn.example.org"'
+        )
+    return name.strip("[]")
+
+
+@lru_cache(maxsize=4096)
+def site_of(host: str) -> str:
+    """A host's registrable domain ("www.dawn.com" → "dawn.com"); the host itself for an
+    address or a single-label name, without "www." and "m."."""
+    host = host.lower().rstrip(".")
+    if literal_address(host.strip("[]")):
+        return host.strip("[]")
+    return _SUFFIXES(host).top_domain_under_public_suffix or host.removeprefix("www.").removeprefix(
+        "m."
+    )
 
 
 class Outlet(BaseModel):
@@ -42,6 +74,10 @@ class Outlet(BaseModel):
     sitemaps: list[str] = []
     listings: list[str] = []
     article_url_pattern: str | None = None
+    hosts: list[str] = Field(
+        default=[],
+        description="other hosts its articles and sitemaps may be on (and their subdomains)",
+    )
     interval: Duration | None = None
     enabled: bool = Field(default=True, description="false: listed, crawled only when named by id")
     confirmed: str = Field(default="", description="where the URLs were seen or confirmed")
@@ -50,6 +86,11 @@ class Outlet(BaseModel):
     @classmethod
     def _urls(cls, urls: list[str]) -> list[str]:
         return [_check_url(u) for u in urls]
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        return [_check_host(h) for h in hosts]
 
     @field_validator("article_url_pattern")
     @classmethod
@@ -74,6 +115,31 @@ class Outlet(BaseModel):
             + [("sitemap", u) for u in self.sitemaps]
             + [("listing", u) for u in self.listings]
         )
+
+    def on_site(self, url: str) -> bool:
+        """True when `url` is on this outlet's own site (the registrable domain of one of its
+        sources, ignoring www. and m.) or on one of its `hosts` or their subdomains."""
+        host = (_hostname(url) or "").rstrip(".")
+        if not host:
+            return False
+        if any(host == h or host.endswith("." + h) for h in self.hosts):
+            return True
+        return site_of(host) in self._sites()
+
+    def _sites(self) -> frozenset[str]:
+        return _source_sites(tuple(url for _, url in self.sources()))
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _source_sites(urls: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(site_of(h) for u in urls if (h := _hostname(u)))
 
 
 class _Catalogue(BaseModel):

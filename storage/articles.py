@@ -5,7 +5,7 @@ Plain dataclasses in, rows out; callers own the transaction (Database.write()).
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,10 +13,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import ArticleRow, MatchRow, OutletRow, SeenUrlRow
-from storage.statuses import SeenOutcome
+from storage.statuses import TRANSIENT, SeenOutcome
 
 NEAR_DUPLICATE_BITS = 3  # SimHash bits two copies of one piece may differ in
 ARTICLE_WRITE_LOCK = 0x6D77_0001  # PostgreSQL advisory lock key for article inserts
+# A gone, not_article or challenge article URL is fetched again this long after it was first
+# seen (an article linked from a feed a minute before it goes live, a challenge shown once),
+# then remembered for good.
+RETRY_SCHEDULE = (timedelta(minutes=10), timedelta(hours=1), timedelta(days=1))
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,9 @@ def sync_outlets(session: Session, outlets: Iterable[OutletInfo]) -> None:
             row.name, row.country, row.language = o.name, o.country, o.language
 
 
-def known_url_keys(session: Session, keys: Iterable[str]) -> set[str]:
-    """Which of these URL keys were already fetched (stored, too old, gone...)."""
+def known_url_keys(session: Session, keys: Iterable[str], now: datetime) -> set[str]:
+    """Which of these URL keys are not to be fetched at `now`: a permanent outcome (stored,
+    too old...), or a transient one (gone, not_article, challenge) whose retry time has not come."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return set()
@@ -78,9 +83,22 @@ def known_url_keys(session: Session, keys: Iterable[str]) -> set[str]:
     for i in range(0, len(wanted), 500):
         chunk = wanted[i : i + 500]
         found.update(
-            session.scalars(select(SeenUrlRow.url_key).where(SeenUrlRow.url_key.in_(chunk)))
+            session.scalars(
+                select(SeenUrlRow.url_key).where(
+                    SeenUrlRow.url_key.in_(chunk),
+                    or_(SeenUrlRow.retry_after.is_(None), SeenUrlRow.retry_after > now),
+                )
+            )
         )
     return found
+
+
+def retry_after(first_seen: datetime, attempts: int) -> datetime | None:
+    """When a URL with `attempts` transient outcomes since `first_seen` may be fetched again;
+    None once RETRY_SCHEDULE is used up (remembered for good)."""
+    if attempts > len(RETRY_SCHEDULE):
+        return None
+    return first_seen + RETRY_SCHEDULE[attempts - 1]
 
 
 def record_seen(
@@ -91,7 +109,18 @@ def record_seen(
     now: datetime,
     article_id: int | None = None,
 ) -> None:
-    """Remember URL keys as dealt with; an existing entry is left as it is."""
+    """Remember URL keys as dealt with.
+
+    A permanent outcome replaces a transient one (the article went live after a 404) and
+    leaves a permanent one as it is. A transient outcome counts one more attempt and sets the
+    next retry from RETRY_SCHEDULE; it never replaces a permanent outcome.
+    """
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return
+    if SeenOutcome(outcome) in TRANSIENT:
+        _record_transient(session, wanted, outlet_id, SeenOutcome(outcome), now)
+        return
     rows = [
         {
             "url_key": k,
@@ -99,14 +128,53 @@ def record_seen(
             "outcome": outcome,
             "article_id": article_id,
             "seen_at": now,
+            "retry_after": None,
         }
-        for k in dict.fromkeys(keys)
+        for k in wanted
     ]
-    if not rows:
-        return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(SeenUrlRow).values(rows).on_conflict_do_nothing())
+    statement = insert(SeenUrlRow).values(rows)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SeenUrlRow.url_key],
+            set_={
+                "outcome": statement.excluded.outcome,
+                "article_id": statement.excluded.article_id,
+                "retry_after": None,
+            },
+            where=SeenUrlRow.outcome.in_([str(o) for o in TRANSIENT]),
+        )
+    )
+
+
+def _record_transient(
+    session: Session, keys: list[str], outlet_id: str, outcome: SeenOutcome, now: datetime
+) -> None:
+    # Callers hold the write transaction (BEGIN IMMEDIATE on SQLite; on PostgreSQL one outlet
+    # is never crawled twice at once), so this read-then-write does not race.
+    existing = {
+        row.url_key: row
+        for row in session.scalars(select(SeenUrlRow).where(SeenUrlRow.url_key.in_(keys)))
+    }
+    for key in keys:
+        row = existing.get(key)
+        if row is None:
+            session.add(
+                SeenUrlRow(
+                    url_key=key,
+                    outlet_id=outlet_id,
+                    outcome=outcome,
+                    seen_at=now,
+                    attempts=1,
+                    retry_after=retry_after(now, 1),
+                )
+            )
+        elif row.outcome in TRANSIENT and row.retry_after is not None:
+            row.outcome = outcome
+            row.attempts += 1
+            row.retry_after = retry_after(row.seen_at, row.attempts)
+    session.flush()
 
 
 def to_signed64(value: int) -> int:

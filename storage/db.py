@@ -16,12 +16,20 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10
 _WRITE = "mediawatch_write"
 
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`, with SQLite's pragmas and write locking set up."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Without a connect timeout an unreachable host holds a crawl's database thread for
+        # minutes (the kernel's TCP retries); a URL's own ?connect_timeout= still wins.
+        timeout = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        )
+        return create_engine(url, pool_pre_ping=True, connect_args=timeout)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":

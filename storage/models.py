@@ -142,7 +142,7 @@ class MatchRow(Base):
 
 
 class SeenUrlRow(Base):
-    """Every article URL already dealt with, so it is never fetched again."""
+    """Every article URL already dealt with: not fetched again, or not before retry_after."""
 
     __tablename__ = "seen_urls"
 
@@ -151,6 +151,14 @@ class SeenUrlRow(Base):
     outcome: Mapped[str] = mapped_column(String(16), comment="stored, too_old, not_article, gone")
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     seen_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(
+        Integer,
+        server_default="1",
+        comment="fetches that gave a transient outcome (gone, not_article, challenge)",
+    )
+    retry_after: Mapped[datetime | None] = mapped_column(
+        comment="when a transient outcome may be fetched again; NULL: for good"
+    )
 
     __table_args__ = (one_of("ck_seen_urls_outcome", "outcome", SeenOutcome),)
 
@@ -196,6 +204,12 @@ class AlertRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None] = mapped_column(
+        comment="while a sender holds it: when another sender may take over"
+    )
+    claimed_by: Mapped[str | None] = mapped_column(
+        String(64), comment="the delivery round holding the claim (host, pid, round)"
+    )
 
     __table_args__ = (
         UniqueConstraint("story_id", "subscription", name="uq_alerts_story_subscription"),

@@ -50,12 +50,24 @@ def queue_alerts(
     return len(result.all())
 
 
-def due_alerts(session: Session, now: datetime, limit: int = 500) -> list[AlertRow]:
-    """Pending alerts whose next try has come, oldest first."""
+def _unclaimed(now: datetime) -> Any:
+    """No sender holds the alert, or its sender's lease has ended (the sender died)."""
+    return or_(AlertRow.claimed_until.is_(None), AlertRow.claimed_until <= now)
+
+
+def due_alerts(
+    session: Session, now: datetime, limit: int = 500, due_before: datetime | None = None
+) -> list[AlertRow]:
+    """Pending alerts whose next try has come (by `due_before`, default now) and that no
+    sender holds, oldest first."""
     return list(
         session.scalars(
             select(AlertRow)
-            .where(AlertRow.status == AlertStatus.PENDING, AlertRow.next_attempt_at <= now)
+            .where(
+                AlertRow.status == AlertStatus.PENDING,
+                AlertRow.next_attempt_at <= (due_before or now),
+                _unclaimed(now),
+            )
             .order_by(AlertRow.id)
             .limit(limit)
         )
@@ -63,12 +75,22 @@ def due_alerts(session: Session, now: datetime, limit: int = 500) -> list[AlertR
 
 
 def claim_alert(
-    session: Session, alert_id: int, now: datetime, lease: timedelta, due_before: datetime
+    session: Session,
+    alert_id: int,
+    now: datetime,
+    lease: timedelta,
+    due_before: datetime,
+    claimer: str = "",
 ) -> bool:
-    """Take a due alert for sending; False if another process took it first.
+    """Take a pending alert for sending; False if another sender holds it or it is done.
 
-    The claim pushes next_attempt_at past the lease, so a process that dies mid-send leaves
-    the alert due again once the lease is over: never lost, never sent by two at once.
+    Why nothing is sent twice: the claim is its own column (claimed_until, claimed_by), set
+    by one conditional UPDATE that succeeds only while no live claim exists, so of two
+    senders (the daemon, `alerts flush`, a worker) exactly one wins, whatever due time each
+    asks for; the others skip the alert. Why nothing is lost: a sender that dies mid-send
+    leaves its claim to expire at the end of the lease, and the alert, still pending, is
+    taken again. Only a crash between the server's acceptance and mark_sent repeats an
+    email, with the same Message-ID.
     """
     result = session.execute(
         update(AlertRow)
@@ -76,34 +98,53 @@ def claim_alert(
             AlertRow.id == alert_id,
             AlertRow.status == AlertStatus.PENDING,
             AlertRow.next_attempt_at <= due_before,
+            _unclaimed(now),
         )
-        .values(next_attempt_at=now + lease)
+        .values(claimed_until=now + lease, claimed_by=claimer[:64] or None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _held(session: Session, alert_id: int, claimer: str) -> AlertRow | None:
+    """The alert, if it is still pending and `claimer` holds it (its lease was not taken over)."""
+    row = session.get(AlertRow, alert_id, with_for_update=True)
+    if row is None or row.status != AlertStatus.PENDING:
+        return None
+    return row if (row.claimed_by or "") == claimer[:64] else None
+
+
 def mark_sent(session: Session, alert_id: int, now: datetime) -> None:
-    """The server took it."""
-    row = session.get(AlertRow, alert_id)
+    """The server took it: recorded whoever held the claim, since the email is out."""
+    row = session.get(AlertRow, alert_id, with_for_update=True)
     if row:
         row.status, row.sent_at, row.attempts = AlertStatus.SENT, now, row.attempts + 1
-        row.last_error = None
+        row.last_error, row.claimed_until, row.claimed_by = None, None, None
 
 
-def mark_retry(session: Session, alert_id: int, error: str, next_at: datetime) -> None:
-    """Not delivered for now; try again at `next_at`."""
-    row = session.get(AlertRow, alert_id)
+def mark_retry(
+    session: Session, alert_id: int, error: str, next_at: datetime, claimer: str = ""
+) -> None:
+    """Not delivered for now; try again at `next_at`, and release the claim."""
+    row = _held(session, alert_id, claimer)
     if row:
         row.attempts += 1
         row.last_error, row.next_attempt_at = error[:1000], next_at
+        row.claimed_until, row.claimed_by = None, None
 
 
-def mark_failed(session: Session, alert_id: int, error: str) -> None:
+def mark_failed(session: Session, alert_id: int, error: str, claimer: str = "") -> None:
     """Refused for good; kept with the reason for `alerts list`."""
-    row = session.get(AlertRow, alert_id)
+    row = _held(session, alert_id, claimer)
     if row:
         row.status, row.attempts = AlertStatus.FAILED, row.attempts + 1
-        row.last_error = error[:1000]
+        row.last_error, row.claimed_until, row.claimed_by = error[:1000], None, None
+
+
+def release_alert(session: Session, alert_id: int, claimer: str) -> None:
+    """Give a claimed alert back untried (its article was deleted, or the round stopped)."""
+    row = _held(session, alert_id, claimer)
+    if row:
+        row.claimed_until, row.claimed_by = None, None
 
 
 def alert_counts(session: Session) -> dict[str, int]:
@@ -214,13 +255,36 @@ def claim_digest(
     return row
 
 
+def digest_settled(session: Session, subscription: str, period: str, now: datetime) -> bool:
+    """Whether (subscription, period) needs no sender now: sent, recorded empty, failed for
+    good, or held by a live claim. A read, so a sender can skip building the digest."""
+    row = session.execute(
+        select(DigestRow.status, DigestRow.claimed_until).where(
+            DigestRow.subscription == subscription, DigestRow.period == period
+        )
+    ).first()
+    if row is None:
+        return False
+    status, claimed_until = row
+    if status == DigestStatus.SENDING:
+        return claimed_until is not None and claimed_until > now
+    return bool(status != DigestStatus.PENDING)
+
+
 def finish_digest(
-    session: Session, digest_id: int, status: DigestStatus, now: datetime, error: str | None = None
+    session: Session,
+    digest_id: int,
+    status: DigestStatus,
+    now: datetime,
+    error: str | None = None,
+    entries: int | None = None,
 ) -> None:
     """Record how sending a claimed digest ended, and release the claim."""
     row = session.get(DigestRow, digest_id)
     if row:
         row.status, row.attempts, row.last_error = status, row.attempts + 1, error
+        if entries is not None:
+            row.entries = entries
         row.claimed_until = None
         if status in DONE:
             row.sent_at = now

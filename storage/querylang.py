@@ -7,7 +7,8 @@
     ( ... )          grouping
 
 User input never reaches SQL text: terms are rendered as quoted strings and passed as
-bound parameters. Anything malformed is a QueryError saying what to fix.
+bound parameters. Anything malformed, too long or nested too deeply is a QuerySyntaxError
+saying what to fix (never a RecursionError or a database error).
 """
 
 import re
@@ -52,6 +53,12 @@ class Or:
 
 
 Node = Term | Not | And | Or
+# Bounds that keep parsing, rendering and the database's own parser far from their limits
+# (Python's recursion limit, FTS5's expression depth); no real query comes near them.
+MAX_QUERY_LENGTH = 10_000
+MAX_DEPTH = 32
+# Control characters (NUL above all: PostgreSQL refuses it in text) only ever separate words.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TOKEN = re.compile(r'\s*(?:(-)?"([^"]*)("?)|(\()|(\))|(-)?([^\s()"]+))')
 # Letters with their combining marks: Python's \w would cut Hindi words at vowel signs.
 _WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
@@ -60,7 +67,7 @@ _WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
 def _tokens(query: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     pos = 0
-    query = query.strip()
+    query = _CONTROL.sub(" ", query).strip()
     while pos < len(query):
         m = _TOKEN.match(query, pos)
         if not m or m.end() == pos:
@@ -94,6 +101,7 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
@@ -137,16 +145,24 @@ class _Parser:
             self.take()
             if self.peek() in (None, ")", "OR", "NOT"):
                 raise QuerySyntaxError("NOT or - needs a term after it")
-            return Not(self.primary())
+            item = self.primary()
+            if isinstance(item, Not):
+                # No search engine we render to can say "not excluded"; write the term itself.
+                raise QuerySyntaxError("an excluded group cannot itself be only an exclusion")
+            return Not(item)
         return self.primary()
 
     def primary(self) -> Node:
         kind, value = self.take()
         if kind == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QuerySyntaxError(f"parentheses are nested more than {MAX_DEPTH} deep")
             node = self.or_expr()
             if self.peek() != ")":
                 raise QuerySyntaxError("an opening parenthesis is never closed")
             self.take()
+            self.depth -= 1
             return node
         if kind in ("WORD", "PHRASE"):
             text = fold(value).strip()
@@ -158,6 +174,8 @@ class _Parser:
 
 def parse_query(query: str) -> Node:
     """The query as a tree; QuerySyntaxError with a readable message when malformed."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
     node = _Parser(_tokens(query)).parse()
     if isinstance(node, Not):
         raise QuerySyntaxError("a query needs at least one word that is not excluded")

@@ -44,7 +44,7 @@ class CrawlStatus(StrEnum):
 
 
 class SeenOutcome(StrEnum):
-    """seen_urls.outcome: why a URL is never fetched again."""
+    """seen_urls.outcome: why a URL is not fetched again (a TRANSIENT one: not yet)."""
 
     STORED = "stored"
     TOO_OLD = "too_old"
@@ -52,3 +52,9 @@ class SeenOutcome(StrEnum):
     GONE = "gone"  # HTTP 404 or 410
     TOO_LARGE = "too_large"
     ROBOTS = "robots"  # disallowed by robots.txt
+    CHALLENGE = "challenge"  # a bot-challenge page served in place of the article
+
+
+# Outcomes a site may change its mind about (an article published a minute late, a challenge
+# page shown once): fetched again on RETRY_SCHEDULE before they are remembered for good.
+TRANSIENT = frozenset({SeenOutcome.GONE, SeenOutcome.NOT_ARTICLE, SeenOutcome.CHALLENGE})

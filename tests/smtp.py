@@ -1,7 +1,11 @@
 """A real SMTP server in the test process (aiosmtpd on 127.0.0.1) that can be told to fail."""
 
+import asyncio
+import contextlib
 import socket
 import ssl
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -20,20 +24,66 @@ def free_port() -> int:
 
 
 class Recorder:
-    """Accepts mail, or answers 451 (mode "temp") or 550 (mode "perm") to every recipient."""
+    """Accepts mail, or answers as told.
+
+        mode "temp" answers 451 and mode "perm" 550 to every recipient; `replies` maps a command
+        ("EHLO", "HELO", "MAIL", "RCPT", "DATA") to the answer it gets instead of the usual one;
+        `refuse` maps a recipient address to its own answer to RCPT TO, `refuse_data` to its
+    own answer after DATA; `delay` holds MAIL FROM's answer back
+        that many seconds (a slow server); `gate` holds every DATA answer until that many
+        connections have said EHLO (or 20 s passed), so two senders are surely at it at once.
+    """
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.mode = "ok"
+        self.replies: dict[str, str] = {}
+        self.refuse: dict[str, str] = {}
+        self.refuse_data: dict[str, str] = {}
+        self.delay = 0.0
+        self.gate = 0
+        self.sessions: set[int] = set()
 
-    async def handle_RCPT(
+    async def handle_EHLO(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions.add(id(session))
+        if "EHLO" in self.replies:
+            return [self.replies["EHLO"]]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, hostname: str
+    ) -> str:
+        if "HELO" in self.replies:
+            return self.replies["HELO"]
+        session.host_name = hostname
+        return f"250 {server.hostname}"
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if "MAIL" in self.replies:
+            return self.replies["MAIL"]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(  # noqa: N802
         self,
         server: Any,
         session: Any,
         envelope: Any,
-        address: str,  # noqa: N802
+        address: str,
         rcpt_options: list[str],
     ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        if "RCPT" in self.replies:
+            return self.replies["RCPT"]
         if self.mode == "temp":
             return "451 4.3.0 Try again later"
         if self.mode == "perm":
@@ -42,9 +92,50 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        deadline = time.monotonic() + 20
+        while len(self.sessions) < self.gate and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if "DATA" in self.replies:
+            return self.replies["DATA"]
+        for address in envelope.rcpt_tos:
+            if address in self.refuse_data:
+                return self.refuse_data[address]
         msg = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append(msg)  # type: ignore[arg-type]
         return "250 Message accepted"
+
+
+class Greeter:
+    """A bare TCP server on 127.0.0.1 that greets every connection with `line` and hangs up
+    (for example "421 4.3.2 Too busy"), or, with `line` None, accepts and says nothing."""
+
+    def __init__(self, line: str | None) -> None:
+        self.line = line
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.line is None:
+                self.held.append(conn)
+                continue
+            with conn:
+                conn.sendall(self.line.encode() + b"\r\n")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone would not
+        self.sock.close()
+        self.thread.join(5)
+        for conn in self.held:
+            conn.close()
 
 
 class SmtpServer:

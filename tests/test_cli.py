@@ -109,6 +109,26 @@ def test_rules_explain_a_file_and_stdin(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
+def test_rules_explain_scores_plain_text_quietly(tmp_path: Path) -> None:
+    import json
+
+    oped = REPO / "crawler" / "demo" / "content" / "cismoa-oped.txt"
+    text = run_cli("rules", "explain", str(oped), "--format", "json", cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    data = json.loads(text.stdout)
+    assert {t["topic"] for t in data["topics"]} == {"cismoa", "ttp", "fatf"}
+    assert data["title"] == "" and data["words"] > 500  # its first line is a paragraph
+    assert text.stderr == ""  # no trafilatura or htmldate lines
+    pasted = "Renewing CISMOA\n\n" + oped.read_text(encoding="utf-8")
+    via_stdin = run_cli("rules", "explain", "-", "--format", "json", cwd=tmp_path, input=pasted)
+    data = json.loads(via_stdin.stdout)
+    assert data["title"] == "Renewing CISMOA"
+    assert any(m["term"] == "CISMOA" and m["in_title"] for m in data["matches"])
+    not_html = run_cli("rules", "explain", "-", cwd=tmp_path, input="<p>x</p><div>y</div>")
+    assert not_html.returncode == 1 and not_html.stderr.count("\n") == 1  # one line, no noise
+    assert "no article text" in not_html.stderr
+
+
 def test_demo_runs_offline_with_the_defaults(tmp_path: Path) -> None:
     import json
 

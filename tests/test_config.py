@@ -1,5 +1,6 @@
 """mediawatch.toml: defaults, discovery, the starter file, and errors that say how to fix them."""
 
+import stat
 import tomllib
 from pathlib import Path
 
@@ -133,3 +134,53 @@ def test_durations() -> None:
 def test_errors_are_config_errors() -> None:
     with pytest.raises(ConfigError):
         config_from_dict({"crawl": {"interval": 5j}}, "x.toml")
+
+
+def test_init_writes_the_file_for_its_owner_only(tmp_path: Path) -> None:
+    assert run_cli("init", "a.toml", cwd=tmp_path).returncode == 0
+    assert stat.S_IMODE((tmp_path / "a.toml").stat().st_mode) == 0o600
+    loose = tmp_path / "b.toml"
+    loose.write_text("")
+    loose.chmod(0o644)
+    assert run_cli("init", "b.toml", "--force", cwd=tmp_path).returncode == 0
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[database]\nurl = "postgres://mw:hunter2@db.example/mw"\n', "database.url"),
+        ('[database]\nurl = "postgresql+psycopg://mw:hunter2@db:port/mw"\n', "database.url"),
+        ('[queue]\nurl = "http://:hunter2@redis.example"\n', "queue.url"),
+        (
+            '[[outlets]]\nid = "x"\nname = "x"\nfeeds = ["ftp://me:hunter2@e.org/f"]\n',
+            "feeds",
+        ),
+        ("[web]\ntoken = 12345\n", "web.token"),
+    ],
+)
+def test_configuration_errors_never_echo_a_secret(tmp_path: Path, toml: str, key: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml.replace("12345", "987654321"))
+    result = run_cli("--config", str(path), "status")
+    assert result.returncode == 2 and key in result.stderr and "Fix:" in result.stderr
+    assert "hunter2" not in result.stderr and "987654321" not in result.stderr
+
+
+def test_web_token_from_the_environment_and_allowed_hosts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = {"web": {"token": "in-file", "host": "::1"}}
+    assert config_from_dict(raw, "x").web.token == "in-file"
+    monkeypatch.setenv("MEDIAWATCH_WEB_TOKEN", "from-env")
+    web = config_from_dict(raw, "x").web
+    assert web.token == "from-env"
+    assert web.trusted_hosts() == ["localhost", "127.0.0.1", "[::1]"]
+    assert "news.example.org" in web.trusted_hosts("news.example.org")
+    hosts = {"web": {"allowed_hosts": ["*.example.org", "10.0.0.5"]}}
+    assert config_from_dict(hosts, "x").web.trusted_hosts("0.0.0.0") == [
+        "*.example.org",
+        "10.0.0.5",
+    ]
+    with pytest.raises(ConfigError, match="web.allowed_hosts"):
+        config_from_dict({"web": {"allowed_hosts": ["ex*ample.org"]}}, "x")

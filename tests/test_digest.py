@@ -1,12 +1,14 @@
 """Digests with time passed in: periods in the subscriber's zone, grouping, sent once."""
 
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
-from alerts.digest import send_digests
+from alerts.digest import make_digest, send_digests
 from alerts.rules import RuleSet
 from alerts.schedule import latest_period
 from crawler.config import config_from_dict
@@ -40,11 +42,14 @@ def smtp() -> Any:
     server.stop()
 
 
-def setup(tmp: Path, port: int) -> Any:
+def setup(tmp: Path, port: int | None, more: list[dict[str, Any]] | None = None) -> Any:
+    email: dict[str, Any] = {"from": "mw@example.org", "outbox_dir": str(tmp / "outbox")}
+    if port:
+        email |= {"smtp_host": "127.0.0.1", "smtp_port": port}
     config = config_from_dict(
         {
             "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
-            "email": {"smtp_host": "127.0.0.1", "smtp_port": port, "from": "mw@example.org"},
+            "email": email,
             "catalogue": {"include": []},
             "outlets": [
                 {"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
@@ -56,7 +61,8 @@ def setup(tmp: Path, port: int) -> Any:
                     "digest": "daily@07:00",
                     "timezone": "Asia/Karachi",
                     "topics": ["cismoa", "fatf"],
-                }
+                },
+                *(more or []),
             ],
         },
         "(test)",
@@ -160,3 +166,55 @@ def test_preview_and_since(tmp_path: Path, smtp: SmtpServer) -> None:
     assert "Digest 2026-11-26: 2 articles" in lines and smtp.messages == []
     wide = "\n".join(digests_now(config, "3d", send=False, now=NOW))
     assert "Digest 2026-11-26: 4 articles" in wide and "Old FATF" in wide and "Late FATF" in wide
+
+
+def test_digests_of_one_day_have_their_own_message_ids_and_files(tmp_path: Path) -> None:
+    config, db = setup(tmp_path, None)  # no SMTP: .eml files
+    for since in ("3d", "2d", "1d"):  # three digests, each labelled with the same date
+        [line] = digests_now(config, since, send=True, now=NOW)
+        assert line.endswith(": sent"), line
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 3  # none overwrote another
+    messages = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert {m["X-Mediawatch-Digest"] for m in messages} == {"2026-11-26"}
+    assert len({m["Message-ID"] for m in messages}) == 3
+    # the same digest rendered again (a retry after a failure) keeps its Message-ID
+    rules = RuleSet(config.topics)
+    [sub] = config.subscriptions
+    period = latest_period(sub.digest, sub.timezone, NOW)
+    assert period is not None
+    first = make_digest(config, db, rules, sub, period, NOW).message["Message-ID"]
+    later = make_digest(config, db, rules, sub, period, NOW + timedelta(minutes=5))
+    assert later.message["Message-ID"] == first
+
+
+def test_digest_off_is_never_sent_but_can_be_previewed(tmp_path: Path, smtp: SmtpServer) -> None:
+    quiet = {"email": "quiet@example.org", "digest": "off", "topics": ["fatf"]}
+    config, db = setup(tmp_path, smtp.port, [quiet])
+    sent = digests_now(config, "2d", send=True, now=NOW)
+    assert not any("quiet@" in line for line in sent)
+    assert send_digests(config, db, RuleSet(config.topics), NOW + timedelta(days=1)) != []
+    assert {str(m["To"]) for m in smtp.messages} == {"desk@example.org"}
+    preview = "\n".join(digests_now(config, "2d", send=False, now=NOW))
+    assert "To: quiet@example.org" in preview
+
+
+def test_a_digest_already_sent_is_not_built_again(tmp_path: Path, smtp: SmtpServer) -> None:
+    """The daemon asks every minute: once the period's digest is recorded, the articles are not
+    read again (they were, with full texts, for every subscription every minute)."""
+    config, db = setup(tmp_path, smtp.port)
+    rules = RuleSet(config.topics)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    assert [o.status for o in send_digests(config, db, rules, NOW)] == ["sent"]
+    assert any("FROM articles" in s for s in statements)
+    statements.clear()
+    for minute in range(1, 4):
+        again = send_digests(config, db, rules, NOW + timedelta(minutes=minute))
+        assert [o.status for o in again] == ["already sent"]
+    assert statements and not any("FROM articles" in s for s in statements)
+    assert len(smtp.messages) == 1

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from crawler.demo.site import DemoArticle, article_html
-from crawler.extraction.page import clean_title, extract_page
+from crawler.extraction.page import clean_title, extract_page, extract_text, readable_title
 from spiders.dates import parse_date
 
 BODY = [
@@ -70,3 +70,30 @@ def test_dates_with_south_asian_zone_names() -> None:
     assert parse_date("2026-11-20T10:00:00+05:00") == datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
     assert parse_date("2026-11-20") == datetime(2026, 11, 20, tzinfo=UTC)
     assert parse_date("not a date") is None
+
+
+def test_titles_are_cut_to_a_readable_length_at_a_word() -> None:
+    assert readable_title("A short\x00 title\n") == "A short title"
+    long = readable_title("word " * 200, limit=30)
+    assert long == "word word word word word word…" and len(long) <= 30
+    assert readable_title("x" * 50, limit=10) == "xxxxxxxxx…"  # no space: cut inside
+
+
+def test_the_declared_date_comes_from_json_ld_when_no_meta_says_it() -> None:
+    html = page().replace('property="article:published_time"', 'property="other"')
+    html = html.replace(
+        "</head>",
+        '<script type="application/ld+json">{"datePublished": "2026-11-20T09:30:00Z"}</script>'
+        "</head>",
+    )
+    x = extract_page(html, "https://example.org/opinion/1/x", ("Daily Example",))
+    assert x is not None and x.date_declared
+    assert x.published == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def test_plain_text_is_an_article_whose_first_short_line_is_the_title() -> None:
+    x = extract_text("Renewing CISMOA\n\n" + "\n\n".join(BODY))
+    assert x is not None and x.title == "Renewing CISMOA" and x.text.startswith("Pakistan's")
+    x = extract_text("\n\n".join(BODY))  # the first line is a paragraph: no title
+    assert x is not None and x.title == "" and x.text.startswith("Pakistan's")
+    assert extract_text(" \n ") is None

@@ -104,3 +104,15 @@ def test_gzip_sitemaps_are_bounded() -> None:
     assert read_sitemap_body(gzip.compress(b"<urlset/>")) == b"<urlset/>"
     assert read_sitemap_body(b"<urlset/>") == b"<urlset/>"
     assert read_sitemap_body(b"\x1f\x8b broken") is None
+
+
+def test_sitemaps_are_read_incrementally_up_to_a_cap() -> None:
+    urls = "".join(f"<url><loc>https://e.org/{i}</loc></url>" for i in range(5000))
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+    whole = parse_sitemap(body)
+    assert len(whole.entries) == 5000 and not whole.truncated
+    capped = parse_sitemap(body, max_entries=100)
+    assert capped.truncated and [e.url for e in capped.entries][-1] == "https://e.org/99"
+    # A document cut off mid-way keeps what came before the break.
+    broken = parse_sitemap(body[: len(body) // 2])
+    assert broken.kind == "urlset" and 2000 < len(broken.entries) < 2600

@@ -85,7 +85,7 @@ def revision(engine: Engine) -> str:
 def test_upgrade_keeps_every_row_and_then_refuses_an_unknown_status(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text(CRAWL_RUN.format(status="my_own_reason")))  # a custom CloseSpider
-    upgrade(engine)
+    upgrade(engine, "0004")
     assert revision(engine) == "0004"
     with engine.connect() as conn:
         assert values(conn, "alerts", "status") == ["failed", "pending", "sent"]
@@ -181,3 +181,32 @@ def test_a_refused_upgrade_is_one_clear_line_not_a_bug_report(
     assert "the database cannot be upgraded" in result.stderr
     assert "alerts.status holds 'bounced' (1 rows)" in result.stderr
     assert "a bug" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_seen_retries_keep_old_outcomes_for_good_and_admit_challenge(engine: Engine) -> None:
+    upgrade(engine, "0005")
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT outcome, attempts, retry_after FROM seen_urls")).all()
+        assert sorted(rows) == sorted(
+            (outcome, 1, None)
+            for outcome in ["stored", "too_old", "not_article", "gone", "too_large", "robots"]
+        )  # what 0004's code remembered stays remembered: no refetch storm on upgrade
+        conn.execute(
+            text(
+                "INSERT INTO seen_urls (url_key, outlet_id, outcome, seen_at, retry_after)"
+                f" VALUES ('e.org/c', 'dawn', 'challenge', {AT}, {AT})"
+            )
+        )
+        conn.execute(text("DELETE FROM articles WHERE id = 1"))  # foreign key kept
+        assert conn.execute(
+            text("SELECT article_id FROM seen_urls WHERE outcome = 'stored'")
+        ).all() == [(None,)]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE seen_urls SET outcome = 'deleted' WHERE outcome = 'gone'"))
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    with engine.connect() as conn:
+        assert "not_article" in values(conn, "seen_urls", "outcome")
+        assert "challenge" not in values(conn, "seen_urls", "outcome")

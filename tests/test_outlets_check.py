@@ -124,3 +124,41 @@ def test_outlets_list(tmp_path: Path) -> None:
     assert pk and all(o["country"] == "PK" for o in pk)
     table = run_cli("outlets", "list", cwd=tmp_path)
     assert "dawn" in table.stdout and "outlets" in table.stdout.splitlines()[-1]
+
+
+def test_a_malformed_answer_is_that_sources_verdict(tmp_path: Path, site: FixtureSite) -> None:
+    """A server that does not speak HTTP (http.client.HTTPException) fails one source only."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    garbled = f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"
+    config = write_config(
+        tmp_path / "m.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+            "crawl": {"timeout": "5s"},
+            "catalogue": {"include": []},
+            "outlets": [{"id": "mixed", "name": "Mixed", "feeds": [garbled, site.url("/ok.xml")]}],
+        },
+    )
+    try:
+        reports = cli_json("--config", str(config), "outlets", "check", "--format", "json")
+    finally:
+        listener.close()
+    verdicts = {r["url"]: (r["diagnosis"], r["detail"]) for r in reports}
+    assert verdicts[site.url("/ok.xml")][0] == "ok"
+    assert verdicts[garbled][0] == "error"
+    assert "malformed HTTP response" in verdicts[garbled][1]

@@ -1,5 +1,6 @@
 """Crawl jobs over the local Redis: `mediawatch run` queues them, `mediawatch worker` runs them."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import config_from_dict
-from tests.conftest import cli_json, need_service, wait_until, write_config
+from crawler.config import load_config
+from tests.conftest import cli_json, need_service, run_cli, wait_until, write_config
 from tests.site import build, outlets_config
 from tests.smtp import SmtpServer
 
@@ -30,15 +31,16 @@ def redis_url() -> Iterator[str]:
 def test_one_job_per_outlet_at_a_time(tmp_path: Path, redis_url: str) -> None:
     from crawler.service.jobs import CrawlQueue
 
-    config = config_from_dict(
+    path = write_config(
+        tmp_path / "mediawatch.toml",
         {
             "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
             "catalogue": {"include": ["dawn", "jang"]},
             "queue": {"url": redis_url},
         },
-        "(test)",
     )
-    queue = CrawlQueue(config)
+    queue = CrawlQueue(load_config(str(path)))
+    config = queue.config
     dawn, jang = config.active_outlets()
     assert queue.submit(dawn) and queue.submit(jang)
     assert not queue.submit(dawn)  # still queued: no second job for the same outlet
@@ -102,3 +104,70 @@ def test_status_says_when_redis_cannot_be_reached(tmp_path: Path) -> None:
     )
     status = cli_json("--config", str(config), "status", "--format", "json")
     assert "Connection" in status["queue"]["error"]
+
+
+def test_a_job_holds_no_secret_and_fails_clearly_without_its_config(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The job in Redis names the outlet and the file, never the token or the password; a
+    worker that can no longer load that file fails the job saying so."""
+    import zlib
+
+    from redis import Redis
+    from rq.job import Job, JobStatus
+
+    from crawler.service.jobs import CrawlQueue
+
+    secrets = {"token": "web-token-9f2c", "db": "db-password-7e1a"}
+    daemon_config = write_config(
+        tmp_path / "daemon.toml",
+        {
+            "database": {"url": f"postgresql+psycopg://mw:{secrets['db']}@127.0.0.1:1/mw"},
+            "catalogue": {"include": ["dawn"]},
+            "web": {"token": secrets["token"]},
+            "queue": {"url": redis_url},
+        },
+    )
+    queue = CrawlQueue(load_config(str(daemon_config)))
+    assert queue.submit(queue.config.active_outlets()[0])
+    raw = Redis.from_url(redis_url).hgetall("rq:job:crawl-dawn")
+    stored = b"".join(raw.values()) + zlib.decompress(raw[b"data"])
+    assert str(daemon_config.resolve()).encode() in stored and b"dawn" in stored
+    for secret in secrets.values():
+        assert secret.encode() not in stored
+
+    daemon_config.write_text("[crawl]\ninterval = 'soon'\n")  # broken since it was queued
+    worker_config = write_config(
+        tmp_path / "worker.toml",
+        {"database": {"url": f"sqlite:///{tmp_path / 'w.db'}"}, "queue": {"url": redis_url}},
+    )
+    result = run_cli("--config", str(worker_config), "worker", "--burst", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    job = Job.fetch("crawl-dawn", connection=Redis.from_url(redis_url))
+    assert job.get_status() == JobStatus.FAILED
+    error = job.latest_result().exc_string  # type: ignore[union-attr]
+    assert "can no longer be loaded" in error and str(daemon_config.resolve()) in error
+    assert "crawl.interval" in error
+
+
+def test_status_and_worker_hide_the_redis_password(tmp_path: Path) -> None:
+    from tests.smtp import free_port
+
+    port = free_port()
+    config = write_config(
+        tmp_path / "m.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+            "catalogue": {"include": []},
+            "queue": {"url": f"redis://user:hunter2-redis@127.0.0.1:{port}/0"},
+        },
+    )
+    status = cli_json("--config", str(config), "status", "--format", "json")
+    assert status["queue"]["url"] == f"redis://user:***@127.0.0.1:{port}/0"
+    assert "hunter2" not in json.dumps(status)
+    text = run_cli("--config", str(config), "status")
+    assert text.returncode == 0 and f"queue redis://user:***@127.0.0.1:{port}/0" in text.stdout
+    assert "hunter2" not in text.stdout + text.stderr
+    worker = run_cli("--config", str(config), "worker", "--burst")
+    assert worker.returncode == 1 and "redis://user:***@" in worker.stderr
+    assert "hunter2" not in worker.stdout + worker.stderr

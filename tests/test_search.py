@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from alerts.rules import RuleSet
@@ -14,6 +16,7 @@ from crawler.config.errors import QueryError
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
 from storage.db import open_database
 from storage.queries import ArticleFilter
+from storage.querylang import QuerySyntaxError, parse_query, plain_terms, to_fts5, to_tsquery
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 FILL = " The provincial assembly also debated the budget for schools and roads."
@@ -223,3 +226,76 @@ def test_hostile_input_is_only_ever_a_search(archive: Archive) -> None:
             archive.search(ArticleFilter(query=query), NOW)
     with archive.db.read() as s:
         assert s.execute(text("SELECT count(*) FROM articles")).scalar() == len(DOCS)
+
+
+QUERY_PIECES = [
+    "(",
+    ")",
+    '"',
+    "-",
+    " ",
+    "OR",
+    "NOT",
+    "AND",
+    "FATF",
+    "grey",
+    "list",
+    "_",
+    "*",
+    ":",
+    "\x00",
+    "'",
+    "\\",
+    "تحریک",
+    "पाकिस्तानी",
+    "ک",
+    "\u0301",
+]
+queries = st.one_of(st.text(max_size=60), st.lists(st.sampled_from(QUERY_PIECES)).map("".join))
+
+
+@given(queries)
+@settings(max_examples=1000, deadline=None)
+def test_the_parser_raises_only_its_own_error(query: str) -> None:
+    """Any string is a tree that renders for both databases, or a QuerySyntaxError."""
+    try:
+        node = parse_query(query)
+    except QuerySyntaxError:
+        return
+    to_fts5(node), to_tsquery(node), plain_terms(node)
+
+
+@given(queries)
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_any_query_is_results_or_a_query_error(archive: Archive, query: str) -> None:
+    """On the real databases too: never a database error, only results or a QueryError."""
+    with contextlib.suppress(QueryError):
+        archive.search(ArticleFilter(query=query), NOW)
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("x NOT (NOT a)", "excluded group"),
+        ("x NOT ((-a))", "excluded group"),
+        ("(" * 3000 + "a" + ")" * 3000, "nested more than 32 deep"),
+        ("x " + "NOT (" * 1500 + "a" + ")" * 1500, "nested more than 32 deep"),
+        ("a " * 6000, "longer than 10000 characters"),
+    ],
+)
+def test_double_exclusion_and_deep_nesting_are_clear_errors(
+    archive: Archive, query: str, words: str
+) -> None:
+    with pytest.raises(QueryError, match=words) as error:
+        archive.search(ArticleFilter(query=query), NOW)
+    assert len(str(error.value)) < 300  # one line, not the query echoed back whole
+
+
+def test_nesting_up_to_the_bound_still_searches(archive: Archive) -> None:
+    deep = "(" * 32 + "CISMOA" + ")" * 32
+    assert find(archive, deep) == ["cismoa"]
+    assert find(archive, "CISMOA NOT (grey -list)") == ["cismoa"]

@@ -15,8 +15,10 @@ from storage.articles import (
     sync_outlets,
 )
 from storage.db import Database
+from storage.models import SeenUrlRow
 from storage.outbox import queue_alerts
 from storage.queries import ArticleFilter, list_articles, near_duplicates
+from storage.statuses import SeenOutcome
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
@@ -70,7 +72,10 @@ def test_articles_are_unique_by_url_key(db_url: str) -> None:
         assert first is not None and first.matches[0].term == "FATF"
         assert insert_article(s, new("e.org/a", 99), NOW) is None
     with db.read() as s:
-        assert known_url_keys(s, ["e.org/a", "e.org/a?x", "e.org/b"]) == {"e.org/a", "e.org/a?x"}
+        assert known_url_keys(s, ["e.org/a", "e.org/a?x", "e.org/b"], NOW) == {
+            "e.org/a",
+            "e.org/a?x",
+        }
         assert len(list_articles(s, ArticleFilter())) == 1
 
 
@@ -92,7 +97,39 @@ def test_seen_urls_keep_their_first_outcome(db_url: str) -> None:
         record_seen(s, ["e.org/old", "e.org/old"], "dawn", "too_old", NOW)
         record_seen(s, ["e.org/old"], "dawn", "gone", NOW)
     with db.read() as s:
-        assert known_url_keys(s, ["e.org/old"]) == {"e.org/old"}
+        assert known_url_keys(s, ["e.org/old"], NOW) == {"e.org/old"}
+
+
+def test_transient_outcomes_are_retried_on_the_schedule_then_remembered(db_url: str) -> None:
+    db = db_for(db_url)
+    with db.write() as s:
+        record_seen(s, ["e.org/late"], "dawn", SeenOutcome.GONE, NOW)
+        record_seen(s, ["e.org/wall"], "dawn", SeenOutcome.CHALLENGE, NOW)
+    with db.read() as s:
+        assert known_url_keys(s, ["e.org/late", "e.org/wall"], NOW) == {"e.org/late", "e.org/wall"}
+        assert known_url_keys(s, ["e.org/late"], NOW + timedelta(minutes=10, seconds=1)) == set()
+    # the next fetches still fail: one hour, then one day after first seen, then for good
+    for attempt, (fetched_at, free_at) in enumerate(
+        [(timedelta(minutes=11), timedelta(hours=1)), (timedelta(hours=2), timedelta(days=1))]
+    ):
+        with db.write() as s:
+            record_seen(s, ["e.org/wall"], "dawn", SeenOutcome.NOT_ARTICLE, NOW + fetched_at)
+        with db.read() as s:
+            soon = NOW + free_at - timedelta(seconds=1)
+            assert known_url_keys(s, ["e.org/wall"], soon) == {"e.org/wall"}, attempt
+            assert known_url_keys(s, ["e.org/wall"], NOW + free_at) == set()
+    with db.write() as s:
+        record_seen(s, ["e.org/wall"], "dawn", SeenOutcome.CHALLENGE, NOW + timedelta(days=2))
+    with db.read() as s:
+        assert known_url_keys(s, ["e.org/wall"], NOW + timedelta(days=400)) == {"e.org/wall"}
+    # the article went live: stored replaces gone, and a later 404 does not undo that
+    with db.write() as s:
+        assert insert_article(s, new("e.org/late", 77), NOW + timedelta(minutes=11))
+        record_seen(s, ["e.org/late"], "dawn", SeenOutcome.GONE, NOW + timedelta(days=1))
+    with db.read() as s:
+        row = s.get(SeenUrlRow, "e.org/late")
+        assert row is not None and row.outcome == "stored" and row.retry_after is None
+        assert row.article_id is not None
 
 
 def test_one_alert_per_story_and_subscription(db_url: str) -> None:
@@ -137,7 +174,7 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(tmp_path) -> None
         try:
             with other.write() as s:
                 # read-then-write: fails at once with "database is locked" without BEGIN IMMEDIATE
-                known_url_keys(s, ["e.org/x"])
+                known_url_keys(s, ["e.org/x"], NOW)
                 record_seen(s, ["e.org/second"], "dawn", "stored", NOW)
         except Exception as exc:  # noqa: BLE001 - the assertion below reports it
             errors.append(exc)
@@ -152,7 +189,10 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(tmp_path) -> None
     t2.join(30)
     assert errors == []
     with other.read() as s:
-        assert known_url_keys(s, ["e.org/held", "e.org/second"]) == {"e.org/held", "e.org/second"}
+        assert known_url_keys(s, ["e.org/held", "e.org/second"], NOW) == {
+            "e.org/held",
+            "e.org/second",
+        }
 
 
 def test_an_alert_is_claimed_by_one_sender_only(db_url: str) -> None:

@@ -33,12 +33,14 @@ class Archive:
         self, f: ArticleFilter, now: datetime | None = None, marked: bool = False
     ) -> list[dict[str, Any]]:
         """Full-text search, best first; with no query, every article (filtered), newest first."""
-        node = None
-        if f.query and f.query.strip():
-            try:
-                node = parse_query(f.query)
-            except QuerySyntaxError as exc:
-                raise QueryError(f"search query {f.query!r}: {exc}") from None
+        try:
+            return self._search(f, now, marked)
+        except QuerySyntaxError as exc:
+            shown = f.query if len(f.query or "") <= 80 else f"{(f.query or '')[:80]}…"
+            raise QueryError(f"search query {shown!r}: {exc}") from None
+
+    def _search(self, f: ArticleFilter, now: datetime | None, marked: bool) -> list[dict[str, Any]]:
+        node = parse_query(f.query) if f.query and f.query.strip() else None
         with self.db.read() as session:
             if node is None:
                 return [article_summary(row, self.rules) for row in list_articles(session, f)]

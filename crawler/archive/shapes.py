@@ -80,6 +80,18 @@ RESULT_FIELDS = [
 ]
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...), DDE).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: OWASP's leading single quote before a cell
+    that would start a formula (titles, authors and snippets come from strangers' pages)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def results_csv(results: list[dict[str, Any]], bom: bool = False) -> str:
     """Search results as CSV (topics comma-joined); a BOM makes Excel read it as UTF-8."""
     out = io.StringIO()
@@ -88,5 +100,6 @@ def results_csv(results: list[dict[str, Any]], bom: bool = False) -> str:
     writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for r in results:
-        writer.writerow({**r, "topics": ",".join(r["topics"])})
+        row = {**r, "topics": ",".join(r["topics"])}
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue()

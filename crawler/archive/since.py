@@ -12,15 +12,21 @@ def parse_since(value: str | None, now: datetime, option: str = "--since") -> da
     """An aware datetime for a relative ("7d") or absolute ("2026-03-01") point in time."""
     if not value:
         return None
+    shown = value if len(value) <= 40 else value[:40] + "…"
     try:
         return now - parse_duration(value)
     except ValueError:
         pass
+    except OverflowError:
+        raise UsageError(f"{option} {shown!r}: reaches back before the year 1") from None
     try:
         parsed = dateparser.isoparse(value)
-    except ValueError:
+        # Stored times are UTC: a date that cannot be one (0001-01-01+05:00) is refused here.
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise UsageError(
-            f"{option} {value!r}: use a date (2026-03-01), a timestamp (2026-03-01T08:00:00+05:00) "
+            f"{option} {shown!r}: use a date (2026-03-01), a timestamp (2026-03-01T08:00:00+05:00) "
             "or an age such as 7d, 12h or 30m"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed

@@ -1,6 +1,7 @@
 """The `mediawatch` command line. Each command is a thin layer over the other modules."""
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -118,7 +119,11 @@ def init(path: str, force: bool, config_path: str | None) -> None:
     target = Path(path)
     if target.exists() and not force:
         raise UsageError(f"{target} exists; use --force to overwrite it")
-    target.write_text(starter_config(), encoding="utf-8")
+    # Owner-only from the first byte: the file will hold the database password and web token.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(starter_config())
     click.echo(f"wrote {target}; edit it, then run: mediawatch --config {target} crawl")
 
 
@@ -188,7 +193,7 @@ def crawl(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> Non
 @click.option("--min-score", type=float, help="Only articles scoring at least this.")
 @click.option("--language", help="Only articles in this language (ISO 639-1, e.g. ur).")
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--offset", type=click.IntRange(0, 1_000_000_000), default=0)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option("--bom", is_flag=True, help="With --format csv: start with a UTF-8 BOM (for Excel).")
 @config_option
@@ -207,18 +212,17 @@ def search(
     config_path: str | None,
 ) -> None:
     """Search stored articles, best first; with no QUERY, list them newest first."""
+    from crawler.archive.filters import article_filter
     from crawler.archive.reader import Archive
-    from crawler.archive.since import parse_since
-    from storage.queries import ArticleFilter
 
     config = load(config_path)
-    now = datetime.now(UTC)
-    f = ArticleFilter(
+    f = article_filter(
+        datetime.now(UTC),
         query=query,
         topic=topic,
         outlet=outlet,
-        since=parse_since(since, now),
-        until=parse_since(until, now, "--until"),
+        since=since,
+        until=until,
         min_score=min_score,
         language=language,
         limit=limit,
@@ -232,7 +236,7 @@ def search(
 
 
 @cli.command(epilog=example("mediawatch show 42 --format json"))
-@click.argument("article_id", type=int, metavar="ID")
+@click.argument("article_id", type=click.IntRange(1, 2**63 - 1), metavar="ID")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @config_option
 def show(article_id: int, fmt: str, config_path: str | None) -> None:

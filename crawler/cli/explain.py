@@ -1,20 +1,24 @@
 """`mediawatch rules explain`: extract one page and show how it scores, term by term."""
 
+import http.client
+import re
 import sys
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from w3lib.encoding import html_to_unicode
 
 from alerts.assessment import Assessment, assess
 from alerts.rules import RuleSet
 from alerts.scoring import TITLE_WEIGHT, TOPIC_BONUS
+from crawler.cli.webfetch import Fetch, network_policy
 from crawler.config import Config
 from crawler.config.errors import MediawatchError, UsageError
-from crawler.extraction.page import Extracted, extract_page
+from crawler.extraction.page import Extracted, extract_page, extract_text
+from spiders.addresses import NetworkPolicy, RefusedURL
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -64,7 +68,7 @@ class Explanation:
     def as_text(self) -> str:
         x, matches, score = self.extracted, self.assessment.matches, self.assessment.score
         lines = [
-            f"title:     {x.title}",
+            f"title:     {x.title or '-'}",
             f"author:    {x.author or '-'}",
             f"published: {x.published.isoformat() if x.published else 'unknown'}",
             f"language:  {x.language or '-'}   words: {len(x.text.split())}",
@@ -89,16 +93,23 @@ class Explanation:
         return "\n".join(lines)
 
 
-def read_source(source: str, user_agent: str) -> tuple[str, str]:
-    """(html, url) from a URL, a file or "-" (stdin), decoded by the page's own charset."""
+def read_source(
+    source: str, user_agent: str, policy: NetworkPolicy | None = None
+) -> tuple[str, str]:
+    """(html, url) from a URL, a file or "-" (stdin), decoded by the page's own charset.
+
+    A URL is fetched behind the crawls' network guard (`policy`; none: public hosts only).
+    """
     if source.startswith(("http://", "https://")):
-        request = urllib.request.Request(source, headers={"User-Agent": user_agent})
+        fetch = Fetch(policy or NetworkPolicy())
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            with fetch.open(source, {"User-Agent": user_agent}, timeout=30) as response:
                 body = response.read(MAX_BYTES + 1)
                 content_type = response.headers.get("Content-Type", "")
                 url = response.geturl()
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        except RefusedURL as exc:
+            raise MediawatchError(f"{source}: refused: {exc}") from None
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
             raise MediawatchError(f"{source}: could not fetch: {exc}") from None
         if len(body) > MAX_BYTES:
             raise MediawatchError(f"{source}: page larger than {MAX_BYTES // 2**20} MB")
@@ -115,11 +126,28 @@ def read_source(source: str, user_agent: str) -> tuple[str, str]:
 
 
 def explain_source(config: Config, source: str) -> Explanation:
-    """Extract and score one URL, file or stdin page."""
-    html, url = read_source(source, config.crawl.user_agent)
-    extracted = extract_page(html, url)
-    if extracted is None:
+    """Extract and score one URL, file or stdin page (or plain text: a .txt, a paste)."""
+    html, url = read_source(source, config.crawl.user_agent, network_policy(config))
+    if is_plain_text(html, url):
+        extracted = extract_text(html)
+        if extracted is None:
+            raise MediawatchError(f"{source}: the text is empty")
+    elif (extracted := extract_page(html, url)) is None:
         raise MediawatchError(f"{source}: no article text found on this page")
     return Explanation(
         source, extracted, assess(extracted.title, extracted.text, RuleSet(config.topics))
     )
+
+
+# Tags that nearly every HTML page has near its start; text pasted from an article has none.
+_HTML_TAG = re.compile(
+    r"<(?:!doctype|html|head|body|meta|title|div|p|article|main|section|span|a|br|h[1-6])[\s/>]",
+    re.IGNORECASE,
+)
+
+
+def is_plain_text(content: str, url: str) -> bool:
+    """Whether `content` is text rather than a page: a .txt source, or no HTML tags at all."""
+    if urlsplit(url).path.lower().endswith((".txt", ".text")):
+        return True
+    return _HTML_TAG.search(content[:20_000]) is None

@@ -5,6 +5,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from crawler.extraction import LIBRARY_LOGGERS
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per log line, for log shippers."""
@@ -36,8 +38,6 @@ def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
         "scrapy",
         "twisted",
         "asyncio",
-        "trafilatura",
-        "htmldate",
         "urllib3",
         "filelock",
         "alembic",
@@ -45,6 +45,10 @@ def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
         "apscheduler.scheduler",
     ):
         logging.getLogger(name).setLevel(quiet)
+    # Extraction libraries complain, even at ERROR, about every odd page; the crawl counts
+    # what matters as `extraction` or `not_article`, and `rules explain` says it in one line.
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
     # These repeat, with a traceback, failures the spider already counts and logs in one line.
     for name in ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)

@@ -4,8 +4,8 @@ This is the live coverage check users run (never part of CI). Plain urllib in th
 enough for one request per source; the verdicts come from spiders.diagnosis, as in crawls.
 """
 
+import http.client
 import urllib.error
-import urllib.request
 import urllib.robotparser
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from crawler.cli.webfetch import Fetch, network_policy
 from crawler.config import Config
+from spiders.addresses import NetworkPolicy, RefusedURL
 from spiders.diagnosis import diagnose, read_items
 from spiders.outlets import Outlet
 from spiders.sitemaps import read_sitemap_body
@@ -42,40 +44,33 @@ class SourceReport:
         return asdict(self)
 
 
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Remembers whether any redirect on the way was permanent."""
-
-    def __init__(self) -> None:
-        self.permanent = False
-
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> Any:
-        if code in (301, 308):
-            self.permanent = True
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _fetch(url: str, user_agent: str, timeout: float) -> tuple[int, bytes, str, bool]:
-    redirects = _Redirects()
-    opener = urllib.request.build_opener(redirects)
-    request = urllib.request.Request(
-        url, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"}
-    )
+def _fetch(
+    url: str, user_agent: str, timeout: float, policy: NetworkPolicy
+) -> tuple[int, bytes, str, bool]:
+    fetch = Fetch(policy)
+    headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status, response.read(MAX_BYTES), response.geturl(), redirects.permanent
+        with fetch.open(url, headers, timeout) as response:
+            return (
+                response.status,
+                response.read(MAX_BYTES),
+                response.geturl(),
+                fetch.redirects.permanent,
+            )
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(MAX_BYTES) if exc.fp else b"", exc.geturl(), redirects.permanent
+        body = exc.read(MAX_BYTES) if exc.fp else b""
+        return exc.code, body, exc.geturl(), fetch.redirects.permanent
 
 
-def _robots(url: str, user_agent: str, timeout: float) -> str:
+def _robots(url: str, user_agent: str, timeout: float, policy: NetworkPolicy) -> str:
     parts = urlsplit(url)
     robots_url = urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
     parser = urllib.robotparser.RobotFileParser()
     try:
-        status, body, _, _ = _fetch(robots_url, user_agent, timeout)
-    except (urllib.error.URLError, OSError, ValueError):
+        status, body, _, _ = _fetch(robots_url, user_agent, timeout, policy)
+    except RefusedURL:
+        return "unknown (robots.txt refused by the network guard)"
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
         return "unknown (robots.txt unreachable)"
     if status in (401, 403):
         return "disallowed (robots.txt forbidden)"
@@ -86,28 +81,31 @@ def _robots(url: str, user_agent: str, timeout: float) -> str:
 
 
 def check_source(
-    outlet: Outlet, kind: str, url: str, config: Config, now: datetime
+    outlet: Outlet,
+    kind: str,
+    url: str,
+    config: Config,
+    now: datetime,
+    policy: NetworkPolicy | None = None,
 ) -> SourceReport:
-    """Fetch one source once and diagnose it."""
+    """Fetch one source once and diagnose it; a malformed or refused answer is its verdict."""
     ua, timeout = config.crawl.user_agent, config.crawl.timeout.total_seconds()
+    policy = policy or network_policy(config)
     max_age = timedelta(days=config.crawl.max_age_days)
-    robots = _robots(url, ua, timeout) if config.crawl.obey_robots else "not checked"
+    robots = _robots(url, ua, timeout, policy) if config.crawl.obey_robots else "not checked"
+
+    def failed(verdict: str, detail: str) -> SourceReport:
+        return SourceReport(outlet.id, kind, url, None, None, None, None, robots, verdict, detail)
+
     try:
-        status, body, final_url, permanent = _fetch(url, ua, timeout)
+        status, body, final_url, permanent = _fetch(url, ua, timeout, policy)
+    except RefusedURL as exc:
+        return failed("refused", f"not fetched: {exc}")
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return SourceReport(
-            outlet.id,
-            kind,
-            url,
-            None,
-            None,
-            None,
-            None,
-            robots,
-            "unreachable",
-            f"cannot connect: {reason}",
-        )
+        return failed("unreachable", f"cannot connect: {getattr(exc, 'reason', exc)}")
+    except http.client.HTTPException as exc:
+        # The server answered, but not in HTTP (a bad status line, a truncated body...).
+        return failed("error", f"malformed HTTP response: {type(exc).__name__}: {exc}"[:300])
     body = read_sitemap_body(body) or b""
     items = read_items(kind, body, final_url, outlet.article_url_pattern) if status < 400 else None
     moved_to = final_url if permanent and final_url != url else None
@@ -149,8 +147,11 @@ def check_outlets(
     """Every source of every outlet, checked in parallel, reported in catalogue order;
     `progress(done, total)` is called as each one finishes."""
     jobs = [(o, kind, url) for o in outlets for kind, url in o.sources()]
+    policy = network_policy(config)
     with ThreadPoolExecutor(WORKERS) as pool:
-        futures = [pool.submit(check_source, o, kind, url, config, now) for o, kind, url in jobs]
+        futures = [
+            pool.submit(check_source, o, kind, url, config, now, policy) for o, kind, url in jobs
+        ]
         for done, _ in enumerate(as_completed(futures), 1):
             if progress:
                 progress(done, len(futures))

@@ -9,15 +9,19 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from crawler.config.errors import ConfigError
 from spiders.outlets import Duration, Outlet, bundled_catalogue, select_outlets
 
 CONFIG_ENV = "MEDIAWATCH_CONFIG"
 PASSWORD_ENV = "MEDIAWATCH_SMTP_PASSWORD"
+WEB_TOKEN_ENV = "MEDIAWATCH_WEB_TOKEN"
 DEFAULT_FILE = "mediawatch.toml"
 
 _DIGEST = re.compile(
@@ -42,6 +46,13 @@ class DatabaseConfig(_Section):
                 'must start with "sqlite:///" or "postgresql+psycopg://", '
                 'e.g. "sqlite:///mediawatch.db"'
             )
+        try:
+            make_url(url)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a valid database URL (check the port and %-encode special characters "
+                'in the password), e.g. "postgresql+psycopg://user:password@host:5432/mediawatch"'
+            ) from None
         return url
 
 
@@ -60,6 +71,12 @@ class CrawlConfig(_Section):
     extract_workers: int = Field(default=2, ge=0, le=32)
     run_timeout: Duration = timedelta(minutes=20)
     shutdown_grace: Duration = timedelta(seconds=30)
+    # A page must not make the crawler read this machine or its network, unless you say so.
+    allow_private_addresses: bool = False
+    # What one source may ask for in one run; the rest waits for the next run, newest first.
+    max_sitemap_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_child_sitemaps: int = Field(default=50, ge=1, le=10_000)
+    max_articles_per_run: int = Field(default=500, ge=1, le=1_000_000)
 
 
 class EmailConfig(_Section):
@@ -179,11 +196,39 @@ class QueueConfig(_Section):
 
 
 class WebConfig(_Section):
-    """[web]: where `mediawatch web` listens and whether it asks for a token."""
+    """[web]: where `mediawatch web` listens, which Host names it answers, and whether it asks
+    for a token."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    token: str = ""
+    token: str = ""  # $MEDIAWATCH_WEB_TOKEN, when set, wins: keeps the secret out of the file
+    # None: localhost, 127.0.0.1, ::1 and `host`. A DNS-rebinding page sends its own name.
+    allowed_hosts: list[str] | None = None
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str] | None) -> list[str] | None:
+        for h in hosts or []:
+            if not h.strip() or "*" in h[1:] or (h.startswith("*") and not h.startswith("*.")):
+                raise ValueError(
+                    'each entry is a host name or address ("news.example.org", "10.0.0.5"), '
+                    '"*.example.org" for its subdomains, or "*" for any host'
+                )
+        return hosts
+
+    @model_validator(mode="after")
+    def _token_from_env(self) -> "WebConfig":
+        if env := os.environ.get(WEB_TOKEN_ENV):
+            self.token = env
+        return self
+
+    def trusted_hosts(self, listening_on: str | None = None) -> list[str]:
+        """The Host header values the web UI answers (IPv6 literals in brackets, as sent)."""
+        hosts = self.allowed_hosts
+        if hosts is None:
+            hosts = ["localhost", "127.0.0.1", "::1", self.host, listening_on or self.host]
+        out = [f"[{h}]" if ":" in h and not h.startswith("[") else h for h in hosts]
+        return list(dict.fromkeys(h.strip().lower() for h in out))
 
 
 DEFAULT_TOPICS = [
@@ -320,8 +365,36 @@ def _describe(error: Any, data: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required key is missing. Fix: add it."
     got = error.get("input")
-    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict | list) or _secret(key, got) else f" (got {got!r})"
+    # A validator may quote the bad URL itself; its password never reaches a terminal or log.
+    msg = _URL_PASSWORD.sub(r"\1***@", msg)
     return f"{key}: {msg}{shown}. Fix: change this value."
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
+
+
+def _secret(key: str, value: Any) -> bool:
+    """Whether a bad value may hold a secret, so an error message must not echo it (a token,
+    a password, or any URL, which may carry one as user:password@)."""
+    last = key.rsplit(".", 1)[-1].lower()
+    return any(word in last for word in ("token", "password", "secret", "url", "notify")) or (
+        isinstance(value, str) and "://" in value
+    )
+
+
+def redacted_url(url: str) -> str:
+    """`url` fit to print or log: any password replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "(an unreadable URL)"
+    if not password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _key_path(loc: tuple[Any, ...], data: Any) -> str:

@@ -6,33 +6,46 @@ machines that reach Redis and the (PostgreSQL) database, take the jobs. RQ forks
 process per job, which is exactly what Scrapy needs (one reactor per process). Alerts and
 digests stay with the daemon; workers also deliver what their crawl queued, and the
 claim on each alert keeps that from ever sending one twice.
+
+A job carries the outlet id and the configuration file's path, never the configuration: it
+would put the web token and the database password into Redis for days. The job loads the
+file where it runs.
 """
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from redis import Redis
+from redis import Redis, RedisError
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
-from crawler.config import Config
+from crawler.config import Config, load_config
 from crawler.config.errors import ConfigError, MediawatchError
+from crawler.config.model import redacted_url
 from spiders.outlets import Outlet
 
 logger = logging.getLogger(__name__)
 BUSY = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
-def crawl_job(config: Config, outlet_id: str) -> dict[str, Any]:
+def crawl_job(config_path: str, outlet_id: str) -> dict[str, Any]:
     """Run in a worker's job process: crawl one outlet once, then check its health."""
     from crawler.service.health import OutletWatch
     from crawler.service.once import crawl_once
     from storage.db import open_database
 
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise MediawatchError(
+            f"crawl of {outlet_id!r}: the configuration {config_path} can no longer be loaded "
+            f"({exc}); fix it on this worker's machine, and the next scheduled crawl runs"
+        ) from None
     outlet = config.active_outlet(outlet_id)
     if outlet is None:
-        raise MediawatchError(f"outlet {outlet_id!r} is not in the configuration")
+        raise MediawatchError(f"outlet {outlet_id!r} is not in the configuration {config_path}")
     summary = crawl_once(config, [outlet])
     with open_database(config.database.url) as db:
         OutletWatch(config, db).check(outlet, datetime.now(UTC))
@@ -53,6 +66,14 @@ class CrawlQueue:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        path = Path(config.source)
+        if not path.is_file():
+            raise ConfigError(
+                f"{config.source}: crawl jobs name the configuration file workers load, and "
+                "this configuration was not read from one; start with --config PATH"
+            )
+        # Absolute, so a worker started in another directory finds the same file.
+        self.config_path = str(path.resolve())
         self.redis = connect(config)
         self.queue = Queue(config.queue.name, connection=self.redis)
 
@@ -68,7 +89,7 @@ class CrawlQueue:
         timeout = int(self.config.crawl.run_timeout.total_seconds()) + 120
         self.queue.enqueue(
             crawl_job,
-            self.config,
+            self.config_path,
             outlet.id,
             job_id=job_id,
             job_timeout=timeout,
@@ -81,9 +102,17 @@ class CrawlQueue:
 def run_worker(config: Config, burst: bool = False) -> None:
     """Take crawl jobs until stopped (SIGTERM finishes the current job first)."""
     redis = connect(config)
-    worker = Worker([Queue(config.queue.name, connection=redis)], connection=redis)
-    logger.info("worker for queue %s on %s", config.queue.name, config.queue.url)
-    worker.work(burst=burst, logging_level="WARNING")
+    shown = redacted_url(config.queue.url)
+    logger.info("worker for queue %s on %s", config.queue.name, shown)
+    try:
+        worker = Worker([Queue(config.queue.name, connection=redis)], connection=redis)
+        worker.work(burst=burst, logging_level="WARNING")
+    except RedisError as exc:
+        # Redis errors name the host, not the password; the URL we add is redacted.
+        raise MediawatchError(
+            f"the Redis queue at {shown} cannot be used: {exc}; check [queue] url and that Redis "
+            "is running"
+        ) from None
 
 
 def describe_queue(config: Config) -> dict[str, Any]:
@@ -91,7 +120,7 @@ def describe_queue(config: Config) -> dict[str, Any]:
     redis = connect(config)
     queue = Queue(config.queue.name, connection=redis)
     return {
-        "url": config.queue.url,
+        "url": redacted_url(config.queue.url),
         "name": config.queue.name,
         "queued": queue.count,
         "workers": len(Worker.all(queue=queue)),

@@ -1,12 +1,17 @@
 """`mediawatch crawl`: one crawl cycle, then delivery of pending alerts."""
 
+import logging
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import Config
 from crawler.runtime.context import CrawlContext
 from crawler.service.runner import OutletResult, Progress, crawl_outlets, run_in_reactor
 from spiders.outlets import Outlet
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,5 +45,10 @@ def crawl_once(config: Config, outlets: list[Outlet], progress: bool = False) ->
         )
         from alerts.delivery import deliver_pending
 
-        deliver_pending(config, context.db, context.rules, context.clock())
+        try:
+            deliver_pending(config, context.db, context.rules, context.clock())
+        except SQLAlchemyError as exc:
+            # The crawl's summary (database errors counted) matters more; queued alerts wait
+            # in the database for the next delivery round.
+            logger.error("alerts not delivered now, the database is unavailable: %s", exc)
         return CycleSummary(outlets=results, alerts_queued=queue.queued)

@@ -15,7 +15,7 @@ from typing import Any, TextIO, TypeVar
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 
 from crawler.runtime.context import CrawlContext, attach_context
-from crawler.settings import TWISTED_REACTOR, crawl_settings
+from crawler.settings import TWISTED_REACTOR, crawl_settings, discovery_limits
 from spiders.outlet import OutletSpider
 from spiders.outlets import Outlet
 
@@ -96,7 +96,11 @@ def _start(
     crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet))
     attach_context(crawler, context)
     task = runner.crawl(
-        crawler, outlet=outlet, max_age_days=context.config.crawl.max_age_days, now=now
+        crawler,
+        outlet=outlet,
+        max_age_days=context.config.crawl.max_age_days,
+        now=now,
+        limits=discovery_limits(context.config),
     )
     return crawler, task
 
@@ -142,10 +146,15 @@ def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(TWISTED_REACTOR)
+    from scrapy.resolver import CachingThreadedResolver
     from twisted.internet import reactor as _reactor
     from twisted.internet.defer import Deferred
 
     reactor: Any = _reactor
+    # As Scrapy's own CrawlerProcess does. The network guard resolves each host through it
+    # and connections reuse that cached answer: a host cannot pass the guard with a public
+    # address and then connect to a private one (DNS rebinding).
+    CachingThreadedResolver(reactor, cache_size=10_000, timeout=60.0).install_on_reactor()
 
     outcome: dict[str, Any] = {}
 

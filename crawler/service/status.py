@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from crawler.config import Config
+from crawler.config.model import redacted_url
 from crawler.service.health import HEARTBEAT_KEY, health
 from crawler.service.jobs import describe_queue
 from storage.db import Database
@@ -97,4 +98,8 @@ def queue_status(config: Config) -> dict[str, Any]:
     try:
         return describe_queue(config)
     except Exception as exc:  # noqa: BLE001 - Redis down is a status to show, not a crash
-        return {"url": config.queue.url, "error": f"{type(exc).__name__}: {exc}"}
+        # Redis errors name the host, never the password, but the URL shown must hide it too.
+        error = f"{type(exc).__name__}: {exc}".replace(
+            config.queue.url, redacted_url(config.queue.url)
+        )
+        return {"url": redacted_url(config.queue.url), "error": error}

@@ -6,8 +6,9 @@ forbids scripts outright, so even a missed escape could not run one.
 """
 
 import base64
+import binascii
 import hmac
-import math
+import logging
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -16,25 +17,30 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.render import highlight, safe_link
+from crawler.archive.filters import article_filter, article_id, whole_number
 from crawler.archive.reader import Archive
 from crawler.archive.shapes import results_csv
-from crawler.archive.since import parse_since
 from crawler.config import Config
 from crawler.config.errors import MediawatchError, NotFoundError, QueryError, UsageError
 from crawler.service.status import status_report
 from storage.queries import ArticleFilter
 from storage.search import MARK_END, MARK_START
 
+logger = logging.getLogger(__name__)
 PAGE_SIZE = 20
+MAX_PAGE = 1_000_000
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -50,13 +56,30 @@ def marked_html(snippet: str) -> Markup:
     return Markup(out)
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """CSP and friends on every response."""
+class SecurityHeaders:
+    """CSP and friends on every response, added as it starts: errors, 404s and the Host and
+    token refusals included (plain ASGI, so no response can slip past)."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    """A bug's 500, still with the security headers (it is sent outside every middleware)."""
+    logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return PlainTextResponse("internal error", status_code=500, headers=SECURITY_HEADERS)
 
 
 class TokenAuth(BaseHTTPMiddleware):
@@ -76,39 +99,44 @@ class TokenAuth(BaseHTTPMiddleware):
         )
 
     def _ok(self, request: Request) -> bool:
+        # Compared as bytes: compare_digest refuses non-ASCII str, and headers may hold any
+        # byte (Starlette decodes them as latin-1, so encoding back gives the bytes sent).
+        token = self.token.encode("utf-8")
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer":
-            return hmac.compare_digest(value.strip(), self.token)
+            return hmac.compare_digest(value.strip().encode("latin-1"), token)
         if scheme.lower() == "basic":
             try:
-                _, _, password = base64.b64decode(value).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
+                decoded = base64.b64decode(value.strip().encode("latin-1"), validate=True)
+            except (ValueError, binascii.Error):
                 return False
-            return hmac.compare_digest(password, self.token)
+            return hmac.compare_digest(decoded.partition(b":")[2], token)
         return False
 
 
 def _filter_from(request: Request, now: datetime, limit: int = PAGE_SIZE) -> ArticleFilter:
+    """The search parameters of a request; UsageError (a 400) for any bad one."""
     q = request.query_params
     try:
-        min_score = float(q["min_score"]) if q.get("min_score") else None
-        page = max(int(q.get("page", "1") or 1), 1)
-        limit = min(max(int(q.get("limit", limit)), 1), 500)
+        min_score = float(q["min_score"][:40]) if q.get("min_score") else None
     except ValueError:
-        raise UsageError("min_score, page and limit must be numbers") from None
-    if min_score is not None and not math.isfinite(min_score):
-        raise UsageError("min_score must be a finite number")
-    return ArticleFilter(
-        query=q.get("q") or None,
-        topic=q.get("topic") or None,
-        outlet=q.get("outlet") or None,
-        since=parse_since(q.get("since") or None, now, "since"),
-        until=parse_since(q.get("until") or None, now, "until"),
+        raise UsageError("min_score: must be a number") from None
+    page = whole_number(q.get("page") or 1, "page", 1, MAX_PAGE)
+    limit = whole_number(q.get("limit") or limit, "limit", 1, 500)
+    return article_filter(
+        now,
+        query=q.get("q"),
+        topic=q.get("topic"),
+        outlet=q.get("outlet"),
+        since=q.get("since"),
+        until=q.get("until"),
         min_score=min_score,
-        language=q.get("language") or None,
+        language=q.get("language"),
         limit=limit,
         offset=(page - 1) * limit,
+        since_name="since",
+        until_name="until",
     )
 
 
@@ -176,8 +204,10 @@ class WebUI:
 
     def article(self, request: Request) -> Response:
         try:
-            data = self.archive.show(int(request.path_params["article_id"]))
-        except (NotFoundError, ValueError):
+            data = self.archive.show(article_id(request.path_params["article_id"]))
+        except UsageError as exc:
+            return HTMLResponse(f"<h1>{escape(str(exc))}</h1>", status_code=400)
+        except NotFoundError:
             return HTMLResponse("<h1>No such article</h1>", status_code=404)
         topics = [m["topic"] for m in data["matches"]]
         body = highlight(data["text"], self.archive.rules.highlight_patterns(topics))
@@ -201,8 +231,10 @@ class WebUI:
 
     def api_article(self, request: Request) -> Response:
         try:
-            return JSONResponse(self.archive.show(int(request.path_params["article_id"])))
-        except (NotFoundError, ValueError):
+            return JSONResponse(self.archive.show(article_id(request.path_params["article_id"])))
+        except UsageError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except NotFoundError:
             return JSONResponse({"error": "no such article"}, status_code=404)
 
     def export_csv(self, request: Request) -> Response:
@@ -224,11 +256,19 @@ def _params(request: Request, **changes: Any) -> str:
     return urlencode(params)
 
 
-def create_app(config: Config, archive: Archive) -> Starlette:
-    """The Starlette app: pages, API, security headers, optional token."""
+def create_app(config: Config, archive: Archive, host: str | None = None) -> Starlette:
+    """The Starlette app: pages, API, security headers, the Host check, optional token.
+
+    `host` is the address `mediawatch web --host` listens on, trusted like [web] host."""
     return Starlette(
         routes=WebUI(config, archive).routes(),
-        middleware=[Middleware(SecurityHeaders), Middleware(TokenAuth, token=config.web.token)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            # Refuses DNS rebinding: a hostile page's own name in Host gets a 400.
+            Middleware(TrustedHostMiddleware, allowed_hosts=config.web.trusted_hosts(host)),
+            Middleware(TokenAuth, token=config.web.token),
+        ],
+        exception_handlers={Exception: server_error},
     )
 
 
@@ -301,4 +341,5 @@ def serve(config: Config, host: str, port: int) -> None:
     import uvicorn
 
     with Archive.open(config) as archive:
-        uvicorn.run(create_app(config, archive), host=host, port=port, log_level="warning")
+        app = create_app(config, archive, host)
+        uvicorn.run(app, host=host, port=port, log_level="warning")

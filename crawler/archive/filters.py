@@ -1,0 +1,80 @@
+"""The search filters people type, checked once for the CLI, the web UI and the API.
+
+Every value is bounded here, at the door: an out-of-range number or a control character is one
+UsageError naming the parameter, never an OverflowError or a database error further down.
+"""
+
+import math
+import re
+from datetime import datetime
+
+from crawler.archive.since import parse_since
+from crawler.config.errors import UsageError
+from storage.queries import ArticleFilter
+
+MAX_OFFSET = 1_000_000_000
+MAX_ID = 2**63 - 1  # the databases' BIGINT
+MAX_TEXT = 200  # topic, outlet and language ids are short
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: str | None, name: str, limit: int = MAX_TEXT) -> str | None:
+    """A short text filter, or None when empty; control characters (NUL...) are refused."""
+    if not value:
+        return None
+    if _CONTROL.search(value):
+        raise UsageError(f"{name}: contains a control character; remove it")
+    if len(value) > limit:
+        raise UsageError(f"{name}: longer than {limit} characters")
+    return value
+
+
+def whole_number(value: str | int, name: str, low: int, high: int) -> int:
+    """`value` as an int from `low` to `high`, or a UsageError saying which range."""
+    try:
+        # int() of a long digit string is slow (and capped by Python); no valid one is long.
+        number = int(value) if isinstance(value, int) or len(value) <= 20 else None
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise UsageError(f"{name}: must be a whole number from {low} to {high} (got {value!r:.40})")
+    return number
+
+
+def article_id(value: str | int) -> int:
+    """An article id as typed in a URL or on the command line."""
+    return whole_number(value, "article id", 1, MAX_ID)
+
+
+def article_filter(
+    now: datetime,
+    *,
+    query: str | None = None,
+    topic: str | None = None,
+    outlet: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    min_score: float | None = None,
+    language: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    since_name: str = "--since",
+    until_name: str = "--until",
+) -> ArticleFilter:
+    """An ArticleFilter from what a person typed; UsageError (CLI exit 2, HTTP 400) when a
+    value is malformed or out of range."""
+    if min_score is not None and not math.isfinite(min_score):
+        raise UsageError("min score: must be a finite number")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise UsageError(f"offset: must be from 0 to {MAX_OFFSET}")
+    return ArticleFilter(
+        query=query or None,
+        topic=clean_text(topic, "topic"),
+        outlet=clean_text(outlet, "outlet"),
+        since=parse_since(clean_text(since, since_name), now, since_name),
+        until=parse_since(clean_text(until, until_name), now, until_name),
+        min_score=min_score,
+        language=clean_text(language, "language"),
+        limit=limit,
+        offset=offset,
+    )
