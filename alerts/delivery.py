@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -224,14 +225,27 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
 
 
+class DeliveryOutcome(StrEnum):
+    """What became of one alert in a delivery round; DeliveryReport counts each."""
+
+    SENT = "sent"
+    RETRYING = "retrying"  # failed for now, tried again later
+    FAILED = "failed"
+    GONE = "gone"  # the article was deleted meanwhile
+
+
 @dataclass
 class DeliveryReport:
     """How one delivery round went, for logs and `alerts flush`."""
 
     sent: int = 0
-    retrying: int = 0  # failed for now, tried again later
+    retrying: int = 0
     failed: int = 0
-    gone: int = 0  # the article was deleted meanwhile
+    gone: int = 0
+
+    def count(self, outcome: DeliveryOutcome) -> None:
+        """One more alert with this outcome."""
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
 
 
 def deliver_pending(
@@ -270,11 +284,11 @@ def deliver_pending(
                     if not claim_alert(session, alert_id, now, SEND_LEASE, due_by, claimer):
                         continue  # another process (daemon, `alerts flush`, a worker) has it
                     if to not in subscribers:
-                        outcome = "failed"
+                        outcome = DeliveryOutcome.FAILED
                         reason = "subscription no longer in the configuration"
                         mark_failed(session, alert_id, reason, claimer)
                     else:
-                        outcome = "retrying"
+                        outcome = DeliveryOutcome.RETRYING
                         reason = f"not tried this round: {stopped}"
                         mark_retry(session, alert_id, reason, now + backoff(attempts + 1), claimer)
             else:
@@ -283,14 +297,14 @@ def deliver_pending(
                         continue
                 msg = _render(db, config, rules, names, article_id, to, now)
                 if msg is None:
-                    outcome = "gone"
+                    outcome = DeliveryOutcome.GONE
                     with db.write() as session:
                         release_alert(session, alert_id, claimer)
                 else:
                     outcome, error = _send(db, transport, msg, alert_id, to, attempts, now, claimer)
-                    if outcome == "retrying":
+                    if outcome == DeliveryOutcome.RETRYING:
                         stopped = error
-            setattr(report, outcome, getattr(report, outcome) + 1)
+            report.count(outcome)
     finally:
         transport.close()
     if report.sent or report.retrying or report.failed:
@@ -332,20 +346,20 @@ def _send(
     attempts: int,
     now: datetime,
     claimer: str,
-) -> tuple[str, str]:
-    """Send one claimed alert and record the outcome: ("sent" | "retrying" | "failed", error)."""
+) -> tuple[DeliveryOutcome, str]:
+    """Send one claimed alert and record the outcome (sent, retrying or failed) and the error."""
     try:
         transport.send(msg)
     except PermanentDeliveryError as exc:
         logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
         with db.write() as session:
             mark_failed(session, alert_id, str(exc), claimer)
-        return "failed", str(exc)
+        return DeliveryOutcome.FAILED, str(exc)
     except TemporaryDeliveryError as exc:
         logger.warning("alert %s to %s not delivered, will retry: %s", alert_id, to, exc)
         with db.write() as session:
             mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1), claimer)
-        return "retrying", str(exc)
+        return DeliveryOutcome.RETRYING, str(exc)
     with db.write() as session:
         mark_sent(session, alert_id, now)
-    return "sent", ""
+    return DeliveryOutcome.SENT, ""

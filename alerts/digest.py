@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from alerts.compose import email_article
@@ -48,6 +49,16 @@ class Digest:
         return sum(len(items) for _, items in self.groups)
 
 
+class DigestResult(StrEnum):
+    """What a sending round did with one subscription's digest, as `digest --send` says it."""
+
+    SENT = "sent"
+    EMPTY = "empty"  # nothing new in the period: recorded, not sent
+    ALREADY_SENT = "already sent"  # settled before, or another sender holds it
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
 @dataclass
 class DigestOutcome:
     """What happened to one digest, for logs and `digest --send`."""
@@ -55,7 +66,7 @@ class DigestOutcome:
     email: str
     period: str
     entries: int
-    status: str  # sent, empty, already sent, retrying, failed
+    status: DigestResult
 
 
 def _primary_topic(row: ArticleRow, wanted: set[str] | None) -> str:
@@ -182,10 +193,12 @@ def send_digests(
             period = digest_period(db, sub, now, since)
             if period is None:
                 continue
-            if outcomes and outcomes[-1].status == "retrying":
+            if outcomes and outcomes[-1].status == DigestResult.RETRYING:
                 # The server or the outbox failed for the last one: the rest wait for the next
                 # round, unclaimed and unbuilt, instead of each waiting out smtp_timeout.
-                outcomes.append(DigestOutcome(sub.email.lower(), period.key, 0, "retrying"))
+                outcomes.append(
+                    DigestOutcome(sub.email.lower(), period.key, 0, DigestResult.RETRYING)
+                )
                 continue
             outcomes.append(_send_one(config, db, rules, sub, period, transport, now))
     finally:
@@ -203,7 +216,7 @@ def _send_one(
     now: datetime,
 ) -> DigestOutcome:
     email = sub.email.lower()
-    outcome = DigestOutcome(email, period.key, 0, "already sent")
+    outcome = DigestOutcome(email, period.key, 0, DigestResult.ALREADY_SENT)
     with db.read() as session:
         if digest_settled(session, email, period.key, now):
             return outcome  # sent, recorded empty, failed, or another sender holds it
@@ -233,5 +246,7 @@ def _send_one(
         finish_digest(session, digest_id, status, now, error, entries=digest.entries)
     if error:
         logger.warning("digest %s for %s: %s", period.key, email, error)
-    outcome.status = "retrying" if status == DigestStatus.PENDING else status.value
+    outcome.status = (
+        DigestResult.RETRYING if status == DigestStatus.PENDING else DigestResult(status.value)
+    )
     return outcome

@@ -5,19 +5,15 @@ An outlet is checked when it is loaded, not when the daemon first crawls it at 3
 
 import re
 import tomllib
-from datetime import timedelta
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Annotated
 from urllib.parse import urlsplit
 
 import tldextract
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spiders.addresses import literal_address
-from spiders.durations import parse_duration
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+from spiders.durations import Duration
 
 
 def _check_url(url: str) -> str:

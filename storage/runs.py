@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -72,7 +71,7 @@ class OutletStatus:
     last_pages: int
     last_new: int
     last_errors: int
-    last_error_kinds: dict[str, Any]
+    last_error_kinds: dict[str, int]
     runs_without_new: int
     articles: int
 

@@ -2,12 +2,7 @@
 
 import json
 import os
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +16,9 @@ from tests.conftest import (
     REPO,
     REQUIRE_SERVICES,
     skip_or_fail,
-    wait_until,
     write_config,
 )
-from tests.smtp import free_port
+from tests.web import http_request, web_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -35,42 +29,6 @@ FATF = (
     "banks in Karachi say compliance costs have doubled since then. "
 ) * 3
 EVIL = "<script>window.__pwned = 1</script><img src=x onerror=alert(1)> FATF grey list"
-
-
-def get(url: str, token: str | None = None) -> tuple[int, Any, bytes]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read()
-
-
-def answers(url: str) -> bool:
-    try:
-        return get(url)[0] == 200
-    except OSError:
-        return False
-
-
-@contextmanager
-def web_server(config: Path) -> Iterator[str]:
-    """`mediawatch web` in its own process on a free port, once /healthz answers; its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(f"{base}/healthz to answer", lambda: answers(base + "/healthz"), 30)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +84,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 
 def test_api_matches_the_cli_json(server: dict[str, Any]) -> None:
-    status, headers, body = get(server["base"] + "/api/articles?q=CISMOA")
+    status, headers, body = http_request(server["base"] + "/api/articles?q=CISMOA")
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     results = json.loads(body)
     assert {r["id"] for r in results} == {server["ids"]["cismoa"], server["ids"]["copy"]}
@@ -141,20 +99,20 @@ def test_api_matches_the_cli_json(server: dict[str, Any]) -> None:
         "topics",
         "snippet",
     }
-    status, _, body = get(server["base"] + f"/api/articles/{server['ids']['fatf']}")
+    status, _, body = http_request(server["base"] + f"/api/articles/{server['ids']['fatf']}")
     article = json.loads(body)
     assert status == 200 and article["matches"] and "text" in article
-    assert get(server["base"] + "/api/articles/99999")[0] == 404
-    status, _, body = get(server["base"] + "/api/articles?q=%22open")
+    assert http_request(server["base"] + "/api/articles/99999")[0] == 404
+    status, _, body = http_request(server["base"] + "/api/articles?q=%22open")
     assert status == 400 and "closing quote" in json.loads(body)["error"]
-    status, headers, body = get(server["base"] + "/export.csv?q=grey")
+    status, headers, body = http_request(server["base"] + "/export.csv?q=grey")
     assert status == 200 and body.startswith("\ufeff".encode()) and b"After the grey list" in body
-    spec = json.loads(get(server["base"] + "/openapi.json")[2])
+    spec = json.loads(http_request(server["base"] + "/openapi.json")[2])
     assert "/api/articles" in spec["paths"]
 
 
 def test_security_headers(server: dict[str, Any]) -> None:
-    _, headers, body = get(server["base"] + "/?q=FATF")
+    _, headers, body = http_request(server["base"] + "/?q=FATF")
     assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'none': no JS
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
@@ -171,9 +129,9 @@ def test_token_login(tmp_path: Path) -> None:
         },
     )
     with web_server(config) as base:
-        assert get(base + "/")[0] == 401
-        assert get(base + "/api/articles", token="wrong")[0] == 401
-        assert get(base + "/api/articles", token="s3cret")[0] == 200
+        assert http_request(base + "/")[0] == 401
+        assert http_request(base + "/api/articles", token="wrong")[0] == 401
+        assert http_request(base + "/api/articles", token="s3cret")[0] == 200
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from typing import Any
 
 from alerts.rules import RuleSet
 from alerts.snippets import snippet
+from storage.models import ArticleRow
 from storage.search import MARK_END, MARK_START
 
 
@@ -16,7 +17,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def article_summary(
-    row: Any, rules: RuleSet, marked_snippet: str | None = None, rank: float | None = None
+    row: ArticleRow, rules: RuleSet, marked_snippet: str | None = None, rank: float | None = None
 ) -> dict[str, Any]:
     """The contract's search-result object (plus `snippet_marked` and `rank` for the web UI)."""
     topics = sorted({m.topic for m in row.matches})
@@ -38,7 +39,9 @@ def article_summary(
     return data
 
 
-def article_detail(row: Any, rules: RuleSet, duplicates: list[Any] | None = None) -> dict[str, Any]:
+def article_detail(
+    row: ArticleRow, rules: RuleSet, duplicates: list[ArticleRow] | None = None
+) -> dict[str, Any]:
     """The contract's `show` object: the summary plus text and term matches."""
     data = article_summary(row, rules)
     data.update(

@@ -13,6 +13,7 @@ import click
 from alerts.errors import DeliveryError
 from crawler.config import Config, load_config, starter_config
 from crawler.config.errors import MediawatchError, UsageError
+from spiders.outlets import Outlet
 from storage.migrate import MigrationRefused
 from storage.statuses import AlertStatus
 
@@ -127,7 +128,7 @@ def init(path: str, force: bool, config_path: str | None) -> None:
     click.echo(f"wrote {target}; edit it, then run: mediawatch --config {target} crawl")
 
 
-def _pick_outlets(config: Config, ids: tuple[str, ...]) -> list[Any]:
+def _pick_outlets(config: Config, ids: tuple[str, ...]) -> list[Outlet]:
     outlets = config.active_outlets()
     if not ids:
         return outlets

