@@ -1,8 +1,10 @@
-"""Downloader middlewares: the network guard, never fetching an article URL the database
-already knows, and the per-run article budget."""
+"""Downloader middlewares: the network guard (with the resolver that checks where each
+connection goes), never fetching an article URL the database already knows, and the per-run
+article budget."""
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin
 
@@ -10,13 +12,25 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Response
-from scrapy.resolver import dnscache
+from scrapy.resolver import CachingThreadedResolver, dnscache
+from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.defer import maybe_deferred_to_future
 from sqlalchemy.exc import SQLAlchemyError
+from twisted.internet.base import ThreadedResolver
+from twisted.internet.defer import fail, succeed
+from twisted.internet.error import DNSLookupError
+from twisted.internet.interfaces import IResolverSimple
 from w3lib.url import canonicalize_url
+from zope.interface import implementer
 
 from crawler.runtime.context import CrawlContext, crawl_context
-from spiders.addresses import NetworkPolicy, RefusedURL, literal_address
+from spiders.addresses import (
+    NetworkPolicy,
+    RefusedURL,
+    host_port,
+    literal_address,
+    normalise_host,
+)
 from spiders.outlet import AlreadySeen, Postponed, RedirectLoop, Refused
 from spiders.urls import url_key
 from storage.articles import known_url_keys
@@ -65,10 +79,83 @@ class KnownUrlMiddleware:
 logger = logging.getLogger(__name__)
 
 
+class RefusedAddress(DNSLookupError):
+    """A name the guarded resolver will not hand to a connection: it resolved to a non-public
+    address. A DNSLookupError, because Twisted's resolver interface has no other way to say
+    no (and drops these quietly); NetworkGuardMiddleware counts it as `refused`."""
+
+
+@implementer(IResolverSimple)
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, deciding where the connection goes: every answer is checked
+    (cached or not) before a connection may use it, and a refused one is never cached.
+
+    Checking in a middleware alone is not enough: the connection looks the name up again
+    (another spelling such as `host.`, or after another check dropped the cached answer), and
+    that second answer may be 127.0.0.1 (DNS rebinding). Names are normalised (lower-case, no
+    trailing dot), so every spelling shares one cache entry.
+
+    Twisted has one resolver per reactor and a process runs one reactor, so this is
+    process-wide by Twisted's design, not a global of ours: it is installed with the policy of
+    the one configuration the process crawls under (crawler.service.runner), and the crawls'
+    own state still rides on each Crawler.
+    """
+
+    def __init__(
+        self, reactor: Any, policy: NetworkPolicy, cache_size: int = 10_000, timeout: float = 60.0
+    ) -> None:
+        super().__init__(reactor, cache_size, timeout)
+        self.policy = policy
+        # name -> why its last answer was refused: a refused connection fails as a plain DNS
+        # error, and the guard middleware asks here whether it was a refusal.
+        self.refusals: LocalCache[str, str] = LocalCache(1_000)
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Any:
+        host = normalise_host(name)
+        if host in dnscache:
+            return self._checked(dnscache[host], host)
+        lookup = ThreadedResolver.getHostByName(self, host, (self.timeout,))  # type: ignore[arg-type]
+        return lookup.addCallback(self._checked, host)
+
+    def _checked(self, address: str, host: str) -> Any:
+        try:
+            self.policy.check_answer(host, address)
+        except RefusedURL as exc:
+            dnscache.pop(host, None)
+            self.refusals[host] = str(exc)
+            return fail(RefusedAddress(str(exc)))
+        self.refusals.pop(host, None)
+        dnscache[host] = address  # LocalCache keeps nothing when the cache is off (size 0)
+        return succeed(address)
+
+    def refusal(self, host: str) -> str | None:
+        """Why the last answer for `host` was refused, or None."""
+        return self.refusals.get(normalise_host(host))
+
+
+def guard_connections(
+    policy: NetworkPolicy, cache_size: int = 10_000, timeout: float = 60.0
+) -> GuardedResolver:
+    """Install a GuardedResolver for `policy` on the reactor, unless one is there already
+    (its cache kept); the reactor must be installed."""
+    from twisted.internet import reactor
+
+    current: Any = getattr(reactor, "resolver", None)
+    if isinstance(current, GuardedResolver) and current.policy == policy:
+        return current
+    resolver = GuardedResolver(reactor, policy, cache_size, timeout)
+    resolver.install_on_reactor()
+    return resolver
+
+
 class NetworkGuardMiddleware:
     """Refuses every request (redirects and robots.txt included) that is not http(s), or whose
     host resolves to a loopback, private, link-local, reserved or multicast address and is not
-    a configured source: a page must not make the crawler read this machine or its network."""
+    a configured source: a page must not make the crawler read this machine or its network.
+
+    It checks (host, port) before the request is queued; GuardedResolver checks the address
+    the connection then uses, so a name cannot pass here and connect elsewhere.
+    """
 
     def __init__(self, context: CrawlContext, crawler: Crawler) -> None:
         self.context = context
@@ -90,7 +177,21 @@ class NetworkGuardMiddleware:
             outlets = [*config.active_outlets(), getattr(self.crawler.spider, "outlet", None)]
             urls = [url for o in outlets if o is not None for _, url in o.sources()]
             self._policy = NetworkPolicy.for_sources(urls, config.crawl.allow_private_addresses)
+            if not isinstance(self._resolver(), GuardedResolver):
+                # Started by Scrapy's own `scrapy crawl` (one crawl per process), not our runner.
+                settings = self.crawler.settings
+                size = settings.getint("DNSCACHE_SIZE")
+                enabled = settings.getbool("DNSCACHE_ENABLED")
+                guard_connections(
+                    self._policy, size if enabled else 0, settings.getfloat("DNS_TIMEOUT")
+                )
         return self._policy
+
+    @staticmethod
+    def _resolver() -> Any:
+        from twisted.internet import reactor
+
+        return getattr(reactor, "resolver", None)
 
     async def process_request(self, request: Request) -> None:
         try:
@@ -104,6 +205,20 @@ class NetworkGuardMiddleware:
         if (problem := self.verdicts[host, port]) is not None:
             raise type(problem)(*problem.args)
 
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A connection whose answer GuardedResolver refused fails as a DNS error: `refused`."""
+        if not isinstance(exception, CannotResolveHostError | DNSLookupError):
+            return
+        resolver = self._resolver()
+        if not isinstance(resolver, GuardedResolver):
+            return
+        try:
+            host, _ = host_port(request.url)
+        except RefusedURL:
+            return
+        if (reason := resolver.refusal(host)) is not None:
+            raise Refused(reason)
+
     async def _verdict(self, host: str, port: int) -> Exception | None:
         address = literal_address(host)
         if address is not None:
@@ -112,13 +227,15 @@ class NetworkGuardMiddleware:
             from twisted.internet import reactor as _reactor
 
             reactor: Any = _reactor
-            # Fresh for each crawl; the connection then uses this very answer from Scrapy's
-            # DNS cache (crawler.service.runner installs the caching resolver).
+            # Fresh for each crawl (Scrapy's cache keeps answers for the process's life); the
+            # connection reuses this answer, and GuardedResolver checks whatever it uses.
             dnscache.pop(host, None)
             timeout = self.crawler.settings.getfloat("DNS_TIMEOUT", 60.0)
             try:
                 resolved = reactor.resolve(host, timeout=(timeout,))
                 addresses = [str(await maybe_deferred_to_future(resolved))]
+            except RefusedAddress as exc:
+                return Refused(str(exc))
             except Exception as exc:  # DNSLookupError, TimeoutError: the host's, not ours
                 return CannotResolveHostError(f"{host}: {exc}")
         try:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -21,7 +21,7 @@ from crawler.extraction.pool import ExtractionFailed
 from crawler.runtime.context import CrawlContext, crawl_context
 from spiders.diagnosis import looks_like_challenge
 from spiders.items import ArticlePage, DeadLink, PageText
-from spiders.urls import clean_url, same_site, url_key
+from spiders.urls import BadURL, clean_url, same_site, url_key
 from storage.articles import NewArticle, NewMatch, insert_article, record_seen
 from storage.statuses import SeenOutcome
 
@@ -36,6 +36,7 @@ class DropReason(StrEnum):
     EXTRACTION_FAILED = "extraction_failed"  # a worker crashed or timed out
     DUPLICATE_URL = "duplicate_url"  # insert_article remembered its URLs already
     DATABASE_ERROR = "database_error"
+    BAD_URL = "bad_url"  # its URL cannot be keyed (spiders.urls.BadURL)
 
 
 class Reject(DropItem):
@@ -62,15 +63,47 @@ class _Stage:
 
 
 class ExtractPipeline(_Stage):
-    """Clean text and metadata out of the HTML, in the worker processes."""
+    """Clean text and metadata out of the HTML, in the worker processes.
+
+    The workers are shared by every outlet: after MAX_OVERRUNS pages of one outlet's run
+    have each held a worker until the deadline, the rest of that run is not extracted
+    (counted, fetched again next run), so one hostile outlet cannot starve the others.
+    """
+
+    MAX_OVERRUNS = 3
+
+    def __init__(self, context: CrawlContext, crawler: Crawler) -> None:
+        super().__init__(context, crawler)
+        self.overruns = 0
+
+    def _given_up(self) -> bool:
+        return self.overruns >= self.MAX_OVERRUNS
+
+    def _skip(self, url: str) -> NoReturn:
+        """Count a page not extracted because this run's pages keep overrunning; not
+        remembered, so it is fetched again next run."""
+        self._error(
+            "extraction",
+            url,
+            f"not extracted: {self.overruns} pages of this outlet ran past the deadline "
+            "in this run",
+        )
+        raise Reject(DropReason.EXTRACTION_FAILED, url)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
+        if self._given_up():
+            self._skip(item.url)
         names = self.context.site_names.get(item.outlet_id, ())
         try:
-            item.extracted = await self.context.extractor.extract(item.html, item.url, names)
+            item.extracted = await self.context.extractor.extract(
+                item.html, item.url, names, give_up=self._given_up
+            )
         except ExtractionFailed as exc:
+            self.overruns += exc.overran
+            if self._given_up() and not exc.overran:
+                self._skip(item.url)
             self._error("extraction", item.url, str(exc))
             # A page that ran past the deadline would again: it is remembered (and retried on
             # not_article's schedule) rather than fetched and failed on every run; a crash may
@@ -105,12 +138,16 @@ class ArticlePipeline(_Stage):
         canonical = item.url
         if extracted.canonical_url and same_site(extracted.canonical_url, item.url):
             canonical = extracted.canonical_url
-        item.canonical_url = clean_url(canonical)
-        item.url_key = url_key(item.canonical_url)
-        item.aliases = sorted(
-            {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
-            - {item.url_key}
-        )
+        try:
+            item.canonical_url = clean_url(canonical)
+            item.url_key = url_key(item.canonical_url)
+            item.aliases = sorted(
+                {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
+                - {item.url_key}
+            )
+        except BadURL as exc:  # a canonical link naming no place; the page is the site's
+            self._error("parse", item.url, str(exc))
+            raise Reject(DropReason.BAD_URL, item.url) from exc
         # A date more than a day ahead is a mistake or a bid to sort first for ever: neither
         # the page's nor the feed's is trusted then, and first seen stands in when none is.
         latest = self.context.clock() + FUTURE_DATE_TOLERANCE
@@ -153,7 +190,12 @@ class StorePipeline(_Stage):
     async def process_item(self, item: Any) -> Any:
         try:
             if isinstance(item, DeadLink):
-                await asyncio.to_thread(self._record_dead, item)
+                try:
+                    key = url_key(item.url)
+                except BadURL as exc:
+                    self._error("parse", item.url, str(exc))
+                    return item
+                await asyncio.to_thread(self._record_dead, item, key)
                 return item
             if isinstance(item, ArticlePage):
                 stored = await asyncio.to_thread(self._store, item)
@@ -167,10 +209,10 @@ class StorePipeline(_Stage):
             raise Reject(DropReason.DATABASE_ERROR, getattr(item, "url", "?")) from exc
         return item
 
-    def _record_dead(self, item: DeadLink) -> None:
+    def _record_dead(self, item: DeadLink, key: str) -> None:
         with self.context.db.write() as session:
             outcome = SeenOutcome(item.outcome)  # the spider's word for it, as storage keeps it
-            record_seen(session, [url_key(item.url)], item.outlet_id, outcome, self.context.clock())
+            record_seen(session, [key], item.outlet_id, outcome, self.context.clock())
 
     def _store(self, item: ArticlePage) -> bool:
         x = _extracted(item)

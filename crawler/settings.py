@@ -53,6 +53,8 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # http(s) only: a feed must not make the crawler read files, S3 buckets or FTP servers.
 DOWNLOAD_HANDLERS = {"file": None, "s3": None, "ftp": None, "data": None}
+# No proxy from http_proxy/https_proxy: a proxy resolves names itself, past the network guard.
+HTTPPROXY_ENABLED = False
 # Same-priority requests in the order the spider yields them (it yields newest first).
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 # A page gives one article, a feed a few hundred requests: Scrapy starts this many tasks for

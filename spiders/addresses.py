@@ -59,9 +59,19 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 
 
 def resolve_host(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (blocking: for the CLI's threads, not the reactor)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    """Every address `host` resolves to (blocking: for the CLI's threads, not the reactor);
+    OSError when it cannot, a name DNS cannot even encode included."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:  # IDNA: an empty or 64+ character label, a bad character
+        raise OSError(f"{host[:200]}: not a valid host name ({exc})") from None
     return sorted({str(info[4][0]) for info in infos})
+
+
+def normalise_host(name: str) -> str:
+    """A host name as DNS treats it: lower-case, without a fully qualified name's trailing dot,
+    so `Rebind.Test.` and `rebind.test` get one verdict and one cache entry, never two."""
+    return name.lower().rstrip(".")
 
 
 def literal_address(host: str) -> IPAddress | None:
@@ -98,6 +108,13 @@ class NetworkPolicy:
         """False when any address is fine for this host: a configured source, or all allowed."""
         return not (self.allow_private or (host, port) in self.sources)
 
+    def check_answer(self, host: str, address: str) -> None:
+        """RefusedURL unless a connection to `host` may use `address`: a resolver knows no
+        port, so a source's host may resolve to anything (the crawl guard checks the port)."""
+        if self.allow_private or any(host == source for source, _ in self.sources):
+            return
+        self.check_addresses(host, [address])
+
     def check_addresses(self, host: str, addresses: Iterable[str]) -> None:
         """RefusedURL when any address `host` resolved to is not a public one."""
         for address in addresses:
@@ -113,8 +130,20 @@ class NetworkPolicy:
                     "allow_private_addresses = true to fetch it anyway"
                 )
 
+    def addresses_for(self, host: str, port: int, resolve: Resolver = resolve_host) -> list[str]:
+        """The addresses a connection to (host, port) may use, resolved once and checked:
+        connect to exactly these, since the name may resolve elsewhere the next time (DNS
+        rebinding). RefusedURL, or OSError when the name does not resolve."""
+        host = normalise_host(host)
+        literal = literal_address(host)
+        addresses = [str(literal)] if literal else resolve(host, port)
+        if self.needs_resolving(host, port):
+            self.check_addresses(host, addresses)
+        return addresses
+
     def check(self, url: str, resolve: Resolver = resolve_host) -> None:
-        """RefusedURL unless `url` may be fetched (resolves the host: OSError if it cannot)."""
+        """RefusedURL unless `url` may be fetched (resolves the host: OSError if it cannot);
+        nothing else, whatever the string."""
         host, port = self.check_url(url)
         if not self.needs_resolving(host, port):
             return
@@ -123,8 +152,12 @@ class NetworkPolicy:
 
 
 def host_port(url: str) -> tuple[str, int]:
-    """(host, port) of an http(s) URL, lower-case and with the scheme's default port."""
+    """(host, port) of an http(s) URL, lower-case and with the scheme's default port.
+
+    Raises RefusedURL (a ValueError) and nothing else, whatever the string.
+    """
     try:
+        url.encode("utf-8")  # a lone surrogate can name no host
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
@@ -133,7 +166,7 @@ def host_port(url: str) -> tuple[str, int]:
     if scheme not in WEB_SCHEMES:
         shown = f"{scheme}:" if scheme else "no scheme"
         raise RefusedURL(f"{url[:200]}: {shown} is not fetched, only http and https")
-    host = (parts.hostname or "").rstrip(".")
+    host = normalise_host(parts.hostname or "")
     if not host:
         raise RefusedURL(f"{url[:200]}: no host name")
     return host, port or DEFAULT_PORTS[scheme]

@@ -7,10 +7,10 @@ call the same thing blocked, a challenge, empty or stale.
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urljoin
 
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap
+from spiders.urls import join_url
 
 _CHALLENGE = re.compile(
     rb"(cf-chl|challenge-platform|Just a moment\.\.\.|Attention Required!|captcha|"
@@ -40,7 +40,11 @@ class SourceItems:
 
 
 def read_items(kind: str, body: bytes, url: str, article_pattern: str | None) -> SourceItems:
-    """Count a source's items (feed entries, sitemap URLs, article links) and the newest date."""
+    """Count a source's items (feed entries, sitemap URLs, article links) and the newest date.
+
+    Never raises on the body (hostile bytes); `article_pattern` is configuration, validated
+    when it is loaded.
+    """
     if kind == "feed":
         feed = parse_feed(body, url)
         dates = [e.published for e in feed.entries if e.published]
@@ -52,8 +56,8 @@ def read_items(kind: str, body: bytes, url: str, article_pattern: str | None) ->
         problem = "not a sitemap" if sitemap.kind == "invalid" else None
         return SourceItems(len(sitemap.entries), max(dates, default=None), problem)
     pattern = re.compile(article_pattern or ".")
-    links = {urljoin(url, m.decode("utf-8", "replace")) for m in _HREF.findall(body)}
-    return SourceItems(sum(1 for u in links if pattern.search(u)), None, None)
+    links = {join_url(url, m.decode("utf-8", "replace")) for m in _HREF.findall(body)}
+    return SourceItems(sum(1 for u in links if u and pattern.search(u)), None, None)
 
 
 def diagnose(

@@ -15,6 +15,8 @@ _DOCTYPE_AT = b"<!doctype"
 _DOCTYPE_HEAD = 200_000  # a DOCTYPE belongs in the prolog; further on, expat rejects it anyway
 _DOCTYPE_STOP = re.compile(rb"[>\[]")
 _SUBSET_END = re.compile(rb"\]\s*>")
+# Digits are capped so int() of a match stays cheap; see valid_charrefs.
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,16}|[0-9]{1,20});")
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,18 @@ class ParsedFeed:
 
 
 def parse_feed(body: bytes, url: str) -> ParsedFeed:
-    """Entries of a feed document, newest information first as the feed gives it."""
-    body = _strip_doctypes(body[:_DOCTYPE_HEAD]) + body[_DOCTYPE_HEAD:]
-    parsed: Any = feedparser.parse(
-        body, response_headers={"content-location": url}, sanitize_html=False
-    )
+    """Entries of a feed document, newest information first as the feed gives it.
+
+    Never raises, whatever the bytes: what cannot be read is no entries (and, when nothing
+    was read, not a feed), which the spider counts.
+    """
+    body = valid_charrefs(strip_doctypes(body))
+    try:
+        parsed: Any = feedparser.parse(
+            body, response_headers={"content-location": url}, sanitize_html=False
+        )
+    except Exception:  # noqa: BLE001 - feedparser's loose parser on hostile bytes; see _CHARREF
+        return ParsedFeed(entries=[], is_feed=False)
     is_feed = bool(parsed.get("version")) or bool(parsed.entries)
     entries = []
     for entry in parsed.entries:
@@ -47,9 +56,40 @@ def parse_feed(body: bytes, url: str) -> ParsedFeed:
         if not link:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
+        published = _timestamp(stamp) if stamp else None
         entries.append(FeedEntry(url=link.strip(), title=entry.get("title"), published=published))
     return ParsedFeed(entries=entries, is_feed=is_feed)
+
+
+def valid_charrefs(body: bytes) -> bytes:
+    """`body` with each character reference no parser can decode (past U+10FFFF, or to a
+    surrogate) turned into U+FFFD: feedparser raises on them, lxml keeps bytes that are not
+    UTF-8 and then raises on reading the element."""
+    return _CHARREF.sub(_valid_charref, body) if b"&#" in body else body
+
+
+def _valid_charref(match: re.Match[bytes]) -> bytes:
+    digits = match.group(1)
+    code = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return b"&#xFFFD;"
+    return match.group()
+
+
+def _timestamp(stamp: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(calendar.timegm(stamp), UTC)
+    except (ValueError, OverflowError, OSError):  # a year the platform cannot represent
+        return None
+
+
+def strip_doctypes(body: bytes) -> bytes:
+    """`body` without the DOCTYPE declarations in its head, where entities ("billion laughs",
+    external ones) would be declared; feeds and sitemaps never need one."""
+    head = body[:_DOCTYPE_HEAD]
+    if _DOCTYPE_AT not in head.lower():
+        return body  # the usual case: no copy of a 50 MB sitemap
+    return _strip_doctypes(head) + body[_DOCTYPE_HEAD:]
 
 
 def _strip_doctypes(head: bytes) -> bytes:

@@ -1,12 +1,12 @@
 """One generic spider, driven by an outlet's data: feeds, sitemaps and listing pages."""
 
+import asyncio
 import math
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urljoin
 
 from scrapy import Request, Spider
 from scrapy.exceptions import (
@@ -24,12 +24,22 @@ from twisted.python.failure import Failure
 
 from spiders.addresses import RefusedURL, host_port
 from spiders.diagnosis import looks_like_challenge, looks_like_html
+from spiders.encoding import decode_page
 from spiders.feeds import parse_feed
 from spiders.items import ArticlePage, DeadLink, DeadLinkKind
 from spiders.outlets import Outlet
-from spiders.sitemaps import MAX_SITEMAP_BYTES, SitemapEntry, parse_sitemap, read_sitemap_body
+from spiders.sitemaps import (
+    MAX_SITEMAP_BYTES,
+    SitemapEntry,
+    UnreadableSitemap,
+    parse_sitemap,
+    unpack_sitemap,
+)
+from spiders.urls import join_url, url_key
 
 MAX_ERROR_SAMPLES = 20
+# Links read from one section page; a real one has a few hundred.
+MAX_LISTING_LINKS = 5_000
 
 
 class AlreadySeen(IgnoreRequest):
@@ -99,6 +109,9 @@ class OutletSpider(Spider):
         self.outlet_id = outlet.id
         self.max_age = timedelta(days=max_age_days)
         self.article_pattern = re.compile(outlet.article_url_pattern or r".")
+        # Sources bypass the duplicate filter, so an index listing itself (or another index
+        # listing it back) would be read again: every sitemap is read once per run.
+        self.sitemaps_read = {url_key(u) for kind, u in outlet.sources() if kind == "sitemap"}
 
     async def start(self) -> AsyncIterator[Request]:
         callbacks = {
@@ -123,31 +136,31 @@ class OutletSpider(Spider):
 
     # discovery
 
-    def parse_feed(self, response: Response) -> Iterator[Request]:
+    # The parsing below runs in a thread: a hostile feed, sitemap or section page must not
+    # hold the reactor (and with it every crawl, the scheduler and the heartbeat).
+
+    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         self._count("sources_fetched")
-        feed = parse_feed(response.body, response.url)
+        feed = await asyncio.to_thread(parse_feed, response.body, response.url)
         if not feed.entries:
             self._source_problem(response, "feed")
             return
         for entry in newest_first(feed.entries):
-            yield from self._article_request(
-                urljoin(response.url, entry.url),
-                response.url,
-                "feed",
-                entry.title,
-                entry.published,
-                "feed",
-            )
+            if (url := self._join(response.url, entry.url, "feed")) is None:
+                continue
+            for request in self._article_request(
+                url, response.url, "feed", entry.title, entry.published, "feed"
+            ):
+                yield request
 
-    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
         self._count("sources_fetched")
-        body = read_sitemap_body(response.body)
-        if body is None:
-            self.record_error(
-                "parse", response.url, "gzip sitemap could not be read or is too large"
-            )
+        try:
+            body = await asyncio.to_thread(unpack_sitemap, response.body)
+        except UnreadableSitemap as exc:
+            self.record_error(exc.kind, response.url, str(exc))
             return
-        sitemap = parse_sitemap(body, self.limits.max_sitemap_entries)
+        sitemap = await asyncio.to_thread(parse_sitemap, body, self.limits.max_sitemap_entries)
         if sitemap.kind == "invalid" or not sitemap.entries:
             self._source_problem(response, "sitemap", body)
             return
@@ -159,28 +172,36 @@ class OutletSpider(Spider):
                 response.url,
             )
         if sitemap.kind == "index":
-            yield from self._child_sitemaps(response.url, sitemap.entries)
+            for request in self._child_sitemaps(response.url, sitemap.entries):
+                yield request
             return
         for entry in newest_first(sitemap.entries):
-            yield from self._article_request(
-                urljoin(response.url, entry.url),
+            if (url := self._join(response.url, entry.url, "sitemap")) is None:
+                continue
+            for request in self._article_request(
+                url,
                 response.url,
                 "sitemap",
                 entry.title,
                 entry.published,
                 entry.date_source,
-            )
+            ):
+                yield request
 
     def _child_sitemaps(self, index_url: str, entries: list[SitemapEntry]) -> Iterator[Request]:
         """The index's recent children on the outlet's site, newest first, within this run's
         max_child_sitemaps (over all its indexes)."""
         children = []
         for entry in newest_first(entries):
-            url = urljoin(index_url, entry.url)
+            if (url := self._join(index_url, entry.url, "sitemap index")) is None:
+                continue
             if entry.published and self._too_old(entry.published):
                 continue
             if (problem := self._refusal(url)) is not None:
                 self.record_error("refused", url, f"child sitemap of {index_url}: {problem}")
+                continue
+            if url_key(url) in self.sitemaps_read:
+                self.logger.info("%s lists %s, already read this run", index_url, url[:200])
                 continue
             children.append(url)
         if len(children) > self.child_sitemaps_left:
@@ -194,27 +215,35 @@ class OutletSpider(Spider):
             )
             children = children[: self.child_sitemaps_left]
         self.child_sitemaps_left -= len(children)
+        self.sitemaps_read.update(map(url_key, children))
         for url in children:
             yield Request(
                 url, callback=self.parse_sitemap, errback=self.on_error, meta=self._meta("sitemap")
             )
 
-    def parse_listing(self, response: Response) -> Iterator[Request]:
+    async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
         self._count("sources_fetched")
         if not isinstance(response, TextResponse):
             self.record_error("parse", response.url, "listing page is not HTML")
             return
-        links = {
-            urljoin(response.url, href.strip()) for href in response.css("a::attr(href)").getall()
-        }
+        found = await asyncio.to_thread(self._listing_links, response)
+        if not found:
+            self._source_problem(response, "listing")
+        for url in found:
+            for request in self._article_request(url, response.url, "listing", None, None, None):
+                yield request
+
+    def _listing_links(self, response: TextResponse) -> list[str]:
+        """The article links of a section page, read from at most MAX_LISTING_LINKS links."""
+        hrefs = response.css("a::attr(href)").getall()[:MAX_LISTING_LINKS]
+        # A broken link on a section page is as normal as one elsewhere: left out.
+        joined = (join_url(response.url, h.strip()) for h in hrefs)
+        links = {u for u in joined if u is not None}
         # Links elsewhere are normal on a section page: left out, not counted as refused.
         found = [
             u for u in sorted(links) if self.article_pattern.search(u) and self.outlet.on_site(u)
         ]
-        if not found:
-            self._source_problem(response, "listing")
-        for url in found:
-            yield from self._article_request(url, response.url, "listing", None, None, None)
+        return found
 
     def _article_request(
         self,
@@ -248,6 +277,13 @@ class OutletSpider(Spider):
                 }
             },
         )
+
+    def _join(self, base: str, href: str, via: str) -> str | None:
+        """`href` made absolute; None, counted as a `parse` error, when it is no URL at all."""
+        url = join_url(base, href)
+        if url is None:
+            self.record_error("parse", href[:200], f"{via} item of {base}: not a URL")
+        return url
 
     def _too_old(self, published: datetime) -> bool:
         return published < self.now - self.max_age
@@ -283,12 +319,15 @@ class OutletSpider(Spider):
             self.record_error("parse", response.url, "not an HTML page")
             return
         redirects = list(response.meta.get("redirect_urls", []))
+        content_type = response.headers.get("Content-Type")
         yield ArticlePage(
             outlet_id=self.outlet.id,
             url=response.url,
             requested_url=redirects[0] if redirects else response.url,
             redirect_urls=redirects,
-            html=response.text,
+            html=decode_page(
+                response.body, content_type.decode("latin-1") if content_type else None
+            ),
             discovered_via=hints["via"],
             source_url=hints["source"],
             hint_title=hints["title"],
@@ -362,6 +401,8 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
         return "redirect_loop", str(failure.value)
     if failure.check(IgnoreRequest):
         message = str(failure.value)
+        if "DOWNLOAD_MAXSIZE" in message:  # HttpCompressionMiddleware's gzip bomb guard
+            return "too_large", "page unpacks past the size limit (max_page_mb)"
         if message == "max redirections reached":  # Scrapy's words, REDIRECT_MAX_TIMES
             return "redirect_loop", "too many redirects (a redirect loop?)"
         if "robots.txt" in message:

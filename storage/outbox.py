@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -50,9 +50,22 @@ def queue_alerts(
     return len(result.all())
 
 
+def lease_clock(now: datetime) -> datetime:
+    """The time leases are taken and judged by: the later of `now` and the wall clock.
+
+    A round's `now` is when it began; a round that has been sending for longer than the lease
+    would otherwise take claims that are already over, and another sender could take the
+    alert it is about to send. The wall clock keeps a long round's claims alive; a `now` in
+    the future (tests, a caller simulating time) still ends leases as it should.
+    """
+    wall = datetime.now(UTC)
+    return max(now, wall if now.tzinfo else wall.replace(tzinfo=None))
+
+
 def _unclaimed(now: datetime) -> Any:
     """No sender holds the alert, or its sender's lease has ended (the sender died)."""
-    return or_(AlertRow.claimed_until.is_(None), AlertRow.claimed_until <= now)
+    clock = lease_clock(now)
+    return or_(AlertRow.claimed_until.is_(None), AlertRow.claimed_until <= clock)
 
 
 def due_alerts(
@@ -100,7 +113,7 @@ def claim_alert(
             AlertRow.next_attempt_at <= due_before,
             _unclaimed(now),
         )
-        .values(claimed_until=now + lease, claimed_by=claimer[:64] or None)
+        .values(claimed_until=lease_clock(now) + lease, claimed_by=claimer[:64] or None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -225,7 +238,7 @@ def claim_digest(
             status=DigestStatus.SENDING,
             attempts=0,
             created_at=now,
-            claimed_until=now + lease,
+            claimed_until=lease_clock(now) + lease,
         )
         try:
             with session.begin_nested():
@@ -239,12 +252,13 @@ def claim_digest(
             DigestRow.id == row.id,
             or_(
                 DigestRow.status == DigestStatus.PENDING,
-                (DigestRow.status == DigestStatus.SENDING) & (DigestRow.claimed_until <= now),
+                (DigestRow.status == DigestStatus.SENDING)
+                & (DigestRow.claimed_until <= lease_clock(now)),
             ),
         )
         .values(
             status=DigestStatus.SENDING,
-            claimed_until=now + lease,
+            claimed_until=lease_clock(now) + lease,
             entries=entries,
             period_end=end,
         )
@@ -267,7 +281,7 @@ def digest_settled(session: Session, subscription: str, period: str, now: dateti
         return False
     status, claimed_until = row
     if status == DigestStatus.SENDING:
-        return claimed_until is not None and claimed_until > now
+        return claimed_until is not None and claimed_until > lease_clock(now)
     return bool(status != DigestStatus.PENDING)
 
 

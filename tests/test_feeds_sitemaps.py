@@ -1,10 +1,15 @@
 """Discovery parsers: RSS 2.0, RSS 1.0, Atom, sitemaps, indexes, news sitemaps, hostile XML."""
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spiders.diagnosis import diagnose, read_items
 from spiders.feeds import parse_feed
-from spiders.sitemaps import parse_sitemap, read_sitemap_body
+from spiders.sitemaps import UnreadableSitemap, parse_sitemap, read_sitemap_body, unpack_sitemap
 
 RSS2 = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><title>One</title><link>https://e.org/1</link>
@@ -116,3 +121,128 @@ def test_sitemaps_are_read_incrementally_up_to_a_cap() -> None:
     # A document cut off mid-way keeps what came before the break.
     broken = parse_sitemap(body[: len(body) // 2])
     assert broken.kind == "urlset" and 2000 < len(broken.entries) < 2600
+
+
+# Property tests: feeds, sitemaps and listing pages are written by strangers. The parsers
+# never raise, whatever the bytes: what cannot be read is no entries, or "invalid".
+
+_NAMES = st.sampled_from(
+    ["rss", "channel", "item", "link", "title", "pubDate", "guid", "description", "feed"]
+    + ["entry", "updated", "published", "urlset", "url", "loc", "lastmod", "sitemapindex"]
+    + ["sitemap", "news:news", "news:publication_date", "news:title", "rdf:RDF", "a", ":", "x:"]
+)
+_SPECIALS = st.sampled_from(
+    ["&amp;", "&lt;", "&#0;", "&#x110000;", "&#xD800;", "&#2147500000;", "&nbsp;", "&e;", "&"]
+    + ["<![CDATA[x]]>", "<!-- c -->", "<?pi x?>", "]]>", "http://[::1", "http://e.org:99999/"]
+    + ["2024-13-45", "Mon, 99 Foo 2024 25:61:61 +9999", "9999-12-31T23:59:59Z", "0001-01-01"]
+    + ["https://e.org/a", "/relative", "javascript:x", '<a href="http://[::1">']
+)
+_TEXT = st.one_of(st.text(max_size=20), _SPECIALS)
+_ATTRS = st.lists(
+    st.builds(
+        ' {}="{}"'.format,
+        st.sampled_from(["href", "rel", "xmlns", "xmlns:news", "version", "type", "x"]),
+        st.one_of(
+            _TEXT.map(lambda t: t.replace('"', "")),
+            st.sampled_from(
+                ["http://www.sitemaps.org/schemas/sitemap/0.9", "2.0", "alternate"]
+                + ["http://www.google.com/schemas/sitemap-news/0.9", "http://www.w3.org/2005/Atom"]
+            ),
+        ),
+    ),
+    max_size=3,
+).map("".join)
+_XML = st.recursive(
+    _TEXT,
+    lambda inner: st.builds(
+        "<{0}{1}>{2}</{0}>".format, _NAMES, _ATTRS, st.lists(inner, max_size=4).map("".join)
+    ),
+    max_leaves=25,
+)
+_PROLOGS = st.sampled_from(
+    ["", '<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-16"?>', "\ufeff"]
+    + ['<?xml version="1.0" encoding="bogus"?>', '<?xml version="1.0" encoding="cp1256"?>']
+    + ['<!DOCTYPE x [<!ENTITY e "&e;&e;">]>', "<!DOCTYPE[", '<!DOCTYPE x SYSTEM "file:///x">']
+)
+_DOCUMENTS = st.builds(
+    lambda prolog, xml, encoding: (prolog + xml).encode(encoding, "replace"),
+    _PROLOGS,
+    _XML,
+    st.sampled_from(["utf-8", "utf-16", "latin-1", "cp1252"]),
+)
+ANY_BODY = st.one_of(
+    st.binary(max_size=2000),
+    st.text(max_size=500).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    _DOCUMENTS,
+    _DOCUMENTS.map(gzip.compress),
+    st.tuples(_DOCUMENTS, st.integers(0, 400)).map(lambda d: d[0][: d[1]]),
+    # a gzip header, then anything: a corrupt deflate stream raises zlib.error, not OSError
+    st.tuples(_DOCUMENTS.map(gzip.compress), st.integers(10, 60), st.binary(max_size=40)).map(
+        lambda g: g[0][: g[1]] + g[2]
+    ),
+)
+_BASES = st.sampled_from(["https://e.org/feed", "http://[::1]/x", "http://e.org:99999/"])
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+@PROPERTY
+@given(ANY_BODY, _BASES)
+def test_parse_feed_never_raises(body: bytes, url: str) -> None:
+    feed = parse_feed(body, url)
+    assert all(isinstance(e.url, str) and e.url for e in feed.entries)
+    assert feed.is_feed or not feed.entries
+
+
+@PROPERTY
+@given(ANY_BODY, st.sampled_from([None, 3]))
+def test_sitemap_reading_never_raises(body: bytes, cap: int | None) -> None:
+    try:
+        unpacked = unpack_sitemap(body)
+    except UnreadableSitemap as exc:  # its one documented error: counted by its kind
+        assert exc.kind in ("parse", "too_large")
+        unpacked = None
+    assert read_sitemap_body(body) == unpacked
+    sitemap = parse_sitemap(unpacked if unpacked is not None else body, cap)
+    assert sitemap.kind in ("urlset", "index", "invalid")
+    assert cap is None or len(sitemap.entries) <= cap
+    assert all(isinstance(e.url, str) and e.url for e in sitemap.entries)
+
+
+@PROPERTY
+@given(ANY_BODY, _BASES, st.sampled_from([None, 200, 404, 503]))
+def test_source_diagnosis_never_raises(body: bytes, url: str, status: int | None) -> None:
+    for kind in ("feed", "sitemap", "listing"):
+        items = read_items(kind, body, url, None)
+        word = diagnose(status, body, items, None, NOW, timedelta(days=2))
+        assert word in {"ok", "blocked", "challenge", "gone", "error", "invalid", "empty", "stale"}
+
+
+def test_a_character_reference_no_parser_decodes_loses_only_itself() -> None:
+    feed = parse_feed(
+        RSS2.replace(b"<title>One</title>", b"<title>&#xD800; &#2147500000; &#x110000;</title>"),
+        "https://e.org/feed",
+    )
+    assert [e.url for e in feed.entries] == ["https://e.org/1", "https://e.org/2"]
+    assert feed.entries[0].title == "\ufffd \ufffd \ufffd"
+    sitemap = parse_sitemap(
+        b'<urlset><url><x:loc xmlns:x="&#xD800;">https://e.org/a</x:loc></url>'
+        b"<url><loc>https://e.org/b&#xD800;</loc></url><url><loc>https://e.org/c</loc></url>"
+        b"</urlset>"
+    )
+    assert [e.url for e in sitemap.entries] == [
+        "https://e.org/a",
+        "https://e.org/b\ufffd",
+        "https://e.org/c",
+    ]
+
+
+def test_broken_names_and_gzip_are_no_crash() -> None:
+    assert parse_sitemap(b"<:").kind == "invalid"
+    assert parse_sitemap(b"<urlset><url><:>x</:><loc>https://e.org/a</loc></url></urlset>").entries
+    packed = gzip.compress(b"<urlset>" * 100)
+    assert read_sitemap_body(packed[:10] + b"\xff" * 30) is None  # zlib.error inside
+    with pytest.raises(UnreadableSitemap):
+        unpack_sitemap(packed[:10] + b"\xff" * 30)
+    listing = b'<a href="http://[::1">x</a><a href="/opinion/1">y</a>'
+    assert read_items("listing", listing, "https://e.org/", "/opinion/").count == 1

@@ -196,7 +196,7 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(tmp_path) -> None
 
 
 def test_an_alert_is_claimed_by_one_sender_only(db_url: str) -> None:
-    from storage.outbox import claim_alert, due_alerts
+    from storage.outbox import claim_alert, due_alerts, lease_clock
 
     db = db_for(db_url)
     lease = timedelta(minutes=10)
@@ -212,12 +212,13 @@ def test_an_alert_is_claimed_by_one_sender_only(db_url: str) -> None:
         assert not claim_alert(s, alert.id, NOW, lease, NOW)  # a second sender backs off
     with db.read() as s:
         assert due_alerts(s, NOW) == []
-        # the lease of a sender that died ends, and the alert is due again
-        assert [x.id for x in due_alerts(s, NOW + lease)] == [alert.id]
+        # the lease of a sender that died ends (leases run on the wall clock when NOW is
+        # earlier), and the alert is due again
+        assert [x.id for x in due_alerts(s, lease_clock(NOW) + lease)] == [alert.id]
 
 
 def test_a_digest_is_claimed_by_one_sender_only(db_url: str) -> None:
-    from storage.outbox import claim_digest, finish_digest
+    from storage.outbox import claim_digest, finish_digest, lease_clock
 
     db = db_for(db_url)
     start, end = NOW - timedelta(days=1), NOW
@@ -227,7 +228,7 @@ def test_a_digest_is_claimed_by_one_sender_only(db_url: str) -> None:
         first_id = first.id
     with db.write() as s:
         assert claim_digest(s, "desk@e.org", "2026-11-26", start, end, 3, NOW) is None
-    later = NOW + timedelta(minutes=11)  # the first sender died; its lease is over
+    later = lease_clock(NOW) + timedelta(minutes=11)  # the first sender died; its lease is over
     with db.write() as s:
         again = claim_digest(s, "desk@e.org", "2026-11-26", start, end, 3, later)
         assert again is not None and again.id == first_id

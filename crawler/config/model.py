@@ -70,6 +70,7 @@ class CrawlConfig(_Section):
     retries: int = Field(default=2, ge=0, le=10)
     max_page_mb: float = Field(default=10.0, gt=0)
     extract_workers: int = Field(default=2, ge=0, le=32)
+    extract_deadline: Duration = timedelta(seconds=30)
     run_timeout: Duration = timedelta(minutes=20)
     shutdown_grace: Duration = timedelta(seconds=30)
     # A page must not make the crawler read this machine or its network, unless you say so.

@@ -75,8 +75,15 @@ class Extractor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0  # counts close() calls, for workers that were starting meanwhile
 
-    async def extract(self, html: str, url: str, site_names: tuple[str, ...]) -> Extracted | None:
-        """The page's article, or None; ExtractionFailed when it crashed or overran."""
+    async def extract(
+        self,
+        html: str,
+        url: str,
+        site_names: tuple[str, ...],
+        give_up: Callable[[], bool] | None = None,
+    ) -> Extracted | None:
+        """The page's article, or None; ExtractionFailed when it crashed or overran, or when
+        `give_up()` says, once a worker is free, that this page is no longer wanted."""
         loop = asyncio.get_running_loop()
         while True:
             slots = self._slots_for(loop)
@@ -84,6 +91,9 @@ class Extractor:
             if slots is self._slots:
                 break
             slots.put_nowait(slot)  # the pool was closed or left inline mode meanwhile
+        if give_up is not None and give_up():
+            slots.put_nowait(slot)
+            raise ExtractionFailed("not extracted: given up while waiting for a worker")
         try:
             if self._inline:
                 return await self._extract_inline(html, url, site_names)
@@ -134,7 +144,9 @@ class Extractor:
     def _start_worker(self) -> "_Worker":
         try:
             worker = _Worker(self._extract)
-        except OSError as exc:  # out of processes or memory: this page fails, not the crawl
+        except ExtractionFailed:
+            raise
+        except Exception as exc:  # out of processes or memory: this page fails, not the crawl
             raise ExtractionFailed(f"could not start an extraction worker: {exc}") from exc
         self._live.add(worker)
         return worker
@@ -191,6 +203,9 @@ class _Worker:
     def __init__(self, extract: ExtractFunction) -> None:
         # forkserver: workers do not inherit the crawler's sockets, threads or reactor; the
         # forkserver imports trafilatura once, so a replacement worker starts in milliseconds.
+        self.pid: int | None = None
+        self.killed = False
+        self._waiting: asyncio.Future[None] | None = None  # set first: kill() reads it
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.extraction.page"])
         self.conn, child = context.Pipe()
@@ -212,8 +227,6 @@ class _Worker:
             self.reap()
             raise ExtractionFailed(f"an extraction worker did not start in {_START_TIMEOUT_S}s")
         self.pid = self.process.pid
-        self.killed = False
-        self._waiting: asyncio.Future[None] | None = None
 
     async def answer(self, timeout: float) -> None:
         """Wait, without a thread, until the worker answers (or dies); TimeoutError past

@@ -65,7 +65,9 @@ class CrawlContext:
                     session,
                     [OutletInfo(o.id, o.name, o.country, o.language) for o in outlets.values()],
                 )
-            extractor = Extractor(config.crawl.extract_workers)
+            extractor = Extractor(
+                config.crawl.extract_workers, config.crawl.extract_deadline.total_seconds()
+            )
             resources.callback(extractor.close)
             return cls(
                 config=config,

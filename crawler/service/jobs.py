@@ -28,6 +28,11 @@ from spiders.outlets import Outlet
 
 logger = logging.getLogger(__name__)
 BUSY = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+# A worker renews its job's lease this often; a job whose lease lapsed lost its worker.
+HEARTBEAT_SECONDS = 10
+# RQ's own grace is 60 s past the heartbeat: two missed heartbeats are enough to call a
+# crawl's worker dead (kill -9, the OOM killer, a lost machine) and queue the outlet again.
+LEASE_GRACE_SECONDS = 2 * HEARTBEAT_SECONDS
 
 
 def crawl_job(config_path: str, outlet_id: str) -> dict[str, Any]:
@@ -61,6 +66,16 @@ def connect(config: Config) -> Redis:
     return Redis.from_url(config.queue.url)
 
 
+class CrawlWorker(Worker):
+    """RQ's forking worker with a short job lease, so a dead worker's crawl is retaken soon."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = min(interval, max(int(job.timeout - working_time), 0))
+        return int(interval) + LEASE_GRACE_SECONDS
+
+
 class CrawlQueue:
     """The daemon's side: one job per outlet at a time."""
 
@@ -80,6 +95,9 @@ class CrawlQueue:
     def submit(self, outlet: Outlet) -> bool:
         """Queue a crawl of `outlet`, unless one is already queued or running."""
         job_id = f"crawl-{outlet.id}"
+        # A started job whose worker died holds no lease any more: RQ's cleanup marks it
+        # failed (abandoned), so the outlet is not blocked until some worker's maintenance.
+        self.queue.started_job_registry.cleanup()
         try:
             existing = Job.fetch(job_id, connection=self.redis)
         except Exception:  # noqa: BLE001 - rq raises NoSuchJobError or a Redis error
@@ -105,7 +123,11 @@ def run_worker(config: Config, burst: bool = False) -> None:
     shown = redacted_url(config.queue.url)
     logger.info("worker for queue %s on %s", config.queue.name, shown)
     try:
-        worker = Worker([Queue(config.queue.name, connection=redis)], connection=redis)
+        worker = CrawlWorker(
+            [Queue(config.queue.name, connection=redis)],
+            connection=redis,
+            job_monitoring_interval=HEARTBEAT_SECONDS,
+        )
         worker.work(burst=burst, logging_level="WARNING")
     except RedisError as exc:
         # Redis errors name the host, not the password; the URL we add is redacted.

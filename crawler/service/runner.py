@@ -13,9 +13,12 @@ from datetime import datetime
 from typing import Any, TextIO, TypeVar
 
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
+from scrapy.settings import Settings
 
+from crawler.middlewares import guard_connections
 from crawler.runtime.context import CrawlContext, attach_context
-from crawler.settings import TWISTED_REACTOR, crawl_settings, discovery_limits
+from crawler.settings import TWISTED_REACTOR, crawl_settings, discovery_limits, module_settings
+from spiders.addresses import NetworkPolicy
 from spiders.outlet import OutletSpider
 from spiders.outlets import Outlet
 
@@ -89,6 +92,19 @@ class Progress:
             self.stream.flush()
 
 
+def _guard(context: CrawlContext, outlets: list[Outlet]) -> None:
+    """Give the reactor's resolver the network policy of this process's crawls: the sources
+    of every outlet in use (and of those crawled, which a one-shot crawl may add)."""
+    config = context.config
+    in_use = [*config.active_outlets(), *outlets]
+    urls = [url for outlet in in_use for _, url in outlet.sources()]
+    policy = NetworkPolicy.for_sources(urls, config.crawl.allow_private_addresses)
+    # Scrapy's DNS knobs, read as Scrapy's own CrawlerProcess reads them for its resolver.
+    settings = Settings(module_settings())
+    size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
+    guard_connections(policy, size, settings.getfloat("DNS_TIMEOUT"))
+
+
 def _start(
     runner: AsyncCrawlerRunner, context: CrawlContext, outlet: Outlet, now: datetime
 ) -> tuple[Crawler, "asyncio.Task[None]"]:
@@ -112,6 +128,7 @@ async def crawl_outlets(
     runner = AsyncCrawlerRunner()
     crawlers: list[tuple[Outlet, Crawler]] = []
     now = context.clock()
+    _guard(context, outlets)
     for outlet in outlets:
         crawler, _ = _start(runner, context, outlet, now)
         crawlers.append((outlet, crawler))
@@ -131,6 +148,7 @@ async def crawl_outlet(
     runner: AsyncCrawlerRunner, context: CrawlContext, outlet: Outlet, timeout: float
 ) -> OutletResult:
     """Crawl one outlet with a long-lived runner (the daemon's); stop it after `timeout`."""
+    _guard(context, [outlet])
     crawler, task = _start(runner, context, outlet, context.clock())
     try:
         await asyncio.wait_for(asyncio.shield(task), timeout)
@@ -146,15 +164,14 @@ def run_in_reactor(main: Callable[[], Awaitable[T]]) -> T:
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(TWISTED_REACTOR)
-    from scrapy.resolver import CachingThreadedResolver
     from twisted.internet import reactor as _reactor
     from twisted.internet.defer import Deferred
 
     reactor: Any = _reactor
-    # As Scrapy's own CrawlerProcess does. The network guard resolves each host through it
-    # and connections reuse that cached answer: a host cannot pass the guard with a public
-    # address and then connect to a private one (DNS rebinding).
-    CachingThreadedResolver(reactor, cache_size=10_000, timeout=60.0).install_on_reactor()
+    # A caching resolver, as Scrapy's own CrawlerProcess installs, that refuses every
+    # non-public answer until a crawl names its sources (`_guard`): nothing connects to a
+    # private address by a name the network guard has not allowed (DNS rebinding).
+    guard_connections(NetworkPolicy())
 
     outcome: dict[str, Any] = {}
 

@@ -16,7 +16,7 @@ from crawler.config import config_from_dict
 from storage.db import Database, make_engine
 from storage.migrate import upgrade
 from storage.models import AlertRow
-from storage.outbox import claim_alert, due_alerts, mark_retry, mark_sent
+from storage.outbox import claim_alert, due_alerts, lease_clock, mark_retry, mark_sent
 from tests.articles import open_db, store
 from tests.conftest import run_cli, wait_until, write_config
 from tests.smtp import SmtpServer
@@ -93,7 +93,7 @@ def test_a_claim_is_the_senders_alone_until_its_lease_ends(db_url: str, tmp_path
         assert not claim_alert(s, alert.id, NOW, LEASE, FAR, "flush")
     with db.read() as s:
         assert due_alerts(s, NOW, due_before=FAR) == []
-    later = NOW + LEASE
+    later = lease_clock(NOW) + LEASE  # leases run on the wall clock when `now` is earlier
     with db.write() as s:  # the daemon died; its lease is over, so the alert is taken again
         assert claim_alert(s, alert.id, later, LEASE, FAR, "flush")
     with db.write() as s:  # the late daemon's failure must not reschedule the flush's send
@@ -107,6 +107,23 @@ def test_a_claim_is_the_senders_alone_until_its_lease_ends(db_url: str, tmp_path
         row = s.get(AlertRow, alert.id)
         assert row and (row.status, row.claimed_until, row.claimed_by) == ("sent", None, None)
     db.dispose()
+
+
+def test_a_long_round_keeps_its_claims(db_url: str, tmp_path: Path) -> None:
+    """A round that began more than a lease ago still holds what it claims now, so an
+    `alerts flush` started meanwhile cannot take the alert it is about to send."""
+    env = Env(tmp_path, None)
+    env.raw["database"]["url"] = db_url
+    env.config = config_from_dict(env.raw, str(env.path))
+    env.db = open_db(env.config)
+    env.store("hindu", "hindu.example/fatf", "After the grey list", FATF, NOW)
+    round_began = datetime.now(UTC) - LEASE - timedelta(minutes=1)
+    with env.db.write() as s:
+        [alert] = due_alerts(s, round_began, due_before=FAR)
+        assert claim_alert(s, alert.id, round_began, LEASE, FAR, "daemon")
+    with env.db.write() as s:  # `alerts flush`, started just now
+        assert not claim_alert(s, alert.id, datetime.now(UTC), LEASE, FAR, "flush")
+    env.db.dispose()
 
 
 def test_an_outbox_folder_that_cannot_be_written_keeps_alerts_pending(tmp_path: Path) -> None:
