@@ -13,7 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from alerts.outbox import AlertQueue
 from crawler.config import Config, load_config
 from crawler.pipelines import Reject
-from crawler.runtime.context import CrawlContext, attach_context, crawl_context, has_context
+from crawler.runtime.context import (
+    CrawlContext,
+    attach_context,
+    crawl_context,
+    has_context,
+    outlet_spider,
+)
 from crawler.settings import config_settings, discovery_limits
 from spiders.items import ArticlePage
 from spiders.urls import url_key
@@ -44,7 +50,7 @@ class CrawlRunRecorder:
     # a locked SQLite file or an unreachable PostgreSQL host must not stall the reactor.
 
     async def spider_opened(self, spider: Spider) -> None:
-        outlet_id: str = spider.outlet.id  # type: ignore[attr-defined]
+        outlet_id = outlet_spider(spider).outlet.id
         try:
             self.run_id = await asyncio.to_thread(self._start, outlet_id)
         except SQLAlchemyError as exc:
@@ -75,7 +81,7 @@ class CrawlRunRecorder:
 
     def spider_error(self, failure: Any, response: Any, spider: Spider) -> None:
         """A bug or a page we could not handle: counted for this one item, the crawl goes on."""
-        spider.record_error(  # type: ignore[attr-defined]
+        outlet_spider(spider).record_error(
             "internal",
             getattr(response, "url", "?"),
             f"{type(failure.value).__name__}: {failure.value}",
@@ -118,7 +124,7 @@ class CrawlRunRecorder:
 
 def _database_error(spider: Spider, url: str, exc: SQLAlchemyError) -> None:
     """Count a database failure for one item like any other per-item error; the crawl goes on."""
-    spider.record_error("database", url, f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+    outlet_spider(spider).record_error("database", url, f"{type(exc).__name__}: {exc}")
 
 
 def run_status(reason: str) -> CrawlStatus:

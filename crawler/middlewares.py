@@ -23,7 +23,7 @@ from twisted.internet.interfaces import IResolverSimple
 from w3lib.url import canonicalize_url
 from zope.interface import implementer
 
-from crawler.runtime.context import CrawlContext, crawl_context
+from crawler.runtime.context import CrawlContext, crawl_context, outlet_spider
 from spiders.addresses import (
     NetworkPolicy,
     RefusedURL,
@@ -64,7 +64,7 @@ class KnownUrlMiddleware:
             spider = self.crawler.spider
             if spider is not None:
                 reason = f"{type(exc).__name__}: {exc}"
-                spider.record_error("database", request.url, reason)  # type: ignore[attr-defined]
+                outlet_spider(spider).record_error("database", request.url, reason)
             raise NotCheckedThisRun(f"database unavailable, not fetched: {request.url}") from exc
         if known:
             self.stats.inc_value("mediawatch/skipped_known")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from alerts.assessment import assess
 from crawler.extraction.page import readable_title
 from crawler.extraction.pool import ExtractionFailed
-from crawler.runtime.context import CrawlContext, crawl_context
+from crawler.runtime.context import CrawlContext, crawl_context, outlet_spider
 from spiders.diagnosis import looks_like_challenge
 from spiders.items import ArticlePage, DeadLink, PageText
 from spiders.urls import BadURL, clean_url, same_site, url_key
@@ -59,7 +59,7 @@ class _Stage:
 
     def _error(self, kind: str, url: str, reason: str) -> None:
         """Count a per-item failure the way the spider counts fetch failures."""
-        self.crawler.spider.record_error(kind, url, reason)  # type: ignore[union-attr]
+        outlet_spider(self.crawler.spider).record_error(kind, url, reason)
 
 
 class ExtractPipeline(_Stage):

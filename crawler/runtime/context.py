@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 
+from scrapy import Spider
 from scrapy.crawler import Crawler
 from sqlalchemy.orm import Session
 
 from alerts.rules import RuleSet
 from crawler.config import Config
 from crawler.extraction.pool import Extractor
+from spiders.outlet import OutletSpider
 from spiders.outlets import Outlet
 from storage.articles import OutletInfo, sync_outlets
 from storage.db import Database, open_database
@@ -92,6 +94,14 @@ class CrawlContext:
         _traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def outlet_spider(spider: Spider | None) -> OutletSpider:
+    """The crawl's spider: every mediawatch crawl runs one outlet's OutletSpider, which counts
+    per-item errors (`record_error`) for the run and `status`."""
+    if not isinstance(spider, OutletSpider):
+        raise RuntimeError(f"mediawatch's Scrapy components need an OutletSpider, not {spider!r}")
+    return spider
 
 
 def attach_context(crawler: Crawler, context: CrawlContext) -> None:
