@@ -146,9 +146,9 @@ class SmtpTransport:
         except smtplib.SMTPRecipientsRefused as exc:
             # One recipient per message, so this is this message's address.
             code, text = next(iter(exc.recipients.values()), (550, b"refused"))
-            self._per_message(code, f"RCPT TO refused: {_text(text)}")
+            self._per_message(code, "refused the recipient (RCPT TO)", _text(text))
         except smtplib.SMTPDataError as exc:
-            self._per_message(exc.smtp_code, f"the message was refused: {_text(exc.smtp_error)}")
+            self._per_message(exc.smtp_code, "refused the message (DATA)", _text(exc.smtp_error))
         except smtplib.SMTPSenderRefused as exc:
             raise self._temporary(
                 f"SMTP {exc.smtp_code} to MAIL FROM {exc.sender}: {_text(exc.smtp_error)}",
@@ -172,15 +172,16 @@ class SmtpTransport:
         self._drop()
         return TemporaryDeliveryError(f"{self._where()}: {text}" + (f" ({fix})" if fix else ""))
 
-    def _per_message(self, code: int, text: str) -> None:
-        """A refusal of this one message: permanent if 5xx, else temporary."""
-        message = f"SMTP {code} from {self._where()}: {text}"
+    def _per_message(self, code: int, what: str, answer: str) -> None:
+        """A refusal of this one message: permanent if 5xx, else temporary. The error ends
+        with the server's answer as it gave it (`550 5.1.1 <a@b>: mailbox unknown`)."""
+        text = f"{what}: {code} {answer}"
         if code in CONFIGURATION_CODES:
             # The server wants TLS or a login: our settings are wrong, not this alert.
-            raise self._temporary(f"SMTP {code}: {text}", _hint(code))
+            raise self._temporary(text, _hint(code))
         if 500 <= code < 600:
-            raise PermanentDeliveryError(message)
-        raise self._temporary(f"SMTP {code}: {text}")
+            raise PermanentDeliveryError(f"{self._where()} {text}")
+        raise self._temporary(text)
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -197,7 +198,9 @@ class SmtpTransport:
 
 
 def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    """A server's answer as one line: multi-line replies joined, bytes decoded."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return " ".join(text.split())
 
 
 def _hint(code: int) -> str:
@@ -286,7 +289,7 @@ def deliver_pending(
                     if to not in subscribers:
                         outcome = DeliveryOutcome.FAILED
                         reason = "subscription no longer in the configuration"
-                        mark_failed(session, alert_id, reason, claimer)
+                        mark_failed(session, alert_id, reason, claimer, now)
                     else:
                         outcome = DeliveryOutcome.RETRYING
                         reason = f"not tried this round: {stopped}"
@@ -353,7 +356,7 @@ def _send(
     except PermanentDeliveryError as exc:
         logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
         with db.write() as session:
-            mark_failed(session, alert_id, str(exc), claimer)
+            mark_failed(session, alert_id, str(exc), claimer, now)
         return DeliveryOutcome.FAILED, str(exc)
     except TemporaryDeliveryError as exc:
         logger.warning("alert %s to %s not delivered, will retry: %s", alert_id, to, exc)

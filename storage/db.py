@@ -5,6 +5,7 @@ timeout, and BEGIN IMMEDIATE for write transactions (a deferred read-then-write 
 fails at once with "database is locked", ignoring the timeout).
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.engine.url import make_url
+from sqlalchemy.engine.url import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
@@ -20,8 +22,17 @@ PG_CONNECT_TIMEOUT_S = 10
 _WRITE = "mediawatch_write"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`, with SQLite's pragmas and write locking set up."""
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened for an expected reason (missing, unreachable, refused);
+    the message names what failed and the fix, and the CLI shows it as one line."""
+
+
+def make_engine(url: str, create: bool = True) -> Engine:
+    """An engine for `url`, with SQLite's pragmas and write locking set up.
+
+    A SQLite file is never created when `create` is false, nor in a directory that does not
+    exist: a typo in a path should be an error, not a new empty archive somewhere else.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         # Without a connect timeout an unreachable host holds a crawl's database thread for
@@ -33,7 +44,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _check_sqlite_path(Path(parsed.database).expanduser(), create)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -55,12 +66,74 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _check_sqlite_path(path: Path, create: bool) -> None:
+    if path.exists():
+        return
+    if not create:
+        raise DatabaseUnavailable(
+            f"no database at {path} yet: run `mediawatch crawl` or `mediawatch run` first"
+        )
+    if not path.parent.is_dir():
+        raise DatabaseUnavailable(
+            f"cannot create the database {path}: directory {path.parent} does not exist; "
+            "create it, or fix [database] url"
+        )
+
+
+_PG_CAUSES = [
+    (
+        re.compile(r'database "([^"]*)" does not exist'),
+        'PostgreSQL database "{0}" does not exist on {where}: create it '
+        "(createdb {0}) or fix [database] url",
+    ),
+    (
+        re.compile(r'role "([^"]*)" does not exist'),
+        'PostgreSQL role "{0}" does not exist on {where}: create it (createuser {0}) '
+        "or fix the user in [database] url",
+    ),
+    (
+        re.compile(r'(?:password|authentication) failed for user "([^"]*)"'),
+        'PostgreSQL refused the login of user "{0}" on {where}: fix the password in '
+        "[database] url (or the server's pg_hba.conf)",
+    ),
+    (
+        re.compile(r"Connection refused|No such file or directory|timeout expired|timed out"),
+        "cannot reach PostgreSQL on {where}: start the server, or fix the host and port "
+        "in [database] url",
+    ),
+    (
+        re.compile(r"failed to resolve host '([^']*)'"),
+        'cannot reach PostgreSQL: host "{0}" is not known; fix the host in [database] url',
+    ),
+]
+
+
+def _unavailable(url: URL, exc: OperationalError) -> DatabaseUnavailable:
+    """Our error for a failure to open `url`, naming the cause and the fix."""
+    detail = str(exc.orig).strip() or str(exc)
+    if url.get_backend_name() == "sqlite":
+        return DatabaseUnavailable(
+            f"cannot open the SQLite database {url.database}: {detail.splitlines()[0]}; "
+            "check the file and its directory are writable, or fix [database] url"
+        )
+    where = f"{url.host or 'the local socket'}" + (f":{url.port}" if url.port else "")
+    for pattern, message in _PG_CAUSES:
+        found = pattern.search(detail)
+        if found:
+            return DatabaseUnavailable(message.format(*found.groups(), where=where))
+    shown = url.render_as_string(hide_password=True)
+    return DatabaseUnavailable(
+        f"cannot open the database {shown}: {' '.join(detail.split())}; fix [database] url "
+        "or the server"
+    )
+
+
 class Database:
     """One engine and its sessions; `write()` for transactions that change data."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, create)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -94,12 +167,19 @@ class Database:
 
 
 @contextmanager
-def open_database(url: str) -> Iterator[Database]:
+def open_database(url: str, create: bool = True) -> Iterator[Database]:
     """The database at `url` for one command: an engine, the schema migrated to the newest
-    version, and the engine disposed at the end (also when the migration fails)."""
-    db = Database(url)
+    version, and the engine disposed at the end (also when the migration fails).
+
+    Read-only commands pass `create=False`, so they never leave an empty SQLite file behind;
+    a database that cannot be reached raises DatabaseUnavailable, not a driver's error.
+    """
+    db = Database(url, create)
     try:
-        db.upgrade()
+        try:
+            db.upgrade()
+        except OperationalError as exc:
+            raise _unavailable(make_url(url), exc) from exc
         yield db
     finally:
         db.dispose()

@@ -145,12 +145,45 @@ def mark_retry(
         row.claimed_until, row.claimed_by = None, None
 
 
-def mark_failed(session: Session, alert_id: int, error: str, claimer: str = "") -> None:
-    """Refused for good; kept with the reason for `alerts list`."""
+def mark_failed(
+    session: Session, alert_id: int, error: str, claimer: str = "", now: datetime | None = None
+) -> None:
+    """Refused for good; kept with the reason for `alerts list`. A failed alert is never
+    tried again, so next_attempt_at keeps when it failed (`alerts list` shows it)."""
     row = _held(session, alert_id, claimer)
     if row:
         row.status, row.attempts = AlertStatus.FAILED, row.attempts + 1
         row.last_error, row.claimed_until, row.claimed_by = error[:1000], None, None
+        if now is not None:
+            row.next_attempt_at = now
+
+
+def retry_failed(
+    session: Session, alert_ids: Sequence[int] | None, now: datetime
+) -> tuple[list[int], list[tuple[int, str | None]]]:
+    """Failed alerts (these, or every one) pending again and due `now`; returns the ids
+    queued again and, for named ids that were not, their status (None: no such alert)."""
+    query = select(AlertRow.id, AlertRow.status)
+    if alert_ids is not None:
+        query = query.where(AlertRow.id.in_(list(alert_ids)))
+    else:
+        query = query.where(AlertRow.status == AlertStatus.FAILED)
+    found = dict(session.execute(query).tuples().all())
+    chosen = [i for i, status in found.items() if status == AlertStatus.FAILED]
+    if chosen:
+        # The attempts and last error stay: they are the alert's history.
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id.in_(chosen), AlertRow.status == AlertStatus.FAILED)
+            .values(
+                status=AlertStatus.PENDING,
+                next_attempt_at=now,
+                claimed_until=None,
+                claimed_by=None,
+            )
+        )
+    skipped = [(i, found.get(i)) for i in (alert_ids or []) if found.get(i) != AlertStatus.FAILED]
+    return sorted(chosen), skipped
 
 
 def release_alert(session: Session, alert_id: int, claimer: str) -> None:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import ArticleRow, MatchRow, OutletRow
@@ -55,11 +55,12 @@ def filter_clauses(f: ArticleFilter) -> list[ColumnElement[bool]]:
 
 
 def list_articles(session: Session, f: ArticleFilter) -> list[ArticleRow]:
-    """Articles matching the filters (not the query: see storage.search), newest first."""
+    """Articles matching the filters (not the query: see storage.search), newest first:
+    by publication date, or by first seen for an article whose page gave no date."""
+    # Both columns hold UTC in one format on each backend (UTCDateTime), so they compare alike.
+    newest = func.coalesce(ArticleRow.published, ArticleRow.first_seen)
     stmt = (
-        select(ArticleRow)
-        .where(*filter_clauses(f))
-        .order_by(ArticleRow.first_seen.desc(), ArticleRow.id.desc())
+        select(ArticleRow).where(*filter_clauses(f)).order_by(newest.desc(), ArticleRow.id.desc())
     )
     return list(session.scalars(stmt.limit(f.limit).offset(f.offset)))
 

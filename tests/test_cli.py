@@ -7,6 +7,7 @@ import click
 import pytest
 
 from crawler.cli.commands import cli
+from storage.db import open_database
 from tests.conftest import REPO, run_cli
 
 
@@ -47,6 +48,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     cfg = str(tmp_path / "m.toml")
     assert run_cli("--config", cfg, "search", "--since", "yesterday-ish").returncode == 2
     assert run_cli("--config", cfg, "search", "--format", "xml").returncode == 2
+    with open_database(db):
+        pass  # `show` reads an archive; it never creates one
     missing = run_cli("--config", cfg, "show", "999")
     assert missing.returncode == 1 and "no article with id 999" in missing.stderr
 

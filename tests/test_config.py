@@ -149,7 +149,7 @@ def test_init_writes_the_file_for_its_owner_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("toml", "key"),
     [
-        ('[database]\nurl = "postgres://mw:hunter2@db.example/mw"\n', "database.url"),
+        ('[database]\nurl = "postgresql+pg8000://mw:hunter2@db.example/mw"\n', "database.url"),
         ('[database]\nurl = "postgresql+psycopg://mw:hunter2@db:port/mw"\n', "database.url"),
         ('[queue]\nurl = "http://:hunter2@redis.example"\n', "queue.url"),
         (

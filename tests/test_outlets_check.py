@@ -1,5 +1,6 @@
 """`mediawatch outlets check` against fixture sources with every diagnosis."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +80,9 @@ def test_each_diagnosis(tmp_path: Path, site: FixtureSite) -> None:
             "outlets": outlets(site),
         },
     )
-    reports = cli_json("--config", str(config), "outlets", "check", "--format", "json")
+    checking = run_cli("--config", str(config), "outlets", "check", "--format", "json")
+    assert checking.returncode == 1, checking.stderr  # some sources have problems
+    reports = json.loads(checking.stdout)
     verdicts = {r["url"].split("/", 3)[-1]: r["diagnosis"] for r in reports}
     assert verdicts == {
         "ok.xml": "ok",
@@ -102,9 +105,30 @@ def test_each_diagnosis(tmp_path: Path, site: FixtureSite) -> None:
     assert moved["final_url"].endswith("/new.xml") and "update the URL" in moved["detail"]
     listing = next(r for r in reports if r["url"].endswith("/opinion"))
     assert listing["items"] == 1
+    # Error kinds in `crawl`'s words, so `status` and `outlets check` agree.
+    kinds = {r["url"].split("/", 3)[-1]: r["error_kind"] for r in reports}
+    assert kinds == {
+        "ok.xml": None,
+        "opinion": None,
+        "forbidden.xml": "blocked",
+        "limited.xml": "blocked",
+        "challenge.xml": "challenge",
+        "old.xml": None,
+        "empty.xml": "empty",
+        "stale.xml": None,
+        "nope.xml": "gone",
+        "private/feed.xml": "robots",
+        "feed.xml": "connection",
+        "html-sitemap.xml": "parse",
+    }
+    dead = next(r for r in reports if r["url"].split("/", 3)[-1] == "feed.xml")
+    assert dead["detail"] == "connection: connection refused"
 
     text = run_cli("--config", str(config), "outlets", "check", "good")
     assert text.returncode == 0 and "2 sources checked, 0 with problems" in text.stdout
+    text = run_cli("--config", str(config), "outlets", "check", "bad")
+    assert text.returncode == 1 and "10 sources checked, 10 with problems (" in text.stdout
+    assert "blocked 2" in text.stdout.splitlines()[-1]
 
 
 def test_outlets_list(tmp_path: Path) -> None:
@@ -155,10 +179,36 @@ def test_a_malformed_answer_is_that_sources_verdict(tmp_path: Path, site: Fixtur
         },
     )
     try:
-        reports = cli_json("--config", str(config), "outlets", "check", "--format", "json")
+        checking = run_cli("--config", str(config), "outlets", "check", "--format", "json")
     finally:
         listener.close()
+    assert checking.returncode == 1
+    reports = json.loads(checking.stdout)
     verdicts = {r["url"]: (r["diagnosis"], r["detail"]) for r in reports}
     assert verdicts[site.url("/ok.xml")][0] == "ok"
     assert verdicts[garbled][0] == "error"
     assert "malformed HTTP response" in verdicts[garbled][1]
+
+
+def test_a_name_that_does_not_resolve_is_dns(tmp_path: Path) -> None:
+    """A DNS failure is called `dns`, as `crawl` and `status` call it, not `[Errno -2]`."""
+    # .invalid never resolves (RFC 6761): the local resolver answers at once, no network used.
+    config = write_config(
+        tmp_path / "m.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+            "crawl": {"timeout": "5s", "obey_robots": False},
+            "catalogue": {"include": []},
+            "outlets": [{"id": "lost", "name": "Lost", "feeds": ["http://nosuch.invalid/feed"]}],
+        },
+    )
+    checking = run_cli("--config", str(config), "outlets", "check", "--format", "json")
+    assert checking.returncode == 1
+    [report] = json.loads(checking.stdout)
+    assert report["diagnosis"] == "unreachable" and report["error_kind"] == "dns"
+    assert report["detail"].startswith("dns: nosuch.invalid does not resolve")
+    assert "Errno" not in report["detail"]
+    text = run_cli("--config", str(config), "outlets", "check")
+    assert text.returncode == 1
+    assert "dns: nosuch.invalid does not resolve" in text.stdout
+    assert text.stdout.splitlines()[-1] == "1 sources checked, 1 with problems (dns 1)"

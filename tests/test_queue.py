@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import load_config
+from storage.db import open_database
 from tests.conftest import cli_json, need_service, run_cli, wait_until, write_config
 from tests.site import build, outlets_config
 from tests.smtp import SmtpServer
@@ -102,6 +103,8 @@ def test_status_says_when_redis_cannot_be_reached(tmp_path: Path) -> None:
             "queue": {"url": f"redis://127.0.0.1:{free_port()}/0"},
         },
     )
+    with open_database(f"sqlite:///{tmp_path / 'x.db'}"):
+        pass  # `status` reads a database; it never creates one
     status = cli_json("--config", str(config), "status", "--format", "json")
     assert "Connection" in status["queue"]["error"]
 
@@ -162,6 +165,8 @@ def test_status_and_worker_hide_the_redis_password(tmp_path: Path) -> None:
             "queue": {"url": f"redis://user:hunter2-redis@127.0.0.1:{port}/0"},
         },
     )
+    with open_database(f"sqlite:///{tmp_path / 'x.db'}"):
+        pass  # `status` reads a database; it never creates one
     status = cli_json("--config", str(config), "status", "--format", "json")
     assert status["queue"]["url"] == f"redis://user:***@127.0.0.1:{port}/0"
     assert "hunter2" not in json.dumps(status)

@@ -2,7 +2,7 @@
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -299,3 +299,48 @@ def test_nesting_up_to_the_bound_still_searches(archive: Archive) -> None:
     deep = "(" * 32 + "CISMOA" + ")" * 32
     assert find(archive, deep) == ["cismoa"]
     assert find(archive, "CISMOA NOT (grey -list)") == ["cismoa"]
+
+
+def test_newest_first_is_by_publication_date(db_url: str) -> None:
+    """With no query, the newest piece comes first by its date, not by when we found it; an
+    undated one by when it was first seen (issue 14: a piece of 11-26 came after 10-29 ones)."""
+    karachi = timezone(timedelta(hours=5))
+    pieces = [
+        # key, published, first seen: found late (a sitemap backfill) or found early.
+        ("backfilled", datetime(2026, 10, 29, 9, 0, tzinfo=UTC), NOW),
+        ("fresh", NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=30)),
+        ("undated-recent", None, NOW - timedelta(hours=2, minutes=30)),
+        (
+            "karachi-morning",
+            datetime(2026, 11, 26, 10, 0, tzinfo=karachi),
+            NOW - timedelta(hours=1),
+        ),
+        ("undated-old", None, NOW - timedelta(days=6)),
+    ]
+    with open_database(db_url) as db:
+        with db.write() as s:
+            sync_outlets(s, [OutletInfo("dawn", "Dawn", "PK", "en")])
+            for i, (key, published, seen) in enumerate(pieces):
+                insert_article(
+                    s,
+                    NewArticle(
+                        url=f"https://dawn.example/{key}",
+                        url_key=f"dawn.example/{key}",
+                        outlet_id="dawn",
+                        title=f"Piece {key}",
+                        text=f"Opinion piece number {i} on provincial budgets." + FILL * (i + 2),
+                        published=published,
+                        date_source="page" if published else "none",
+                        score=0.0,
+                        simhash=(i + 3) * 0x0F0F_0F0F_0F0F_0F0F,
+                        language="en",
+                        matches=[],
+                    ),
+                    seen,
+                )
+        archive = Archive(db, RuleSet(DEFAULT_TOPICS))
+        expected = ["fresh", "undated-recent", "karachi-morning", "undated-old", "backfilled"]
+        assert find(archive, None) == expected
+        # Paging walks the same order.
+        page2 = archive.search(ArticleFilter(limit=2, offset=2), NOW)
+        assert keys(page2) == expected[2:4]

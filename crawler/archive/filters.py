@@ -6,10 +6,15 @@ UsageError naming the parameter, never an OverflowError or a database error furt
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import datetime
+
+from sqlalchemy import select
 
 from crawler.archive.since import parse_since
 from crawler.config.errors import UsageError
+from storage.db import Database
+from storage.models import ArticleRow
 from storage.queries import ArticleFilter
 
 MAX_OFFSET = 1_000_000_000
@@ -67,14 +72,67 @@ def article_filter(
         raise UsageError("min score: must be a finite number")
     if not 0 <= offset <= MAX_OFFSET:
         raise UsageError(f"offset: must be from 0 to {MAX_OFFSET}")
+    start = parse_since(clean_text(since, since_name), now, since_name)
+    end = parse_since(clean_text(until, until_name), now, until_name)
+    if start is not None and end is not None and start >= end:
+        # An empty window would list nothing and look like "no articles": say so instead.
+        raise UsageError(
+            f"{since_name} {since} is not before {until_name} {until}, so nothing can match; "
+            "swap them or widen the range"
+        )
     return ArticleFilter(
         query=query or None,
         topic=clean_text(topic, "topic"),
         outlet=clean_text(outlet, "outlet"),
-        since=parse_since(clean_text(since, since_name), now, since_name),
-        until=parse_since(clean_text(until, until_name), now, until_name),
+        since=start,
+        until=end,
         min_score=min_score,
         language=clean_text(language, "language"),
         limit=limit,
         offset=offset,
     )
+
+
+def one_of(value: str | None, valid: Iterable[str], name: str, what: str) -> str | None:
+    """`value` if it is one of `valid`; else a UsageError listing them, since an unknown id
+    would otherwise give an empty result that looks like "nothing found"."""
+    value = clean_text(value, name)
+    if value is None:
+        return None
+    choices = sorted(set(valid))
+    if value in choices:
+        return value
+    listed = ", ".join(choices[:60]) + (
+        f" (and {len(choices) - 60} more)" if len(choices) > 60 else ""
+    )
+    raise UsageError(
+        f"{name}: unknown {what} {value!r:.60}; use one of: {listed or '(none configured)'}"
+    )
+
+
+_LOWER_OPERATOR = re.compile(r"\S\s+(or|not)\s+\S")
+
+
+def operator_hint(query: str | None) -> str | None:
+    """A hint when a query has lowercase `or`/`not` between words, which are searched as
+    words: said when nothing was found, the likely reason."""
+    if not query:
+        return None
+    unquoted = re.sub(r'"[^"]*"', '"x"', query)
+    found = _LOWER_OPERATOR.search(unquoted)
+    if found is None:
+        return None
+    word = found.group(1)
+    return (
+        f"hint: lowercase {word!r} is searched as a word; write {word.upper()} for the operator "
+        f"(e.g. {'fatf OR cpec' if word == 'or' else 'fatf NOT cricket'})"
+    )
+
+
+def stored_values(db: Database) -> tuple[list[str], list[str]]:
+    """The outlet ids and languages of stored articles: valid filters even for an outlet no
+    longer in the configuration."""
+    with db.read() as session:
+        outlets = session.scalars(select(ArticleRow.outlet_id).distinct()).all()
+        languages = session.scalars(select(ArticleRow.language).distinct()).all()
+    return [o for o in outlets if o], [lang for lang in languages if lang]

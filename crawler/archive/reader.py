@@ -24,9 +24,10 @@ class Archive:
 
     @classmethod
     @contextmanager
-    def open(cls, config: Config) -> Iterator["Archive"]:
-        """The archive of `config`'s database, opened (and migrated) for the `with` block."""
-        with open_database(config.database.url) as db:
+    def open(cls, config: Config, create: bool = False) -> Iterator["Archive"]:
+        """The archive of `config`'s database, opened (and migrated) for the `with` block;
+        reading never creates a database unless `create` says so."""
+        with open_database(config.database.url, create=create) as db:
             yield cls(db, RuleSet(config.topics))
 
     def search(

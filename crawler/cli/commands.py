@@ -14,10 +14,20 @@ from alerts.errors import DeliveryError
 from crawler.config import Config, load_config, starter_config
 from crawler.config.errors import MediawatchError, UsageError
 from spiders.outlets import Outlet
+from storage.db import DatabaseUnavailable
 from storage.migrate import MigrationRefused
 from storage.statuses import AlertStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
+# 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
+EXIT_BROKEN_PIPE = 141
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so Python's final flush into a closed pipe prints nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class CliError(click.ClickException):
@@ -45,6 +55,12 @@ class MediawatchGroup(click.Group):
             raise CliError(str(exc), exc.exit_code) from None
         except MigrationRefused as exc:
             raise CliError(f"the database cannot be upgraded: {exc}", 1) from None
+        except DatabaseUnavailable as exc:
+            raise CliError(str(exc), 1) from None
+        except BrokenPipeError:
+            # The reader went away (`mediawatch search | head -2`): stop quietly, as Unix tools do.
+            _quiet_stdout()
+            raise SystemExit(EXIT_BROKEN_PIPE) from None
         except (
             click.ClickException,
             click.exceptions.Exit,
@@ -120,8 +136,16 @@ def init(path: str, force: bool, config_path: str | None) -> None:
     target = Path(path)
     if target.exists() and not force:
         raise UsageError(f"{target} exists; use --force to overwrite it")
+    if not target.parent.is_dir():
+        raise CliError(
+            f"cannot write {target}: directory {target.parent} does not exist; create it first",
+            1,
+        )
     # Owner-only from the first byte: the file will hold the database password and web token.
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror}", 1) from None
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(starter_config())
@@ -185,7 +209,37 @@ def crawl(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> Non
     click.echo(f"{summary.new_articles} new articles, {summary.alerts_queued} alerts queued")
 
 
-@cli.command(epilog=example('mediawatch search "grey list" --topic fatf --since 30d --format json'))
+class QueryCommand(click.Command):
+    """Takes a query that starts with `-` (`search -cricket`) as the query, not an option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {
+            name
+            for p in self.params
+            if isinstance(p, click.Option) and not p.is_flag
+            for name in p.opts
+        }
+        known = {name for p in self.params for name in getattr(p, "opts", [])} | {"--help"}
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                break
+            if arg in takes_value:
+                i += 2  # its value may start with `-` (`--min-score -1`)
+                continue
+            if arg.startswith("-") and not arg.startswith("--") and arg not in known | {"-"}:
+                # No short option is defined here, so `-word` can only be an exclusion.
+                args = [*args[:i], *args[i + 1 :], "--", arg]
+                break
+            i += 1
+        return super().parse_args(ctx, args)
+
+
+@cli.command(
+    cls=QueryCommand,
+    epilog=example('mediawatch search "grey list" --topic fatf --since 30d --format json'),
+)
 @click.argument("query", required=False)
 @click.option("--topic", help="Only articles matching this topic id.")
 @click.option("--outlet", help="Only articles from this outlet id.")
@@ -196,7 +250,11 @@ def crawl(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> Non
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0, 1_000_000_000), default=0)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@click.option("--bom", is_flag=True, help="With --format csv: start with a UTF-8 BOM (for Excel).")
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="Start the CSV with a UTF-8 BOM (for Excel); only with --format csv.",
+)
 @config_option
 def search(
     query: str | None,
@@ -212,13 +270,33 @@ def search(
     bom: bool,
     config_path: str | None,
 ) -> None:
-    """Search stored articles, best first; with no QUERY, list them newest first."""
-    from crawler.archive.filters import article_filter
+    """Search stored articles, best first; with no QUERY, list them newest first.
+
+    A query may start with `-` (`mediawatch search -cricket`), or follow `--`.
+    """
+    from crawler.archive.filters import article_filter, one_of, operator_hint, stored_values
     from crawler.archive.reader import Archive
 
+    if bom and fmt != "csv":
+        raise UsageError("--bom: only CSV has a byte order mark; add --format csv or drop --bom")
     config = load(config_path)
+    now = datetime.now(UTC)
+    # The options that need no database are checked before one is opened (a usage error is
+    # exit 2 whether or not an archive exists yet).
+    article_filter(now, query=query, since=since, until=until, min_score=min_score, limit=limit)
+    active = config.active_outlets()
+    topic = one_of(topic, [t.id for t in config.topics], "--topic", "topic")
+    with Archive.open(config) as archive:
+        stored_outlets, stored_languages = stored_values(archive.db)
+    outlet = one_of(outlet, [*(o.id for o in active), *stored_outlets], "--outlet", "outlet")
+    language = one_of(
+        language.lower() if language else None,
+        [*(o.language for o in active), *stored_languages],
+        "--language",
+        "language code",
+    )
     f = article_filter(
-        datetime.now(UTC),
+        now,
         query=query,
         topic=topic,
         outlet=outlet,
@@ -234,6 +312,9 @@ def search(
     from crawler.cli.formats import write_results
 
     write_results(results, fmt, bom=bom)
+    hint = operator_hint(query) if not results else None
+    if hint:
+        click.echo(hint, err=True)
 
 
 @cli.command(epilog=example("mediawatch show 42 --format json"))
@@ -284,7 +365,7 @@ def status(fmt: str, config_path: str | None) -> None:
     from storage.db import open_database
 
     config = load(config_path)
-    with open_database(config.database.url) as db:
+    with open_database(config.database.url, create=False) as db:
         report = status_report(config, datetime.now(UTC), db)
     if fmt == "json":
         emit_json(report.as_json())
@@ -304,10 +385,15 @@ def outlets(config_path: str | None) -> None:
 @config_option
 def outlets_list(country: str | None, fmt: str, config_path: str | None) -> None:
     """List the outlets in use."""
+    from crawler.archive.filters import one_of
     from crawler.cli.formats import outlet_json, write_outlets
 
     config = load(config_path)
-    chosen = [o for o in config.active_outlets() if not country or o.country == country]
+    in_use = config.active_outlets()
+    code = one_of(
+        country.upper() if country else None, [o.country for o in in_use], "--country", "country"
+    )
+    chosen = [o for o in in_use if not code or o.country == code]
     if fmt == "json":
         emit_json([outlet_json(o, config) for o in chosen])
     else:
@@ -319,7 +405,12 @@ def outlets_list(country: str | None, fmt: str, config_path: str | None) -> None
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @config_option
 def outlets_check(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> None:
-    """Fetch each source once and diagnose it: ok, blocked, challenge, moved, empty, stale."""
+    """Fetch each source once and diagnose it: ok, blocked, challenge, moved, empty, stale.
+
+    Exit status 1 when any source has a problem (anything but ok), 0 when all are ok.
+    """
+    from collections import Counter
+
     from crawler.cli.sourcecheck import check_outlets
 
     config = load(config_path)
@@ -332,15 +423,19 @@ def outlets_check(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None
 
     chosen = _pick_outlets(config, outlet_ids)
     reports = check_outlets(config, chosen, datetime.now(UTC), progress)
+    bad = [r for r in reports if r.diagnosis != "ok"]
     if fmt == "json":
         emit_json([r.as_json() for r in reports])
-        return
-    for r in reports:
-        status = r.status if r.status is not None else "-"
-        click.echo(f"{r.outlet:22} {r.kind:8} {r.diagnosis:11} {status!s:>4}  {r.url}")
-        click.echo(f"{'':22} {'':8} {r.detail}; newest {r.newest or '-'}; robots {r.robots}")
-    bad = sum(1 for r in reports if r.diagnosis != "ok")
-    click.echo(f"{len(reports)} sources checked, {bad} with problems")
+    else:
+        for r in reports:
+            status = r.status if r.status is not None else "-"
+            click.echo(f"{r.outlet:22} {r.kind:8} {r.diagnosis:11} {status!s:>4}  {r.url}")
+            click.echo(f"{'':22} {'':8} {r.detail}; newest {r.newest or '-'}; robots {r.robots}")
+        kinds = Counter(r.error_kind or r.diagnosis for r in bad).most_common()
+        by_kind = f" ({', '.join(f'{k} {n}' for k, n in kinds)})" if kinds else ""
+        click.echo(f"{len(reports)} sources checked, {len(bad)} with problems{by_kind}")
+    # Like a linter: scripts and monitoring can act on the status without parsing the text.
+    sys.exit(1 if bad else 0)
 
 
 @cli.group(cls=MediawatchGroup, epilog=example("mediawatch alerts list --status failed"))
@@ -364,14 +459,20 @@ def alerts_list(status: str | None, limit: int, fmt: str, config_path: str | Non
         return
     if not rows:
         click.echo("no alerts")
+        return
+    from crawler.service.mail import alert_when
+
+    now = datetime.now(UTC)
+    click.echo(
+        f"{'ID':>6}  {'STATUS':8}  {'SUBSCRIPTION':28}  {'TRIES':>5}  {'WHEN (UTC)':25}  TITLE"
+    )
     for r in rows:
-        when = r["sent_at"] or r["next_attempt_at"]
         click.echo(
-            f"#{r['id']:<5} {r['status']:8} {r['subscription']:28} tries {r['attempts']:<3} "
-            f"{when[:16]}  {r['title'][:60]}"
+            f"{r['id']:>6}  {r['status']:8}  {r['subscription'][:28]:28}  {r['attempts']:>5}  "
+            f"{alert_when(r, now):25}  {r['title'][:60]}"
         )
         if r["last_error"]:
-            click.echo(f"       last error: {r['last_error']}")
+            click.echo(f"{'':8}last error: {r['last_error']}")
 
 
 @alerts.command("flush", epilog=example("mediawatch alerts flush"))
@@ -384,6 +485,32 @@ def alerts_flush(config_path: str | None) -> None:
     click.echo(f"{report.sent} sent, {report.retrying} still pending, {report.failed} failed")
     if report.retrying:
         raise CliError("some alerts could not be delivered; they stay queued", 1)
+
+
+@alerts.command("retry", epilog=example("mediawatch alerts retry --failed"))
+@click.argument("alert_ids", nargs=-1, type=click.IntRange(1, 2**63 - 1), metavar="[ID...]")
+@click.option("--failed", "all_failed", is_flag=True, help="Every failed alert.")
+@config_option
+def alerts_retry(alert_ids: tuple[int, ...], all_failed: bool, config_path: str | None) -> None:
+    """Put failed alerts back in the queue, due now, once the cause (an address, the server)
+    is fixed; the next delivery (`run`, `crawl`, `alerts flush`) sends them."""
+    from crawler.service.mail import retry_alerts
+
+    if bool(alert_ids) == all_failed:
+        raise UsageError("name the alerts to retry (IDs from `mediawatch alerts list`) or --failed")
+    retried, skipped = retry_alerts(load(config_path), list(alert_ids) or None)
+    for alert_id, status in skipped:
+        if status is None:
+            click.echo(f"mediawatch: no alert #{alert_id}", err=True)
+        else:
+            click.echo(f"#{alert_id} is {status}, not failed: left as it is", err=True)
+    click.echo(
+        f"{len(retried)} alerts queued again"
+        + (f" ({', '.join(f'#{i}' for i in retried)})" if retried else "")
+        + ("; `mediawatch alerts flush` sends them now" if retried else "")
+    )
+    if any(status is None for _, status in skipped):
+        raise CliError("some alert IDs do not exist; see `mediawatch alerts list`", 1)
 
 
 @cli.command(epilog=example("mediawatch digest --since 1d --preview"))
@@ -444,4 +571,12 @@ def demo(directory: str | None, config_path: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    cli.main(prog_name="mediawatch")
+    try:
+        try:
+            cli.main(prog_name="mediawatch")
+        finally:
+            # Output a closed pipe did not take fails here, at the last flush, not in a command.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)

@@ -86,8 +86,11 @@ class Explanation:
                 f"{t.topic:10} {t.weight:g} × (log2(1+{t.body_mentions}) + {TITLE_WEIGHT:g} × "
                 f"log2(1+{t.title_mentions})) = {t.score:.3f}"
             )
+        total = " + ".join(f"{t.score:.3f}" for t in score.topics)
+        if len(score.topics) > 1:
+            total = f"({total})"  # the bonus multiplies the whole sum, not its last term
         lines.append(
-            f"score = {' + '.join(f'{t.score:.3f}' for t in score.topics)} × "
+            f"score = {total} × "
             f"(1 + {TOPIC_BONUS:g} × ({len(score.topics)} - 1)) = {score.total:.3f}"
         )
         return "\n".join(lines)

@@ -37,8 +37,28 @@ def _table(results: list[dict[str, Any]]) -> None:
         )
         click.echo(
             f"{r['id']:>6}  {r['outlet'][:16]:16}  {published:10}  {r['score']:>5.1f}  "
-            f"{','.join(r['topics'])[:12]:12}  {title}"
+            f"{fit_list(r['topics'], 12):12}  {title}"
         )
+
+
+def fit_list(items: list[str], width: int) -> str:
+    """Whole ids, comma-separated, and `+N` for those that do not fit: a list cut mid-id
+    (`cismoa,fatf,`) reads as a different list."""
+    shown = ""
+    for n, item in enumerate(items):
+        more = len(items) - n - 1
+        candidate = f"{shown},{item}" if shown else item
+        rest = f",+{more}" if more else ""
+        if len(candidate) + len(rest) <= width:
+            shown = candidate
+            continue
+        left = len(items) - n
+        if shown:
+            return f"{shown},+{left}"
+        # Not even the first id fits: cut it visibly rather than drop it.
+        tail = f"…+{left - 1}" if left > 1 else "…"
+        return item[: max(width - len(tail), 1)] + tail
+    return shown
 
 
 def write_article(data: dict[str, Any]) -> None:

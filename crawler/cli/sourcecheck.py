@@ -5,6 +5,7 @@ enough for one request per source; the verdicts come from spiders.diagnosis, as 
 """
 
 import http.client
+import socket
 import urllib.error
 import urllib.robotparser
 from collections.abc import Callable
@@ -39,6 +40,7 @@ class SourceReport:
     robots: str
     diagnosis: str
     detail: str
+    error_kind: str | None = None  # as `crawl` counts it (dns, timeout, blocked...); ok: None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,18 +96,22 @@ def check_source(
     max_age = timedelta(days=config.crawl.max_age_days)
     robots = _robots(url, ua, timeout, policy) if config.crawl.obey_robots else "not checked"
 
-    def failed(verdict: str, detail: str) -> SourceReport:
-        return SourceReport(outlet.id, kind, url, None, None, None, None, robots, verdict, detail)
+    def failed(verdict: str, error_kind: str, detail: str) -> SourceReport:
+        return SourceReport(
+            outlet.id, kind, url, None, None, None, None, robots, verdict, detail, error_kind
+        )
 
     try:
         status, body, final_url, permanent = _fetch(url, ua, timeout, policy)
     except RefusedURL as exc:
-        return failed("refused", f"not fetched: {exc}")
+        return failed("refused", "refused", f"not fetched: {exc}")
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return failed("unreachable", f"cannot connect: {getattr(exc, 'reason', exc)}")
+        error_kind, reason = connection_failure(exc, urlsplit(url).hostname or url, timeout)
+        return failed("unreachable", error_kind, f"{error_kind}: {reason}"[:300])
     except http.client.HTTPException as exc:
         # The server answered, but not in HTTP (a bad status line, a truncated body...).
-        return failed("error", f"malformed HTTP response: {type(exc).__name__}: {exc}"[:300])
+        detail = f"malformed HTTP response: {type(exc).__name__}: {exc}"
+        return failed("error", "connection", detail[:300])
     body = read_sitemap_body(body) or b""
     items = read_items(kind, body, final_url, outlet.article_url_pattern) if status < 400 else None
     moved_to = final_url if permanent and final_url != url else None
@@ -135,7 +141,43 @@ def check_source(
         robots,
         verdict,
         detail,
+        http_error_kind(status) if status >= 400 else _ERROR_KINDS.get(verdict),
     )
+
+
+# Verdicts on a page that came back, as the crawl error kinds they are (moved and stale are
+# not errors to a crawl, so they have none).
+_ERROR_KINDS = {"challenge": "challenge", "invalid": "parse", "empty": "empty", "robots": "robots"}
+
+
+def http_error_kind(status: int) -> str:
+    """The kind a crawl counts an HTTP error status as (spiders.outlet.classify_failure)."""
+    if status in (404, 410):
+        return "gone"
+    if status in (401, 403, 429, 451):
+        return "blocked"
+    return "http_5xx" if status >= 500 else "http_4xx"
+
+
+def connection_failure(exc: Exception, host: str, timeout: float) -> tuple[str, str]:
+    """(kind, reason) for a source that could not be fetched, in the words `crawl` uses:
+    `dns`, `timeout` or `connection` (a raw `[Errno -2]` helps nobody)."""
+    cause: object = exc
+    while isinstance(cause, urllib.error.URLError):
+        cause = cause.reason  # urllib wraps the socket's error in URLError
+    if isinstance(cause, socket.gaierror):
+        return "dns", f"{host} does not resolve ({cause.strerror or cause})"
+    if isinstance(cause, TimeoutError):
+        return "timeout", f"no answer within {timeout:g}s"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection", "connection refused"
+    if isinstance(cause, OSError) and "not a valid host name" in str(cause):
+        return "dns", str(cause)  # spiders.addresses.resolve_host: a name DNS cannot encode
+    if isinstance(cause, ValueError) and not isinstance(cause, OSError):
+        return "parse", f"not a fetchable URL: {cause}"
+    if isinstance(cause, BaseException):
+        return "connection", f"{type(cause).__name__}: {cause}"
+    return "connection", str(cause)
 
 
 def check_outlets(

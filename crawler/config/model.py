@@ -42,6 +42,13 @@ class DatabaseConfig(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
+        if re.match(r"^postgres(ql)?://", url):
+            # libpq's own form; psycopg (3) is the driver we install, so say so for SQLAlchemy.
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        if re.match(r"^postgresql\+(?!psycopg://)", url):
+            raise ValueError(
+                'uses a PostgreSQL driver mediawatch does not install; write "postgresql+psycopg://"'
+            )
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             raise ValueError(
                 'must start with "sqlite:///" or "postgresql+psycopg://", '
@@ -342,7 +349,25 @@ def load_config(explicit: str | None = None) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}. Fix the syntax at that line.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
-    return config_from_dict(data, str(path))
+    return _relative_to(config_from_dict(data, str(path)), path.parent)
+
+
+def _relative_to(config: Config, base: Path) -> Config:
+    """Relative file paths in a configuration file mean the file's own directory, so
+    `--config /etc/mediawatch/mediawatch.toml` finds the same database from anywhere."""
+    url = make_url(config.database.url)
+    database = config.database
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database).expanduser()
+        if not path.is_absolute():
+            resolved = url.set(database=str(base / path))
+            database = database.model_copy(
+                update={"url": resolved.render_as_string(hide_password=False)}
+            )
+    email = config.email
+    if not Path(email.outbox_dir).expanduser().is_absolute():
+        email = email.model_copy(update={"outbox_dir": str(base / email.outbox_dir)})
+    return config.model_copy(update={"database": database, "email": email})
 
 
 def config_from_dict(data: dict[str, Any], source: str) -> Config:

@@ -1,5 +1,6 @@
-"""The email commands (`alerts list`, `alerts flush`, `digest`) over the alerts package."""
+"""The email commands (`alerts list`, `flush`, `retry`, `digest`) over the alerts package."""
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,12 +11,13 @@ from crawler.archive.shapes import iso
 from crawler.archive.since import parse_since
 from crawler.config import Config
 from storage.db import open_database
-from storage.outbox import list_alerts
+from storage.outbox import list_alerts, retry_failed
+from storage.statuses import AlertStatus
 
 
 def list_alert_rows(config: Config, status: str | None, limit: int) -> list[dict[str, Any]]:
     """The outbox for `alerts list`, newest first."""
-    with open_database(config.database.url) as db, db.read() as session:
+    with open_database(config.database.url, create=False) as db, db.read() as session:
         return [
             {
                 "id": a.id,
@@ -25,13 +27,55 @@ def list_alert_rows(config: Config, status: str | None, limit: int) -> list[dict
                 "title": a.title,
                 "url": a.url,
                 "attempts": a.attempts,
-                "last_error": a.last_error,
+                "last_error": readable_error(a.last_error),
                 "created_at": iso(a.created_at),
                 "sent_at": iso(a.sent_at),
-                "next_attempt_at": iso(a.next_attempt_at),
+                "failed_at": iso(a.next_attempt_at) if a.status == AlertStatus.FAILED else None,
+                "next_attempt_at": (
+                    iso(a.next_attempt_at) if a.status == AlertStatus.PENDING else None
+                ),
             }
             for a in list_alerts(session, status, limit)
         ]
+
+
+# How releases before this one recorded a refused recipient: smtplib's dict, as Python wrote it.
+_OLD_REFUSAL = re.compile(r"""\{'[^']*': \((\d{3}), b?(['"])(.*)\2\)\}""", re.DOTALL)
+
+
+def readable_error(error: str | None) -> str | None:
+    """The last error as one line a person reads: the server's answer, not a Python repr."""
+    if not error:
+        return error
+    old = _OLD_REFUSAL.search(error)
+    if old:
+        answer = f"{old.group(1)} {old.group(3)}".replace("\\n", " ")
+        error = error[: old.start()] + answer + error[old.end() :]
+    return " ".join(error.split())
+
+
+def alert_when(row: dict[str, Any], now: datetime) -> str:
+    """The time that matters for an alert's status: sent, failed, or its next try."""
+    if row["status"] == AlertStatus.SENT and row["sent_at"]:
+        return f"sent {_minute(row['sent_at'])}"
+    if row["status"] == AlertStatus.FAILED and row["failed_at"]:
+        return f"failed {_minute(row['failed_at'])}"
+    due = row["next_attempt_at"]
+    if not due or datetime.fromisoformat(due) <= now:
+        return "due now"
+    return f"next try {_minute(due)}"
+
+
+def _minute(stamp: str) -> str:
+    return stamp[:16].replace("T", " ")
+
+
+def retry_alerts(
+    config: Config, alert_ids: list[int] | None, now: datetime | None = None
+) -> tuple[list[int], list[tuple[int, str | None]]]:
+    """`alerts retry`: failed alerts (these, or all) due again now."""
+    with open_database(config.database.url) as db, db.write() as session:
+        return retry_failed(session, alert_ids, now or datetime.now(UTC))
 
 
 def flush_alerts(config: Config, now: datetime | None = None) -> DeliveryReport:
@@ -49,7 +93,8 @@ def digests_now(
     """`mediawatch digest`: preview or send every subscription's digest."""
     now = now or datetime.now(UTC)
     since = parse_since(since_text, now)
-    with open_database(config.database.url) as db:
+    # A preview only reads; sending records the digest, so it may start the database.
+    with open_database(config.database.url, create=send) as db:
         rules = RuleSet(config.topics)
         if send:
             outcomes = send_digests(config, db, rules, now, since)

@@ -6,6 +6,7 @@ configured source, so with the default configuration it must see no request at a
 """
 
 import ipaddress
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -251,7 +252,9 @@ def test_rules_explain_and_outlets_check_use_the_same_guard(net: Net, tmp_path: 
             ],
         },
     )
-    reports = cli_json("--config", str(checked), "outlets", "check", "--format", "json")
+    checking = run_cli("--config", str(checked), "outlets", "check", "--format", "json")
+    assert checking.returncode == 1, checking.stderr  # a refused source is a problem
+    reports = json.loads(checking.stdout)
     verdicts = {r["url"].rsplit("/", 1)[-1]: r["diagnosis"] for r in reports}
     assert verdicts == {"to-private": "refused", "feed.xml": "ok"}
     assert sum(net.private.requests.values()) == before

@@ -1,0 +1,173 @@
+"""A new user's first day (issue 14, points 2 and 3): relative paths follow the configuration
+file, read-only commands never create a database, and expected failures are one plain line."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import PG_URL, need_service, run_cli, write_config
+
+READ_ONLY = [
+    ["status"],
+    ["search"],
+    ["show", "1"],
+    ["alerts", "list"],
+    ["digest", "--preview"],
+    ["web", "--port", "1"],
+]
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    """The stderr of a failed command: one line, our prefix, no traceback, not 'a bug'."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("mediawatch: error:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "a bug" not in result.stderr, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def no_outlets(path: Path, url: str) -> Path:
+    return write_config(path, {"database": {"url": url}, "catalogue": {"include": []}})
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: " ".join(a))
+def test_read_only_commands_never_create_a_database(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    config = no_outlets(tmp_path / "etc" / "mediawatch.toml", "sqlite:///mw.db")
+    result = run_cli("--config", str(config), *args, cwd=tmp_path / "elsewhere")
+    one_line_error(result, 1, "no database at", "mw.db", "mediawatch crawl")
+    assert not list(tmp_path.rglob("*.db")), "a read-only command created a database"
+
+
+def test_relative_paths_follow_the_configuration_file(tmp_path: Path) -> None:
+    etc, elsewhere = tmp_path / "etc", tmp_path / "elsewhere"
+    etc.mkdir()
+    elsewhere.mkdir()
+    config = no_outlets(etc / "mediawatch.toml", "sqlite:///mw.db")
+    crawl = run_cli("--config", str(config), "crawl", cwd=elsewhere)
+    assert crawl.returncode == 0, crawl.stderr
+    assert (etc / "mw.db").is_file()
+    assert not list(elsewhere.iterdir())
+    status = run_cli("--config", "../etc/mediawatch.toml", "status", cwd=elsewhere)
+    assert status.returncode == 0, status.stderr
+    assert not list(elsewhere.iterdir())
+
+
+def test_missing_database_directory_is_named_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir"
+    config = no_outlets(tmp_path / "m.toml", f"sqlite:///{missing}/x.db")
+    result = run_cli("--config", str(config), "crawl", cwd=tmp_path)
+    one_line_error(result, 1, str(missing), "does not exist")
+    assert not missing.parent.exists()
+
+
+def test_init_into_a_missing_directory_names_it(tmp_path: Path) -> None:
+    result = run_cli("init", "sub/dir/x.toml", cwd=tmp_path)
+    one_line_error(result, 1, "sub/dir", "does not exist")
+    assert not (tmp_path / "sub").exists()
+
+
+def _pg(user: str, port: int, database: str) -> str:
+    return f"postgresql+psycopg://{user}@127.0.0.1:{port}/{database}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        (_pg("postgres", 5432, "mw_no_such_db"), ['database "mw_no_such_db"', "createdb"]),
+        (_pg("mw_no_such_role", 5432, "postgres"), ['role "mw_no_such_role"', "createuser"]),
+        # libpq's plain form is accepted and means psycopg, as the message proves.
+        ("postgresql://postgres@127.0.0.1:5432/mw_no_such_db", ['database "mw_no_such_db"']),
+    ],
+    ids=["missing database", "missing role", "plain postgresql://"],
+)
+def test_postgresql_failures_are_one_line(tmp_path: Path, url: str, words: list[str]) -> None:
+    need_service("PostgreSQL", 5432)
+    config = no_outlets(tmp_path / "m.toml", url)
+    one_line_error(run_cli("--config", str(config), "status"), 1, *words, "[database] url")
+
+
+def test_postgresql_not_listening_is_one_line(tmp_path: Path) -> None:
+    port = _free_port()
+    config = no_outlets(tmp_path / "m.toml", _pg("postgres", port, "mediawatch"))
+    result = run_cli("--config", str(config), "crawl")
+    one_line_error(result, 1, f"cannot reach PostgreSQL on 127.0.0.1:{port}", "start the server")
+
+
+def test_unsupported_postgresql_driver_is_a_configuration_error(tmp_path: Path) -> None:
+    config = no_outlets(tmp_path / "m.toml", "postgresql+psycopg2://a@localhost/mw")
+    result = run_cli("--config", str(config), "status")
+    assert result.returncode == 2, result.stderr
+    assert "database.url" in result.stderr and "postgresql+psycopg://" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_password_never_shown_for_an_unknown_failure(tmp_path: Path) -> None:
+    need_service("PostgreSQL", 5432)
+    url = make_url(PG_URL).set(password="s3cret-pw", query={"sslmode": "require"})
+    config = no_outlets(tmp_path / "m.toml", url.render_as_string(hide_password=False))
+    result = run_cli("--config", str(config), "status")
+    one_line_error(result, 1)
+    assert "s3cret-pw" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive with articles and alerts, from the offline demo."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = run_cli("demo", "--dir", str(folder / "d"), cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder / "d" / "mediawatch.toml"
+
+
+EVERY_COMMAND = [
+    ["outlets", "list"],
+    ["outlets", "list", "--format", "json"],
+    ["search"],
+    ["search", "--format", "json"],
+    ["search", "--format", "csv"],
+    ["show", "1"],
+    ["show", "1", "--format", "json"],
+    ["status"],
+    ["status", "--format", "json"],
+    ["alerts", "list"],
+    ["alerts", "list", "--format", "json"],
+    ["digest", "--preview"],
+    ["init", "new.toml"],
+]
+
+
+@pytest.mark.parametrize("args", EVERY_COMMAND, ids=lambda a: " ".join(a))
+def test_closed_stdout_is_quiet(demo_config: Path, tmp_path: Path, args: list[str]) -> None:
+    # The reading end is closed before the command starts: every write meets a closed pipe.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(demo_config), *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    stderr = result.stderr.decode()
+    assert stderr == "", stderr
+    assert result.returncode == 141, result.returncode
