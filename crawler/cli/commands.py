@@ -287,27 +287,30 @@ def search(
     active = config.active_outlets()
     topic = one_of(topic, [t.id for t in config.topics], "--topic", "topic")
     with Archive.open(config) as archive:
-        stored_outlets, stored_languages = stored_values(archive.db)
-    outlet = one_of(outlet, [*(o.id for o in active), *stored_outlets], "--outlet", "outlet")
-    language = one_of(
-        language.lower() if language else None,
-        [*(o.language for o in active), *stored_languages],
-        "--language",
-        "language code",
-    )
-    f = article_filter(
-        now,
-        query=query,
-        topic=topic,
-        outlet=outlet,
-        since=since,
-        until=until,
-        min_score=min_score,
-        language=language,
-        limit=limit,
-        offset=offset,
-    )
-    with Archive.open(config) as archive:
+        # Stored outlets and languages are valid filters too; read (two DISTINCT scans) only
+        # when one is asked for.
+        stored_outlets, stored_languages = (
+            stored_values(archive.db) if outlet or language else ([], [])
+        )
+        outlet = one_of(outlet, [*(o.id for o in active), *stored_outlets], "--outlet", "outlet")
+        language = one_of(
+            language.lower() if language else None,
+            [*(o.language for o in active), *stored_languages],
+            "--language",
+            "language code",
+        )
+        f = article_filter(
+            now,
+            query=query,
+            topic=topic,
+            outlet=outlet,
+            since=since,
+            until=until,
+            min_score=min_score,
+            language=language,
+            limit=limit,
+            offset=offset,
+        )
         results = archive.search(f)
     from crawler.cli.formats import write_results
 
