@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from w3lib.encoding import html_to_unicode
-
 from alerts.assessment import Assessment, assess
 from alerts.rules import RuleSet
 from alerts.scoring import TITLE_WEIGHT, TOPIC_BONUS
@@ -19,6 +17,7 @@ from crawler.config import Config
 from crawler.config.errors import MediawatchError, UsageError
 from crawler.extraction.page import Extracted, extract_page, extract_text
 from spiders.addresses import NetworkPolicy, RefusedURL
+from spiders.encoding import decode_page
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -99,7 +98,7 @@ class Explanation:
 def read_source(
     source: str, user_agent: str, policy: NetworkPolicy | None = None
 ) -> tuple[str, str]:
-    """(html, url) from a URL, a file or "-" (stdin), decoded by the page's own charset.
+    """(html, url) from a URL, a file or "-" (stdin), decoded by what its bytes are.
 
     A URL is fetched behind the crawls' network guard (`policy`; none: public hosts only).
     """
@@ -123,9 +122,8 @@ def read_source(
         if not path.is_file():
             raise UsageError(f"{source}: no such file (give a URL, a file or - for stdin)")
         body, content_type, url = path.read_bytes(), "", path.resolve().as_uri()
-    charset = content_type.split("charset=")[-1].strip() if "charset=" in content_type else None
-    _, html = html_to_unicode(f"charset={charset}" if charset else None, body)
-    return html, url
+    # Decoded as a crawl decodes it, so a page whose charset lies scores the same here.
+    return decode_page(body, content_type or None), url
 
 
 def explain_source(config: Config, source: str) -> Explanation:
