@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -133,3 +134,26 @@ def cli_json(*args: str, **kwargs: Any) -> Any:
     result = run_cli(*args, **kwargs)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
+
+
+def create_database(url: str) -> None:
+    """An empty, migrated archive at `url`: the read-only commands (search, show, status, web)
+    never create one, so their tests start from this."""
+    from storage.db import open_database
+
+    with open_database(url):
+        pass
+
+
+@contextmanager
+def fresh_redis(url: str) -> Iterator[str]:
+    """The Redis database at `url`, flushed before and after (each test file owns one db)."""
+    need_service("Redis", 6379)
+    from redis import Redis
+
+    client = Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()

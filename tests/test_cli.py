@@ -7,8 +7,7 @@ import click
 import pytest
 
 from crawler.cli.commands import cli
-from storage.db import open_database
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, create_database, run_cli
 
 
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -48,8 +47,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     cfg = str(tmp_path / "m.toml")
     assert run_cli("--config", cfg, "search", "--since", "yesterday-ish").returncode == 2
     assert run_cli("--config", cfg, "search", "--format", "xml").returncode == 2
-    with open_database(db):
-        pass  # `show` reads an archive; it never creates one
+    create_database(db)  # read-only commands never create one
     missing = run_cli("--config", cfg, "show", "999")
     assert missing.returncode == 1 and "no article with id 999" in missing.stderr
 

@@ -7,8 +7,7 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
-from storage.db import open_database
-from tests.conftest import cli_json, wait_until, write_config
+from tests.conftest import cli_json, create_database, wait_until, write_config
 from tests.site import FILLER, article, build, outlets_config
 from tests.smtp import SmtpServer
 
@@ -131,8 +130,7 @@ def test_status_without_a_daemon(tmp_path: Path) -> None:
         tmp_path / "m.toml",
         {"database": {"url": f"sqlite:///{tmp_path / 'x.db'}"}, "catalogue": {"include": ["PK"]}},
     )
-    with open_database(f"sqlite:///{tmp_path / 'x.db'}"):
-        pass  # status reads a database; it never creates one
+    create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
     status = cli_json("--config", str(config), "status", "--format", "json")
     assert status["daemon_heartbeat"] is None
     assert {o["health"] for o in status["outlets"]} == {"never crawled"}

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from crawler.config import load_config
-from storage.db import open_database
-from tests.conftest import cli_json, need_service, run_cli, wait_until, write_config
+from tests.conftest import (
+    cli_json,
+    create_database,
+    fresh_redis,
+    run_cli,
+    wait_until,
+    write_config,
+)
 from tests.site import build, outlets_config
 from tests.smtp import SmtpServer
 
@@ -20,13 +26,8 @@ REDIS_URL = "redis://127.0.0.1:6379/9"
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    need_service("Redis", 6379)
-    from redis import Redis
-
-    client = Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    with fresh_redis(REDIS_URL) as url:
+        yield url
 
 
 def test_one_job_per_outlet_at_a_time(tmp_path: Path, redis_url: str) -> None:
@@ -103,8 +104,7 @@ def test_status_says_when_redis_cannot_be_reached(tmp_path: Path) -> None:
             "queue": {"url": f"redis://127.0.0.1:{free_port()}/0"},
         },
     )
-    with open_database(f"sqlite:///{tmp_path / 'x.db'}"):
-        pass  # `status` reads a database; it never creates one
+    create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
     status = cli_json("--config", str(config), "status", "--format", "json")
     assert "Connection" in status["queue"]["error"]
 
@@ -165,8 +165,7 @@ def test_status_and_worker_hide_the_redis_password(tmp_path: Path) -> None:
             "queue": {"url": f"redis://user:hunter2-redis@127.0.0.1:{port}/0"},
         },
     )
-    with open_database(f"sqlite:///{tmp_path / 'x.db'}"):
-        pass  # `status` reads a database; it never creates one
+    create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
     status = cli_json("--config", str(config), "status", "--format", "json")
     assert status["queue"]["url"] == f"redis://user:***@127.0.0.1:{port}/0"
     assert "hunter2" not in json.dumps(status)

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from crawler.config import config_from_dict
-from storage.db import open_database
 from tests.articles import open_db, store
 from tests.conftest import (
     CISMOA_OPED,
     REPO,
     REQUIRE_SERVICES,
+    create_database,
     skip_or_fail,
     write_config,
 )
@@ -129,8 +129,7 @@ def test_token_login(tmp_path: Path) -> None:
             "web": {"token": "s3cret"},
         },
     )
-    with open_database(f"sqlite:///{tmp_path / 'x.db'}"):
-        pass  # `web` reads a database; it never creates one
+    create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
     with web_server(config) as base:
         assert http_request(base + "/")[0] == 401
         assert http_request(base + "/api/articles", token="wrong")[0] == 401

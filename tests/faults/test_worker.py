@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need_service, wait_until, write_config
+from tests.conftest import fresh_redis, wait_until, write_config
 from tests.site import build, outlets_config
 from tests.smtp import SmtpServer
 
@@ -20,13 +20,8 @@ REDIS_URL = "redis://127.0.0.1:6379/10"
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    need_service("Redis", 6379)
-    from redis import Redis
-
-    client = Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    with fresh_redis(REDIS_URL) as url:
+        yield url
 
 
 def _gone(pgid: int) -> bool:

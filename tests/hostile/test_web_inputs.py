@@ -19,9 +19,8 @@ import pytest
 
 from crawler.archive.reader import Archive
 from crawler.config import config_from_dict
-from storage.db import open_database
 from tests.articles import open_db, store
-from tests.conftest import CISMOA_OPED, run_cli, write_config
+from tests.conftest import CISMOA_OPED, create_database, run_cli, write_config
 from tests.web import http_request, web_server
 
 NOW = datetime.now(UTC)
@@ -150,8 +149,7 @@ def test_allowed_hosts_and_token_from_the_environment(tmp_path: Path) -> None:
         },
     )
     token = "sécret-ü"
-    with open_database(f"sqlite:///{tmp_path / 'x.db'}"):
-        pass  # `web` reads a database; it never creates one
+    create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
     with web_server(config, tmp_path / "log", {"MEDIAWATCH_WEB_TOKEN": token}) as base:
         utf8 = token.encode()
         ok = {"Authorization": b"Bearer " + utf8}
