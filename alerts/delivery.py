@@ -1,10 +1,12 @@
-"""Sending email: over SMTP, or as .eml files when no SMTP server is configured.
+"""Sending alerts: email over SMTP (or as .eml files when no SMTP server is configured), and
+notify channels through Apprise (alerts.channels).
 
 Alerts are read from the outbox, claimed, sent, and marked sent one by one. A temporary
 failure (connection refused, timeout, 4xx, a 5xx to HELO, STARTTLS, AUTH or MAIL FROM, an
-outbox folder that cannot be written) ends the round and leaves every alert pending with a
-later next-try time; only a recipient-level 5xx (RCPT TO or DATA) marks that one alert failed
-with the server's answer. Nothing is dropped.
+outbox folder that cannot be written, a webhook answering 500) ends the round for its channel
+and leaves that channel's alerts pending with a later next-try time; other channels go on.
+Only a recipient-level 5xx (RCPT TO or DATA), or a webhook the service says is gone, marks
+that one alert failed with the server's answer. Nothing is dropped.
 """
 
 import contextlib
@@ -15,6 +17,7 @@ import socket
 import ssl
 import tempfile
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -24,12 +27,16 @@ from typing import Protocol
 
 from alerts.compose import email_article
 from alerts.errors import PermanentDeliveryError, TemporaryDeliveryError
+from alerts.mail_edit import render_edit_alert
+from alerts.mail_spike import render_spike_alert
+from alerts.mailcontext import RenderContext
 from alerts.render import render_alert
 from alerts.rules import RuleSet
-from alerts.settings import EmailSettings, MailSettings
+from alerts.settings import EmailSettings, MailSettings, Subscriber
 from storage.db import Database
-from storage.models import ArticleRow
+from storage.models import AlertRow, ArticleRow
 from storage.outbox import (
+    channel_key,
     claim_alert,
     due_alerts,
     mark_failed,
@@ -38,10 +45,12 @@ from storage.outbox import (
     release_alert,
 )
 from storage.queries import outlet_names
+from storage.statuses import AlertKind
 
 logger = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
+EMAIL = "email"  # the outbox's channel for email; others are Apprise URLs' channel keys
 SEND_LEASE = timedelta(minutes=10)  # a claimed alert is due again after this if never marked
 # 530 STARTTLS/auth required, 534 mechanism too weak, 535 bad credentials, 538 encryption needed
 CONFIGURATION_CODES = {530, 534, 535, 538}
@@ -263,50 +272,63 @@ def deliver_pending(
 
     Each alert is claimed before anything else is done with it, so an alert another sender
     holds is left alone. After a temporary failure (the server, the connection or our settings:
-    any email would meet it) the rest of the round is not tried but rescheduled with the same
-    backoff and the same reason, so `alerts list` shows why; only a recipient-level refusal
-    fails an alert.
+    any alert on that channel would meet it) the rest of the round on that channel is not
+    tried but rescheduled with the same backoff and the same reason, so `alerts list` shows
+    why; other channels go on (a dead webhook does not hold up email). Only a refusal of this
+    one alert (a recipient-level 5xx, a webhook that is gone) fails it.
     """
     report = DeliveryReport()
     transport = transport or make_transport(config.email)
-    subscribers = {s.email.lower() for s in config.subscriptions}
+    subscribers = {s.key: s for s in config.subscriptions}
+    # Apprise URLs by (subscription key, channel key): the outbox stores only the hash.
+    urls = {(s.key, channel_key(url)): url for s in config.subscriptions for url in s.notify}
     claimer = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     with db.read() as session:
         due = [
-            (a.id, a.article_id, a.subscription, a.attempts)
+            (a.id, a.subscription, a.channel, a.attempts)
             for a in due_alerts(session, now, due_before=due_before)
         ]
-        names = outlet_names(session)
-    stopped: str | None = None  # why the round ended early
+        ctx = RenderContext(config, rules, outlet_names(session), now)
+    stopped: dict[str, str] = {}  # channel -> why the round ended early on it
     try:
-        for alert_id, article_id, to, attempts in due:
+        for alert_id, key, channel, attempts in due:
             due_by = due_before or now
-            if to not in subscribers or stopped is not None:
+            gone = _unconfigured(subscribers, urls, key, channel)
+            if gone or channel in stopped:
                 # Claimed and settled in one transaction: nothing to send, only to record.
                 with db.write() as session:
                     if not claim_alert(session, alert_id, now, SEND_LEASE, due_by, claimer):
                         continue  # another process (daemon, `alerts flush`, a worker) has it
-                    if to not in subscribers:
+                    if gone:
                         outcome = DeliveryOutcome.FAILED
-                        reason = "subscription no longer in the configuration"
-                        mark_failed(session, alert_id, reason, claimer, now)
+                        mark_failed(session, alert_id, gone, claimer, now)
                     else:
                         outcome = DeliveryOutcome.RETRYING
-                        reason = f"not tried this round: {stopped}"
+                        reason = f"not tried this round: {stopped[channel]}"
                         mark_retry(session, alert_id, reason, now + backoff(attempts + 1), claimer)
             else:
                 with db.write() as session:
                     if not claim_alert(session, alert_id, now, SEND_LEASE, due_by, claimer):
                         continue
-                msg = _render(db, config, rules, names, article_id, to, now)
+                sub = subscribers[key]
+                to = sub.email or key
+                try:
+                    msg = _render(db, ctx, alert_id, to)
+                except PermanentDeliveryError as exc:  # this alert cannot be written, ever
+                    logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
+                    with db.write() as session:
+                        mark_failed(session, alert_id, str(exc), claimer, now)
+                    report.count(DeliveryOutcome.FAILED)
+                    continue
                 if msg is None:
                     outcome = DeliveryOutcome.GONE
                     with db.write() as session:
                         release_alert(session, alert_id, claimer)
                 else:
-                    outcome, error = _send(db, transport, msg, alert_id, to, attempts, now, claimer)
+                    send = transport.send if channel == EMAIL else _notifier(urls[key, channel])
+                    outcome, error = _send(db, send, msg, alert_id, to, attempts, now, claimer)
                     if outcome == DeliveryOutcome.RETRYING:
-                        stopped = error
+                        stopped[channel] = error
             report.count(outcome)
     finally:
         transport.close()
@@ -317,32 +339,66 @@ def deliver_pending(
     return report
 
 
-def _render(
-    db: Database,
-    config: MailSettings,
-    rules: RuleSet,
-    names: dict[str, str],
-    article_id: int,
-    to: str,
-    now: datetime,
-) -> EmailMessage | None:
+def _unconfigured(
+    subscribers: Mapping[str, Subscriber],
+    urls: Mapping[tuple[str, str], str],
+    key: str,
+    channel: str,
+) -> str:
+    """Why an alert can no longer be sent (its subscription or channel left the
+    configuration), or "" when it can."""
+    sub = subscribers.get(key)
+    if sub is None:
+        return "subscription no longer in the configuration"
+    if channel == EMAIL and not sub.email:
+        return "the subscription no longer has an email address"
+    if channel != EMAIL and (key, channel) not in urls:
+        return "notify URL no longer in the subscription (removed or changed)"
+    return ""
+
+
+def _notifier(url: str) -> Callable[[EmailMessage], None]:
+    """Sends an alert to one Apprise URL (Apprise is imported only when a channel is used)."""
+    from alerts.channels import send_notification
+
+    return lambda msg: send_notification(url, msg)
+
+
+def _render(db: Database, ctx: RenderContext, alert_id: int, to: str) -> EmailMessage | None:
+    """The claimed alert's email, by its kind; None when what it is about is gone."""
     with db.read() as session:
-        row = session.get(ArticleRow, article_id)
+        alert = session.get(AlertRow, alert_id)
+        if alert is None:
+            return None
+        if alert.kind == AlertKind.EDIT:
+            return render_edit_alert(session, alert, to, ctx)
+        if alert.kind == AlertKind.SPIKE:
+            return render_spike_alert(session, alert, to, ctx)
+        row = session.get(ArticleRow, alert.article_id) if alert.article_id else None
         if row is None:
             return None
         return render_alert(
-            email_article(row, rules, names),
+            email_article(row, ctx.rules, ctx.outlet_names),
             to,
-            config.email.from_,
-            rules.names(),
-            rules.highlight_patterns(),
-            now,
+            ctx.config.email.from_,
+            ctx.rules.names(),
+            ctx.rules.highlight_patterns(),
+            ctx.now,
+            _zone_of(ctx.config, to),
         )
+
+
+def _zone_of(config: MailSettings, to: str) -> str:
+    """The time zone of the subscription an alert goes to: its emails show times in it."""
+    return next(
+        (s.timezone for s in config.subscriptions if to.lower() in (s.email.lower(), s.key)),
+        "UTC",
+    )
 
 
 def _send(
     db: Database,
-    transport: Transport,
+    send: Callable[[EmailMessage], None],
     msg: EmailMessage,
     alert_id: int,
     to: str,
@@ -352,7 +408,7 @@ def _send(
 ) -> tuple[DeliveryOutcome, str]:
     """Send one claimed alert and record the outcome (sent, retrying or failed) and the error."""
     try:
-        transport.send(msg)
+        send(msg)
     except PermanentDeliveryError as exc:
         logger.error("alert %s to %s failed for good: %s", alert_id, to, exc)
         with db.write() as session:

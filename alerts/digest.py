@@ -125,6 +125,7 @@ def make_digest(
         now,
         period.start,
         period.end,
+        sub.timezone,
     )
     return Digest(sub, period, groups, message)
 
@@ -162,8 +163,8 @@ def preview_digests(
     subscriptions whose digest is "off": a preview shows what they would get."""
     digests = []
     for sub in config.subscriptions:
-        if since is None and sub.digest == "off":
-            continue
+        if not sub.email or (since is None and sub.digest == "off"):
+            continue  # digests are emails: a notify-only subscription has none
         period = digest_period(db, sub, now, since)
         if period is not None:
             digests.append(make_digest(config, db, rules, sub, period, now))

@@ -1,6 +1,6 @@
 """Queue immediate alerts in the article's own transaction (the durable outbox)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -8,7 +8,14 @@ from sqlalchemy.orm import Session
 from alerts.decision import matches_subscription
 from alerts.settings import Subscriber
 from storage.models import ArticleRow
-from storage.outbox import queue_alerts
+from storage.outbox import Recipient, channel_key, queue_alerts
+
+
+def recipients_of(sub: Subscriber) -> list[Recipient]:
+    """Every channel of one subscription as outbox recipients: its email (if any), then each
+    notify URL by its channel key, so each channel is queued, retried and sent once."""
+    channels = (["email"] if sub.email else []) + [channel_key(url) for url in sub.notify]
+    return [Recipient(sub.key, channel) for channel in dict.fromkeys(channels)]
 
 
 class AlertQueue:
@@ -18,14 +25,22 @@ class AlertQueue:
         self.subscriptions = [s for s in subscriptions if s.immediate]
         self.queued = 0
 
-    def enqueue_for_article(self, session: Session, article: ArticleRow, now: datetime) -> None:
-        """Queue an alert for each immediate subscription this article matches."""
+    def enqueue_for_article(
+        self,
+        session: Session,
+        article: ArticleRow,
+        now: datetime,
+        unless: Callable[[Subscriber], bool] | None = None,
+    ) -> None:
+        """Queue an alert for each immediate subscription this article matches (leaving out
+        those `unless` says no to)."""
         topics = {m.topic for m in article.matches}
         if not topics:
             return
         recipients = [
-            s.email.lower()
+            r
             for s in self.subscriptions
-            if matches_subscription(s, topics, article.score)
+            if matches_subscription(s, topics, article.score) and not (unless and unless(s))
+            for r in recipients_of(s)
         ]
         self.queued += queue_alerts(session, article, recipients, now)

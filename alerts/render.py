@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import regex
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -29,6 +30,24 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def local_time(when: datetime, zone: str, named: bool = True) -> str:
+    """`when` in the subscriber's zone, the zone named: "2026-11-26 19:30 Asia/Karachi" (without
+    the name when `named` is false). A stored time without a zone is UTC."""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    shown = f"{aware.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+    return f"{shown} {zone}" if named else shown
+
+
+def local_date(when: datetime, zone: str) -> str:
+    """The day `when` falls on in the subscriber's zone ("2026-11-26")."""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return f"{aware.astimezone(ZoneInfo(zone)):%Y-%m-%d}"
+
+
+_env.filters["local_time"] = local_time
+_env.filters["local_date"] = local_date
 
 
 def header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
@@ -87,7 +106,7 @@ def _domain(sender: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "", domain) or "mediawatch.invalid"
 
 
-def _message(
+def build_message(
     template: str,
     context: dict[str, Any],
     subject: str,
@@ -116,10 +135,12 @@ def render_alert(
     topic_names: dict[str, str],
     patterns: list["regex.Pattern[str]"],
     now: datetime,
+    timezone: str = "UTC",
 ) -> EmailMessage:
-    """The immediate alert for one article and one subscriber."""
+    """The immediate alert for one article and one subscriber, its times in `timezone`."""
     names = ", ".join(topic_names.get(t, t) for t in article.topics)
     context: dict[str, Any] = {
+        "zone": timezone,
         "a": article,
         "link": safe_link(article.url),
         "topic_names": topic_names,
@@ -127,7 +148,7 @@ def render_alert(
         "to": to,
     }
     subject = f"[mediawatch] {names}: {header_text(article.title)}"
-    msg = _message("alert", context, subject, to, sender, str(article.id), now)
+    msg = build_message("alert", context, subject, to, sender, str(article.id), now)
     msg["X-Mediawatch-Article-URL"] = header_text(article.url, 2000)
     msg["X-Mediawatch-Topics"] = ",".join(header_text(t) for t in article.topics)
     return msg
@@ -143,10 +164,13 @@ def render_digest(
     now: datetime,
     start: datetime,
     end: datetime,
+    timezone: str = "UTC",
 ) -> EmailMessage:
-    """The digest email: entries grouped by topic, best first."""
+    """The digest email: entries grouped by topic, best first; its period and dates in the
+    subscriber's `timezone`, named."""
     count = sum(len(items) for _, items in groups)
     context: dict[str, Any] = {
+        "zone": timezone,
         "groups": groups,
         "count": count,
         "period": period,
@@ -163,6 +187,6 @@ def render_digest(
     # (a cron schedule, `digest --since`) are different emails, and a digest sent again after
     # a failure is the same one.
     key = f"{period}|{start.astimezone(UTC).isoformat()}|{end.astimezone(UTC).isoformat()}"
-    msg = _message("digest", context, subject, to, sender, key, now)
+    msg = build_message("digest", context, subject, to, sender, key, now)
     msg["X-Mediawatch-Digest"] = header_text(period)
     return msg

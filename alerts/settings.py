@@ -36,7 +36,11 @@ class Subscriber(SubscriptionRule, Protocol):
     """[[subscriptions]]: who is told, about what (SubscriptionRule), and when."""
 
     @property
-    def email(self) -> str: ...
+    def email(self) -> str: ...  # "" when the subscription has only notify channels
+    @property
+    def notify(self) -> Sequence[str]: ...  # Apprise URLs (alerts.channels sends to them)
+    @property
+    def key(self) -> str: ...  # the outbox's name for it: the email, else a hash of a URL
     @property
     def immediate(self) -> bool: ...
     @property

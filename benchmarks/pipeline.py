@@ -95,8 +95,7 @@ async def run_pipeline(
         stored += 1
 
     await asyncio.gather(*(one(h, u) for h, u in docs))
-    pool = extractor._pool
-    worker_cpu = sum(process_cpu(pid) for pid in (pool._processes if pool else {}))
+    worker_cpu = sum(process_cpu(pid) for pid in extractor.worker_pids())
     extractor.close()
     return stored, worker_cpu
 

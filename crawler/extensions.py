@@ -10,9 +10,10 @@ from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 
+from alerts.edits import EditAlerts
 from alerts.outbox import AlertQueue
 from crawler.config import Config, load_config
-from crawler.pipelines import Reject
+from crawler.pipelines import DropReason, Reject
 from crawler.runtime.context import (
     CrawlContext,
     attach_context,
@@ -25,7 +26,7 @@ from spiders.items import ArticlePage
 from spiders.urls import url_key
 from storage.articles import record_seen
 from storage.runs import finish_run, start_run
-from storage.statuses import CrawlStatus, SeenOutcome
+from storage.statuses import TRANSIENT, CrawlStatus, SeenOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ class CrawlRunRecorder:
                 new_articles=int(values.get("mediawatch/new_articles", 0)),
                 error_kinds=kinds,
                 error_samples=list(getattr(spider, "error_samples", [])),
+                rechecked=int(values.get("mediawatch/rechecked", 0)),
+                edited=int(values.get("mediawatch/edited", 0)),
             )
         except SQLAlchemyError as exc:
             # The row stays "running" until the daemon's next start marks it interrupted.
@@ -120,6 +123,102 @@ class CrawlRunRecorder:
         assert self.run_id is not None
         with self.context.db.write() as session:
             finish_run(session, self.run_id, finished_at=self.context.clock(), **counts)
+
+
+class SourceMemory:
+    """Hands each crawl the validators (and, in a backfill, the progress) its outlet's earlier
+    runs left, settles each article against the source that announced it, and at the end
+    remembers what may be skipped next time (spiders.sources explains the rule)."""
+
+    def __init__(self, context: CrawlContext, crawler: Crawler) -> None:
+        self.context = context
+        self.crawler = crawler
+        for handler, signal in (
+            (self.spider_opened, signals.spider_opened),
+            (self.spider_closed, signals.spider_closed),
+            (self.item_scraped, signals.item_scraped),
+            (self.item_dropped, signals.item_dropped),
+            (self.item_error, signals.item_error),
+            (self.request_dropped, signals.request_dropped),
+            (self.spider_error, signals.spider_error),
+        ):
+            crawler.signals.connect(handler, signal=signal)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "SourceMemory":
+        return cls(crawl_context(crawler), crawler)
+
+    async def spider_opened(self, spider: Spider) -> None:
+        crawl = outlet_spider(spider)
+        try:
+            if crawl.backfill is not None:
+                crawl.backfill = await asyncio.to_thread(
+                    self.context.backfill_for, crawl.outlet.id, crawl.backfill.since
+                )
+            else:
+                crawl.ledger.known = await asyncio.to_thread(
+                    self.context.source_validators, crawl.outlet.id
+                )
+        except SQLAlchemyError as exc:
+            # Every source is read in full (or the backfill starts over): slower, nothing lost.
+            _database_error(spider, f"outlet {crawl.outlet.id}", exc)
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        crawl = outlet_spider(spider)
+        try:
+            if crawl.backfill is not None:
+                await asyncio.to_thread(
+                    self.context.remember_backfill, crawl.outlet.id, crawl.backfill, crawl.ledger
+                )
+            else:
+                await asyncio.to_thread(
+                    self.context.remember_sources, crawl.outlet.id, crawl.ledger
+                )
+        except SQLAlchemyError as exc:
+            # Nothing remembered: the next run reads every source in full (or continues from
+            # the progress recorded before).
+            logger.error("%s: could not remember its sources: %s", crawl.outlet.id, exc)
+
+    def _settle(self, item: Any, for_good: bool, *, in_range: bool | None = None) -> None:
+        if not isinstance(item, ArticlePage):
+            return
+        crawl = outlet_spider(self.crawler.spider)
+        crawl.ledger.settled(item.ledger_key, for_good)
+        if crawl.backfill is not None and in_range is not None and item.ledger_key:
+            counts = crawl.backfill.in_range if in_range else crawl.backfill.too_old
+            counts[item.ledger_key] = counts.get(item.ledger_key, 0) + 1
+
+    def item_scraped(self, item: Any, response: Any, spider: Spider) -> None:
+        self._settle(item, True, in_range=True)
+
+    def item_dropped(
+        self, item: Any, response: Any, exception: BaseException, spider: Spider
+    ) -> None:
+        if not isinstance(exception, Reject):
+            self._settle(item, False)
+            return
+        outcome = exception.outcome
+        duplicate = str(exception).startswith(f"{DropReason.DUPLICATE_URL}:")
+        for_good = duplicate or (outcome is not None and outcome not in TRANSIENT)
+        self._settle(
+            item,
+            for_good,
+            in_range=False if outcome == SeenOutcome.TOO_OLD else (True if duplicate else None),
+        )
+
+    def item_error(self, item: Any, response: Any, spider: Spider, failure: Any) -> None:
+        self._settle(item, False)
+
+    def request_dropped(self, request: Any, spider: Spider) -> None:
+        # The scheduler's duplicate filter: another request for the same article is on its way.
+        hints = request.meta.get("mediawatch", {})
+        if hints.get("role") == "article":
+            outlet_spider(spider).ledger.settled(hints.get("ledger"), True)
+
+    def spider_error(self, failure: Any, response: Any, spider: Spider) -> None:
+        hints = getattr(response, "meta", {}).get("mediawatch", {})
+        if hints.get("role") == "article":
+            outlet_spider(spider).ledger.settled(hints.get("ledger"), False)
 
 
 def _database_error(spider: Spider, url: str, exc: SQLAlchemyError) -> None:
@@ -157,7 +256,9 @@ class StandaloneCrawl:
         config = self.config = load_config()
         context = CrawlContext.create(config)
         # As `mediawatch crawl` does: alerts are queued with the article, or never.
-        context.on_stored.append(AlertQueue(config.subscriptions).enqueue_for_article)
+        queue = AlertQueue(config.subscriptions)
+        context.on_stored.append(queue.enqueue_for_article)
+        context.on_edited.append(EditAlerts(queue, config.subscriptions).enqueue_for_edit)
         attach_context(crawler, context)
         crawler.signals.connect(context.close, signal=signals.engine_stopped)
         spider: Any = crawler.spider

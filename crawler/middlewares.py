@@ -34,11 +34,14 @@ from spiders.addresses import (
 from spiders.outlet import AlreadySeen, Postponed, RedirectLoop, Refused
 from spiders.urls import url_key
 from storage.articles import known_url_keys
+from storage.statuses import SeenOutcome
 
 
 class NotCheckedThisRun(AlreadySeen):
     """The database could not say whether the URL is known: skipped for this run (counted as
     a database error), remembered nowhere, so the next run fetches it."""
+
+    for_good = False  # its feed or sitemap must be read in full next run (spiders.sources)
 
 
 class KnownUrlMiddleware:
@@ -58,8 +61,10 @@ class KnownUrlMiddleware:
             return None
         # In a thread: a locked SQLite file or an unreachable PostgreSQL host must not stall
         # the reactor (every other crawl, the daemon's scheduler and heartbeat).
+        # A backfill reaches further back than max_age_days: pages once too old may not be.
+        backfill = outlet_spider(self.crawler.spider).backfill is not None
         try:
-            known = await asyncio.to_thread(self._known, url_key(request.url))
+            known = await asyncio.to_thread(self._known, url_key(request.url), backfill)
         except SQLAlchemyError as exc:
             spider = self.crawler.spider
             if spider is not None:
@@ -71,9 +76,10 @@ class KnownUrlMiddleware:
             raise AlreadySeen(f"already fetched: {request.url}")
         return None
 
-    def _known(self, key: str) -> bool:
+    def _known(self, key: str, backfill: bool = False) -> bool:
+        refetch = [SeenOutcome.TOO_OLD] if backfill else []
         with self.context.db.read() as session:
-            return bool(known_url_keys(session, [key], self.context.clock()))
+            return bool(known_url_keys(session, [key], self.context.clock(), refetch))
 
 
 logger = logging.getLogger(__name__)
@@ -267,7 +273,9 @@ class ArticleBudgetMiddleware:
 
     def process_request(self, request: Request) -> None:
         meta = request.meta
-        if meta.get("mediawatch", {}).get("role") != "article" or _follow_up(request):
+        role = meta.get("mediawatch", {}).get("role")
+        # Re-checks for edits are article fetches too (crawler.runtime.rechecks).
+        if role not in ("article", "recheck") or _follow_up(request):
             return
         if self.used >= self.limit:
             if not self.told:

@@ -19,11 +19,14 @@ from alerts.assessment import assess
 from crawler.extraction.page import readable_title
 from crawler.extraction.pool import ExtractionFailed
 from crawler.runtime.context import CrawlContext, crawl_context, outlet_spider
+from crawler.runtime.rechecks import store_recheck
 from spiders.diagnosis import looks_like_challenge
 from spiders.items import ArticlePage, DeadLink, PageText
+from spiders.recheck import RecheckPage
 from spiders.urls import BadURL, clean_url, same_site, url_key
 from storage.articles import NewArticle, NewMatch, insert_article, record_seen
 from storage.statuses import SeenOutcome
+from storage.versions import first_recheck
 
 logger = logging.getLogger(__name__)
 # Clocks and time zones disagree by hours, not days; a later publication date is not believed.
@@ -161,10 +164,17 @@ class ArticlePipeline(_Stage):
             item.published, item.date_source = hint_date, item.hint_date_source or "feed"
         if item.hint_title:  # a feed's title is as long as the feed likes
             item.hint_title = readable_title(item.hint_title) or None
-        max_age = timedelta(days=self.context.config.crawl.max_age_days)
-        if item.published and item.published < self.context.clock() - max_age:
+        too_old = item.published and item.published < self._oldest()
+        if too_old and not isinstance(item, RecheckPage):  # stored already: kept up to date
             raise Reject(SeenOutcome.TOO_OLD, item.url)
         return item
+
+    def _oldest(self) -> datetime:
+        """The oldest publication date kept: --since in a backfill, else max_age_days ago."""
+        backfill = outlet_spider(self.crawler.spider).backfill
+        if backfill is not None:
+            return backfill.since
+        return self.context.clock() - timedelta(days=self.context.config.crawl.max_age_days)
 
 
 def _not_after(value: datetime | None, latest: datetime) -> bool:
@@ -196,6 +206,11 @@ class StorePipeline(_Stage):
                     self._error("parse", item.url, str(exc))
                     return item
                 await asyncio.to_thread(self._record_dead, item, key)
+                return item
+            if isinstance(item, RecheckPage):
+                if await asyncio.to_thread(store_recheck, self.context, item) is not None:
+                    assert self.crawler.stats is not None
+                    self.crawler.stats.inc_value("mediawatch/edited")
                 return item
             if isinstance(item, ArticlePage):
                 stored = await asyncio.to_thread(self._store, item)
@@ -232,8 +247,12 @@ class StorePipeline(_Stage):
             site_name=x.site_name,
             matches=[NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in item.matches],
             aliases=item.aliases,
+            etag=item.etag,
+            last_modified=item.last_modified,
         )
         now = self.context.clock()
+        if outlet_spider(self.crawler.spider).backfill is None:  # a backfill's are old: no edits
+            new.next_recheck_at = first_recheck(now, self.context.config.crawl.recheck)
         with self.context.db.write() as session:
             row = insert_article(session, new, now)
             if row is None:

@@ -62,7 +62,13 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 # 5,000 dead links cost seconds of bookkeeping alone.
 CONCURRENT_ITEMS = 8
 REQUEST_FINGERPRINTER_CLASS = "spiders.fingerprints.ArticleFingerprinter"
-EXTENSIONS = {"crawler.extensions.CrawlRunRecorder": 500}
+EXTENSIONS = {
+    "crawler.extensions.CrawlRunRecorder": 500,
+    # Validators for conditional requests, and backfill progress (crawl --since).
+    "crawler.extensions.SourceMemory": 510,
+    # Hands each outlet's spider its stored articles due a re-check for edits.
+    "crawler.runtime.rechecks.RecheckHandOver": 520,
+}
 # For `scrapy crawl outlet -a outlet=ID` from a checkout: a context from the usual config.
 ADDONS = {"crawler.extensions.StandaloneCrawl": 0}
 

@@ -11,20 +11,24 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: object) -> timedelta:
-    """Turn "90s", "15m", "2h" or "1d" (or a number of seconds) into a timedelta."""
+    """Turn "90s", "15m", "2h" or "1d" into a timedelta. A bare number is refused: `30`
+    could mean seconds or minutes, so the unit is always written."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        raise ValueError(
+            f'a duration needs a unit. Fix: write "{value:g}s" for seconds or "{value:g}m" for '
+            "minutes (in quotes; h for hours, d for days)"
+        )
+    if isinstance(value, str) and (m := _DURATION.match(value)):
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     else:
         raise ValueError(
-            f'{value!r} is not a duration; write a number and a unit, e.g. "90s", "15m", '
-            '"2h" or "1d"'
+            "is not a duration. Fix: write a number and a unit in quotes, e.g. "
+            '"90s", "15m", "2h" or "1d"'
         )
     if seconds <= 0:
-        raise ValueError(f"{value!r} must be longer than zero")
+        raise ValueError('is not longer than zero. Fix: write a duration such as "30s"')
     return timedelta(seconds=seconds)
 
 

@@ -60,6 +60,11 @@ class ArticlePage:
     hint_published: datetime | None = None
     hint_date_source: str | None = None
     redirect_urls: list[str] = field(default_factory=list)
+    # the feed, sitemap or listing page that announced it, as the run's SourceLedger names it
+    ledger_key: str | None = None
+    # the page's validators, sent back when it is re-checked (spiders.recheck)
+    etag: str | None = None
+    last_modified: str | None = None
     # filled in by ExtractPipeline
     extracted: PageText | None = None
     # filled in by ArticlePipeline

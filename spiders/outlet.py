@@ -3,6 +3,7 @@
 import asyncio
 import math
 import re
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,11 +24,13 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from spiders.addresses import RefusedURL, host_port
+from spiders.backfill import Backfill, ListingWalk, listing_page_url, reaches_back_to
 from spiders.diagnosis import looks_like_challenge, looks_like_html
 from spiders.encoding import decode_page
 from spiders.feeds import parse_feed
 from spiders.items import ArticlePage, DeadLink, DeadLinkKind
 from spiders.outlets import Outlet
+from spiders.recheck import Recheck, RecheckPage, page_validators, recheck_request
 from spiders.sitemaps import (
     MAX_SITEMAP_BYTES,
     SitemapEntry,
@@ -35,15 +38,21 @@ from spiders.sitemaps import (
     parse_sitemap,
     unpack_sitemap,
 )
+from spiders.sources import SourceLedger, Validators
 from spiders.urls import join_url, url_key
 
 MAX_ERROR_SAMPLES = 20
 # Links read from one section page; a real one has a few hundred.
 MAX_LISTING_LINKS = 5_000
+# Backfill: how long a listing page waits for its articles before the next page is asked for.
+PAGE_WAIT = 120.0
 
 
 class AlreadySeen(IgnoreRequest):
     """Raised by crawler.middlewares for article URLs the database already knows."""
+
+    # Dealt with for good: its source may be skipped while unchanged (spiders.sources).
+    for_good = True
 
 
 class Refused(IgnoreRequest):
@@ -79,10 +88,17 @@ class OutletSpider(Spider):
         max_age_days: int | str | None = None,
         now: datetime | None = None,
         limits: DiscoveryLimits | None = None,
+        backfill: Backfill | None = None,
         *args: Any,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Filled by the crawler (crawler.extensions) before the first request: spiders never
+        # read the database.
+        self.ledger = SourceLedger()
+        # Stored articles due a re-check for edits, handed over like the ledger.
+        self.rechecks: list[Recheck] = []
+        self.backfill = backfill
         if outlet is None:
             raise ValueError("OutletSpider needs an outlet: scrapy crawl outlet -a outlet=ID")
         self.now = now or datetime.now(UTC)
@@ -120,19 +136,42 @@ class OutletSpider(Spider):
             "listing": self.parse_listing,
         }
         for kind, url in self.outlet.sources():
-            yield Request(
-                url,
-                callback=callbacks[kind],
-                errback=self.on_error,
-                dont_filter=True,
-                meta=self._meta(kind),
-            )
+            yield self._source_request(url, kind, callbacks[kind], dont_filter=True)
+        for recheck in self.rechecks:
+            yield recheck_request(recheck, self.parse_recheck, self.on_error)
+
+    def _source_request(self, url: str, role: str, callback: Any, **kw: Any) -> Request:
+        """A feed, sitemap or listing request; a feed or sitemap read in full last time is
+        asked for conditionally (a backfill reads everything in full)."""
+        meta = self._meta(role)
+        meta["mediawatch"]["key"] = url  # the ledger's name for it, whatever it redirects to
+        headers = {}
+        if role in ("feed", "sitemap") and self.backfill is None:
+            headers = self.ledger.headers_for(url)
+        if headers:
+            meta["handle_httpstatus_list"] = [304]
+        return Request(
+            url, callback=callback, errback=self.on_error, headers=headers, meta=meta, **kw
+        )
 
     @staticmethod
     def _meta(role: str) -> dict[str, Any]:
         # Sitemaps may be far larger than any article page (50 MB is the protocol's limit).
         size = {"download_maxsize": MAX_SITEMAP_BYTES} if role == "sitemap" else {}
         return {"mediawatch": {"role": role}, **size}
+
+    def _answered(self, response: Response) -> str:
+        """Note a source's answer in the ledger; its key."""
+        key: str = response.meta.get("mediawatch", {}).get("key", response.url)
+        if response.status == 304:
+            self._count("sources_unchanged")
+            self.ledger.unchanged.add(key)
+            return key
+        if response.meta["mediawatch"]["role"] not in ("feed", "sitemap"):
+            return key  # listings are pages: asked for in full every time
+        # Sent back verbatim next run: printable ASCII and bounded, as an article's are.
+        self.ledger.answered(key, *page_validators(response))
+        return key
 
     # discovery
 
@@ -141,6 +180,9 @@ class OutletSpider(Spider):
 
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         self._count("sources_fetched")
+        key = self._answered(response)
+        if response.status == 304:  # unchanged since the last run: nothing to read
+            return
         feed = await asyncio.to_thread(parse_feed, response.body, response.url)
         if not feed.entries:
             self._source_problem(response, "feed")
@@ -149,12 +191,25 @@ class OutletSpider(Spider):
             if (url := self._join(response.url, entry.url, "feed")) is None:
                 continue
             for request in self._article_request(
-                url, response.url, "feed", entry.title, entry.published, "feed"
+                url, response.url, "feed", entry.title, entry.published, "feed", key
             ):
                 yield request
 
     async def parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
         self._count("sources_fetched")
+        key = self._answered(response)
+        if self.backfill is not None and response.meta["mediawatch"].get("child"):
+            self.backfill.parts_done += 1
+        if response.status == 304:
+            # Unchanged: nothing to parse. An index's children may have changed all the same
+            # (a news sitemap listed by a fixed index): each is asked for again, conditionally.
+            children = self.ledger.known.get(key, Validators()).children or ()
+            entries = [
+                SitemapEntry(url, lastmod, None, "sitemap-lastmod") for url, lastmod in children
+            ]
+            for request in self._child_sitemaps(response.url, entries):
+                yield request
+            return
         try:
             body = await asyncio.to_thread(unpack_sitemap, response.body)
         except UnreadableSitemap as exc:
@@ -172,9 +227,12 @@ class OutletSpider(Spider):
                 response.url,
             )
         if sitemap.kind == "index":
+            self.ledger.listed_children(key, [(e.url, e.published) for e in sitemap.entries])
             for request in self._child_sitemaps(response.url, sitemap.entries):
                 yield request
             return
+        if self.backfill is not None and response.meta["mediawatch"].get("child"):
+            self.backfill.sitemaps_read.append(key)
         for entry in newest_first(sitemap.entries):
             if (url := self._join(response.url, entry.url, "sitemap")) is None:
                 continue
@@ -185,6 +243,7 @@ class OutletSpider(Spider):
                 entry.title,
                 entry.published,
                 entry.date_source,
+                key,
             ):
                 yield request
 
@@ -195,7 +254,7 @@ class OutletSpider(Spider):
         for entry in newest_first(entries):
             if (url := self._join(index_url, entry.url, "sitemap index")) is None:
                 continue
-            if entry.published and self._too_old(entry.published):
+            if not self._child_wanted(url, entry.published):
                 continue
             if (problem := self._refusal(url)) is not None:
                 self.record_error("refused", url, f"child sitemap of {index_url}: {problem}")
@@ -216,13 +275,26 @@ class OutletSpider(Spider):
             children = children[: self.child_sitemaps_left]
         self.child_sitemaps_left -= len(children)
         self.sitemaps_read.update(map(url_key, children))
+        if self.backfill is not None:
+            self.backfill.parts_total += len(children)
         for url in children:
-            yield Request(
-                url, callback=self.parse_sitemap, errback=self.on_error, meta=self._meta("sitemap")
-            )
+            request = self._source_request(url, "sitemap", self.parse_sitemap)
+            request.meta["mediawatch"]["child"] = True
+            yield request
+
+    def _child_wanted(self, url: str, lastmod: datetime | None) -> bool:
+        """A child sitemap that may hold articles this run wants: not changed since before
+        the age limit; in a backfill, reaching back to --since and not finished before."""
+        if self.backfill is None:
+            return not (lastmod and self._too_old(lastmod))
+        if url in self.backfill.finished_sitemaps:
+            self._count("backfill/sitemaps_done_before")
+            return False
+        return reaches_back_to(url, lastmod, self.backfill.since)
 
     async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
         self._count("sources_fetched")
+        key = self._answered(response)
         if not isinstance(response, TextResponse):
             self.record_error("parse", response.url, "listing page is not HTML")
             return
@@ -230,8 +302,78 @@ class OutletSpider(Spider):
         if not found:
             self._source_problem(response, "listing")
         for url in found:
-            for request in self._article_request(url, response.url, "listing", None, None, None):
+            for request in self._article_request(
+                url, response.url, "listing", None, None, None, key
+            ):
                 yield request
+        if self.backfill is not None and self.outlet.listing_pages:
+            start = self.backfill.start_page(key)
+            if start is None:
+                self._count("backfill/listings_done_before")
+                return
+            walk = self.backfill.walks[key] = ListingWalk(key, start)
+            if start > self.outlet.listing_pages_max:
+                walk.ended = True
+                return
+            self.backfill.parts_total += 1
+            yield self._listing_page(walk, start)
+
+    def _listing_page(self, walk: ListingWalk, n: int) -> Request:
+        """Page `n` of a listing, asked for once the articles already queued are fetched, so
+        the pages before it have said whether --since is reached."""
+        assert self.outlet.listing_pages
+        url = listing_page_url(walk.url, self.outlet.listing_pages, n)
+        request = self._source_request(
+            url, "listing_page", self.parse_listing_page, priority=-self._horizon() - 3
+        )
+        # Each page is a fresh start for Scrapy's depth limit (a sitemap-index bound).
+        request.meta.update(depth_reset=True)
+        request.meta["mediawatch"].update(listing=walk.url, page=n)
+        return request
+
+    async def parse_listing_page(self, response: Response) -> AsyncIterator[Request]:
+        """A listing page past the first (backfill only): its articles, then the next page
+        unless this one is empty or repeats the last, --since is reached, or the cap."""
+        self._count("listing_pages_fetched")
+        assert self.backfill is not None and self.outlet.listing_pages
+        hints = response.meta["mediawatch"]
+        walk, n, key = self.backfill.walks[hints["listing"]], hints["page"], hints["key"]
+        self.backfill.parts_done += 1
+        found = []
+        if isinstance(response, TextResponse):
+            found = await asyncio.to_thread(self._listing_links, response)
+        links = frozenset(found)
+        repeated = bool(walk.links) and links == walk.links[-1]
+        walk.pages.append(key)
+        walk.links.append(links)
+        if not links or repeated:
+            walk.ended = True
+            return
+        for url in found:
+            for request in self._article_request(
+                url, response.url, "listing", None, None, None, key
+            ):
+                yield request
+        if n >= self.outlet.listing_pages_max:
+            walk.ended = True
+            return
+        await self._settled(key)
+        if self.backfill.past_since(walk):
+            walk.ended = True
+            return
+        self.backfill.parts_total += 1
+        yield self._listing_page(walk, n + 1)
+
+    async def _settled(self, key: str) -> None:
+        """Wait until every article `key` announced is dealt with (at most PAGE_WAIT seconds,
+        and no longer than the crawl runs), so the next listing page is asked for knowing
+        whether this one reached --since."""
+        deadline = time.monotonic() + PAGE_WAIT
+        while self.ledger.pending[key] > 0 and time.monotonic() < deadline:
+            engine = self.crawler.engine if self.crawler else None
+            if engine is None or not engine.running:
+                return
+            await asyncio.sleep(0.2)
 
     def _listing_links(self, response: TextResponse) -> list[str]:
         """The article links of a section page, read from at most MAX_LISTING_LINKS links."""
@@ -253,6 +395,7 @@ class OutletSpider(Spider):
         title: str | None,
         published: datetime | None,
         date_source: str | None,
+        ledger_key: str,
     ) -> Iterator[Request]:
         self._count("discovered")
         if (problem := self._refusal(url)) is not None:
@@ -261,6 +404,7 @@ class OutletSpider(Spider):
         if published and self._too_old(published):
             self._count("skipped_old_before_fetch")
             return
+        self.ledger.announced(ledger_key)
         yield Request(
             url,
             callback=self.parse_article,
@@ -274,6 +418,7 @@ class OutletSpider(Spider):
                     "title": title,
                     "published": published,
                     "date_source": date_source,
+                    "ledger": ledger_key,
                 }
             },
         )
@@ -286,7 +431,16 @@ class OutletSpider(Spider):
         return url
 
     def _too_old(self, published: datetime) -> bool:
-        return published < self.now - self.max_age
+        return published < self.oldest()
+
+    def oldest(self) -> datetime:
+        """Articles published before this are not wanted: --since in a backfill, else
+        max_age_days before the run began."""
+        return self.backfill.since if self.backfill is not None else self.now - self.max_age
+
+    def _horizon(self) -> int:
+        """Hours from the oldest wanted article to now, plus one: the span of priorities."""
+        return int((self.now - self.oldest()).total_seconds() // 3600) + 1
 
     def _refusal(self, url: str) -> str | None:
         """Why an article or child sitemap URL is not fetched (scheme, other site), or None."""
@@ -305,7 +459,7 @@ class OutletSpider(Spider):
         # Scrapy's scheduler serves higher priorities first: sources and child sitemaps (0)
         # before articles, then articles newest first by the hour, undated ones last, so
         # max_articles_per_run leaves the oldest for the next run.
-        horizon = int(self.max_age.total_seconds() // 3600) + 1
+        horizon = self._horizon()
         if published is None:
             return -horizon - 2
         hours = int((self.now - published).total_seconds() // 3600)
@@ -317,9 +471,11 @@ class OutletSpider(Spider):
         hints = response.meta["mediawatch"]
         if not isinstance(response, TextResponse):
             self.record_error("parse", response.url, "not an HTML page")
+            self.ledger.settled(hints.get("ledger"), for_good=False)
             return
         redirects = list(response.meta.get("redirect_urls", []))
         content_type = response.headers.get("Content-Type")
+        etag, last_modified = page_validators(response)
         yield ArticlePage(
             outlet_id=self.outlet.id,
             url=response.url,
@@ -333,22 +489,58 @@ class OutletSpider(Spider):
             hint_title=hints["title"],
             hint_published=hints["published"],
             hint_date_source=hints["date_source"],
+            ledger_key=hints.get("ledger"),
+            etag=etag,
+            last_modified=last_modified,
         )
+
+    def parse_recheck(self, response: Response) -> Iterator[RecheckPage]:
+        """A stored article fetched again: unchanged (304, nothing to do) or its page."""
+        self._count("rechecked")
+        if response.status == 304:
+            self._count("recheck_unchanged")
+            return
+        article_id = response.meta["mediawatch"]["article_id"]
+        for page in self.parse_article(response):
+            yield RecheckPage.of(page, article_id)
 
     # failures
 
     def on_error(self, failure: Failure) -> Iterator[DeadLink]:
         request = failure.request  # type: ignore[attr-defined]
-        role = request.meta.get("mediawatch", {}).get("role", "article")
+        hints = request.meta.get("mediawatch", {})
+        role = hints.get("role", "article")
+        if role == "article":
+            # Known, or a dead link remembered for good: settled. Anything else (postponed,
+            # a timeout, a 404 retried later) waits for a run that reads its source in full.
+            seen = failure.check(AlreadySeen) and getattr(failure.value, "for_good", False)
+            dead = classify_failure(failure)[0] in ("robots", "too_large")
+            self.ledger.settled(hints.get("ledger"), for_good=bool(seen or dead))
+        elif self.backfill is not None and hints.get("child"):
+            self.backfill.parts_done += 1
         if failure.check(AlreadySeen):
             return
         if failure.check(Postponed):
             self._count("postponed")
             return
         kind, reason = classify_failure(failure)
+        if role == "listing_page" and self._pagination_ended(hints, failure):
+            return
         self.record_error(kind, request.url, f"{role}: {reason}")
         if role == "article" and kind in set(DeadLinkKind):
             yield DeadLink(self.outlet.id, request.url, DeadLinkKind(kind))
+
+    def _pagination_ended(self, hints: dict[str, Any], failure: Failure) -> bool:
+        """A listing page that failed ends its walk; a 404 or 410 past the last page is how
+        many sites say so, not an error."""
+        if self.backfill is None or (walk := self.backfill.walks.get(hints["listing"])) is None:
+            return False
+        self.backfill.parts_done += 1
+        error: Any = failure.value
+        gone = failure.check(HttpError) and error.response.status in (404, 410)
+        # On the walk's first page a 404 more likely means a wrong listing_pages template.
+        walk.ended = bool(gone and (walk.pages or hints["page"] > 2))
+        return walk.ended
 
     def _source_problem(self, response: Response, role: str, body: bytes | None = None) -> None:
         body = response.body if body is None else body

@@ -19,7 +19,10 @@ from spiders.durations import Duration
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        raise ValueError(
+            f"{url!r} is not an http(s) URL. Fix: write the full address, starting with "
+            '"https://" or "http://"'
+        )
     return url
 
 
@@ -56,7 +59,8 @@ def site_of(host: str) -> str:
 class Outlet(BaseModel):
     """One news site: where its articles are announced and how often to look."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict, as mediawatch.toml's sections are: enabled = "yes" is an error, not coerced.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: str = Field(pattern=r"^[a-z0-9-]+$", max_length=64)
     name: str = Field(min_length=1)
@@ -70,6 +74,11 @@ class Outlet(BaseModel):
     sitemaps: list[str] = []
     listings: list[str] = []
     article_url_pattern: str | None = None
+    listing_pages: str | None = Field(
+        default=None,
+        description='backfill: page n of each listing, "?page={n}" or "page/{n}/"',
+    )
+    listing_pages_max: int = Field(default=50, ge=2, le=10_000)
     hosts: list[str] = Field(
         default=[],
         description="other hosts its articles and sitemaps may be on (and their subdomains)",
@@ -95,13 +104,36 @@ class Outlet(BaseModel):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+                raise ValueError(
+                    f"is not a valid regular expression ({exc}). Fix: correct it, and in TOML "
+                    'write a backslash twice ("/opinion/\\\\d+/") or use single quotes'
+                ) from None
         return pattern
+
+    @field_validator("listing_pages")
+    @classmethod
+    def _pages(cls, template: str | None) -> str | None:
+        if template is not None and (
+            template.count("{n}") != 1
+            or not template.strip()
+            or "://" in template
+            or template.lstrip().startswith(("//", "\\"))  # another host, scheme-relative
+        ):
+            raise ValueError(
+                'must hold {n} once and be a query ("?page={n}") or a path relative to each '
+                'listing ("page/{n}/")'
+            )
+        return template
 
     @model_validator(mode="after")
     def _has_source(self) -> "Outlet":
         if not (self.feeds or self.sitemaps or self.listings):
-            raise ValueError("an outlet needs at least one of feeds, sitemaps or listings")
+            raise ValueError(
+                "an outlet needs at least one of feeds, sitemaps or listings. Fix: add "
+                'feeds = ["https://..."], sitemaps = [...] or listings = [...]'
+            )
+        if self.listing_pages and not self.listings:
+            raise ValueError("listing_pages needs listings = [...] to page through")
         return self
 
     def sources(self) -> list[tuple[str, str]]:

@@ -51,6 +51,10 @@ class NewArticle:
     site_name: str | None = None
     matches: list[NewMatch] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+    # the page's validators and its first re-check (storage/versions.py)
+    etag: str | None = None
+    last_modified: str | None = None
+    next_recheck_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,13 @@ def sync_outlets(session: Session, outlets: Iterable[OutletInfo]) -> None:
             row.name, row.country, row.language = o.name, o.country, o.language
 
 
-def known_url_keys(session: Session, keys: Iterable[str], now: datetime) -> set[str]:
+def known_url_keys(
+    session: Session, keys: Iterable[str], now: datetime, refetch: Iterable[str] = ()
+) -> set[str]:
     """Which of these URL keys are not to be fetched at `now`: a permanent outcome (stored,
-    too old...), or a transient one (gone, not_article, challenge) whose retry time has not come."""
+    too old...), or a transient one (gone, not_article, challenge) whose retry time has not come.
+    Outcomes in `refetch` count as unknown (a backfill fetches `too_old` pages again)."""
+    skip = [str(o) for o in refetch]
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return set()
@@ -87,6 +95,7 @@ def known_url_keys(session: Session, keys: Iterable[str], now: datetime) -> set[
                 select(SeenUrlRow.url_key).where(
                     SeenUrlRow.url_key.in_(chunk),
                     or_(SeenUrlRow.retry_after.is_(None), SeenUrlRow.retry_after > now),
+                    SeenUrlRow.outcome.not_in(skip),
                 )
             )
         )
@@ -255,6 +264,9 @@ def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleR
         sim_band2=b[2],
         sim_band3=b[3],
         duplicate_of_id=original.id if original else None,
+        etag=new.etag,
+        last_modified=new.last_modified,
+        next_recheck_at=new.next_recheck_at,
         matches=[
             MatchRow(topic=m.topic, term=m.term, title_count=m.title_count, text_count=m.text_count)
             for m in new.matches

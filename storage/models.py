@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -25,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.statuses import AlertStatus, CrawlStatus, DigestStatus, SeenOutcome
+from storage.statuses import AlertKind, AlertStatus, CrawlStatus, DigestStatus, SeenOutcome
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -100,6 +102,23 @@ class ArticleRow(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id"), comment="the first copy of a near-duplicate"
     )
+    # edits (storage/versions.py): the page's validators, the version shown, the re-checks
+    etag: Mapped[str | None] = mapped_column(String(256), comment="the page's ETag, if it gave one")
+    last_modified: Mapped[str | None] = mapped_column(
+        String(64), comment="the page's Last-Modified, as sent"
+    )
+    version: Mapped[int] = mapped_column(
+        Integer,
+        server_default="1",
+        comment="the version title and text hold; article_versions has the earlier ones",
+    )
+    edited_at: Mapped[datetime | None]
+    next_recheck_at: Mapped[datetime | None] = mapped_column(
+        comment="when the page is fetched again to look for edits; NULL: never again"
+    )
+    rechecks: Mapped[int] = mapped_column(
+        Integer, server_default="0", comment="[crawl] recheck steps already taken"
+    )
 
     matches: Mapped[list["MatchRow"]] = relationship(
         back_populates="article", cascade="all, delete-orphan", lazy="selectin"
@@ -117,6 +136,40 @@ class ArticleRow(Base):
         Index("ix_articles_sim_band2", "sim_band2"),
         Index("ix_articles_sim_band3", "sim_band3"),
         Index("ix_articles_duplicate_of", "duplicate_of_id"),
+        # trends and spikes: stories per day read from the index alone, never the text
+        Index(
+            "ix_articles_story_dates",
+            "id",
+            "published",
+            "first_seen",
+            "duplicate_of_id",
+            "outlet_id",
+            "language",
+        ),
+        # a crawl's due re-checks: its outlet's articles whose next re-check has come
+        Index("ix_articles_recheck", "outlet_id", "next_recheck_at"),
+    )
+
+
+class ArticleVersionRow(Base):
+    """One version of an edited article (storage/versions.py): title and text as seen then.
+
+    Written only once an article is edited (its first version with it); an article never
+    edited has no rows here, and `articles` always holds the latest version.
+    """
+
+    __tablename__ = "article_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer, comment="1 is the first seen")
+    seen_at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        # an article's versions in order (and one row per version)
+        UniqueConstraint("article_id", "version", name="uq_article_versions_article_version"),
     )
 
 
@@ -179,6 +232,8 @@ class CrawlRunRow(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error_kinds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error_samples: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rechecked: Mapped[int] = mapped_column(Integer, server_default="0")
+    edited: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         # `mediawatch status`: the latest runs of each outlet
@@ -187,17 +242,55 @@ class CrawlRunRow(Base):
     )
 
 
+class SpikeRow(Base):
+    """A topic's day with far more stories than its baseline (alerts.spikes decides)."""
+
+    __tablename__ = "spikes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    day: Mapped[str] = mapped_column(String(10), comment="YYYY-MM-DD in `zone`")
+    zone: Mapped[str] = mapped_column(String(64), comment="IANA time zone the day is counted in")
+    stories: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float] = mapped_column(Float, comment="mean stories a day, previous 14 days")
+    detected_at: Mapped[datetime]
+
+    __table_args__ = (
+        # one spike per topic and day in one zone; `mediawatch spikes` lists them by day
+        UniqueConstraint("topic", "day", "zone", name="uq_spikes_topic_day_zone"),
+        Index("ix_spikes_day", "day"),
+    )
+
+
 class AlertRow(Base):
-    """The durable outbox: one row per (story, subscription), written with the article."""
+    """The durable outbox: one row per (thing to tell, subscription, channel).
+
+    The thing is a story (kind article), a story's version (kind edit) or a spike (kind
+    spike); dedupe_key spells out that triple, and its unique index is what makes a second
+    alert for the same thing impossible, whoever queues it.
+    """
 
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    story_id: Mapped[int] = mapped_column(
+    kind: Mapped[str] = mapped_column(String(16), server_default=AlertKind.ARTICLE)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    story_id: Mapped[int | None] = mapped_column(
         Integer, comment="the first copy's id: near-duplicates share it, so alert once"
     )
-    subscription: Mapped[str] = mapped_column(String(320), comment="the subscriber's email")
+    version: Mapped[int] = mapped_column(
+        Integer, server_default="0", comment="kind edit: the article version it is about"
+    )
+    spike_id: Mapped[int | None] = mapped_column(ForeignKey("spikes.id", ondelete="CASCADE"))
+    subscription: Mapped[str] = mapped_column(String(320), comment="the subscription's key")
+    channel: Mapped[str] = mapped_column(
+        String(64),
+        server_default="email",
+        comment='"email", or "notify:" and a hash of the Apprise URL (never the URL)',
+    )
+    dedupe_key: Mapped[str] = mapped_column(
+        String(512), comment="storage.outbox.dedupe_key: one row per thing, subscription, channel"
+    )
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
@@ -212,10 +305,12 @@ class AlertRow(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("story_id", "subscription", name="uq_alerts_story_subscription"),
+        # exactly once per (thing, subscription, channel)
+        UniqueConstraint("dedupe_key", name="uq_alerts_dedupe_key"),
         # delivery: pending alerts whose time has come
         Index("ix_alerts_status_next", "status", "next_attempt_at"),
         one_of("ck_alerts_status", "status", AlertStatus),
+        one_of("ck_alerts_kind", "kind", AlertKind),
     )
 
 
@@ -253,3 +348,59 @@ class StateRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime]
+
+
+class RelevanceLabelRow(Base):
+    """A reader's mark: this article is (or is not) relevant to this topic (`rules eval`)."""
+
+    __tablename__ = "relevance_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(64))
+    relevant: Mapped[bool]
+    labelled_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("article_id", "topic", name="uq_relevance_labels_article_topic"),
+        # `rules eval --topic`: every mark of one topic
+        Index("ix_relevance_labels_topic", "topic", "article_id"),
+    )
+
+
+class SourceValidatorRow(Base):
+    """A feed's or sitemap's ETag and Last-Modified, sent back so an unchanged one answers 304."""
+
+    __tablename__ = "source_validators"
+
+    outlet_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048), comment="the source URL as requested")
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64), comment="the header, verbatim")
+    children: Mapped[list[Any] | None] = mapped_column(
+        JSON, comment="a sitemap index's children as [url, lastmod or null], read on a 304"
+    )
+    updated_at: Mapped[datetime]
+
+    # the crawl's start: one outlet's validators (the key's first column)
+    __table_args__ = (PrimaryKeyConstraint("outlet_id", "url", name="pk_source_validators"),)
+
+
+class BackfillProgressRow(Base):
+    """What a backfill (`crawl --since`) has finished per outlet, so a second run continues."""
+
+    __tablename__ = "backfill_progress"
+
+    outlet_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(2048), comment="child sitemap or listing URL")
+    kind: Mapped[str] = mapped_column(String(16), comment="sitemap or listing")
+    since: Mapped[datetime] = mapped_column(comment="finished for every article from this date")
+    pages_done: Mapped[int] = mapped_column(Integer, default=0, comment="listing: last page done")
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+    # a backfill's start: one outlet's progress (the key's first column)
+    __table_args__ = (
+        PrimaryKeyConstraint("outlet_id", "source", name="pk_backfill_progress"),
+        CheckConstraint("kind IN ('sitemap', 'listing')", name="ck_backfill_progress_kind"),
+    )

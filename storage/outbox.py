@@ -1,5 +1,6 @@
 """The alert outbox and the digest record: rows written with the article, read by delivery."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import AlertRow, ArticleRow, DigestRow
-from storage.statuses import AlertStatus, DigestStatus
+from storage.models import AlertRow, ArticleRow, DigestRow, SpikeRow
+from storage.statuses import AlertKind, AlertStatus, DigestStatus
 
 # a digest in one of these states is not sent again for its period
 DONE = (DigestStatus.SENT, DigestStatus.EMPTY)
@@ -22,32 +23,110 @@ def _insert(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def queue_alerts(
-    session: Session, article: ArticleRow, subscriptions: Sequence[str], now: datetime
-) -> int:
-    """Queue one alert per subscription; a (story, subscription) pair already queued is skipped.
+@dataclass(frozen=True)
+class Recipient:
+    """Who an alert goes to: a subscription's key, on one of its channels."""
 
-    Returns how many were newly queued. The unique key makes a second alert for the same
-    story impossible, whatever the caller does, across restarts and syndicated copies.
+    subscription: str
+    channel: str = "email"
+
+
+def channel_key(url: str) -> str:
+    """The outbox's name for an Apprise URL: a hash, since the URL holds secrets."""
+    return "notify:" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def dedupe_key(
+    kind: AlertKind, thing: int, subscription: str, channel: str, version: int = 0
+) -> str:
+    """The outbox's exactly-once key: one row per (thing, subscription, channel).
+
+    The thing is a story for kind article, a story's version for kind edit, a spike row for
+    kind spike. Rows queued before kinds existed have 'article:<story>:<subscription>:email'.
     """
-    if not subscriptions:
+    middle = f"{thing}:{version}" if kind == AlertKind.EDIT else f"{thing}"
+    return f"{kind}:{middle}:{subscription}:{channel}"
+
+
+def _recipients(recipients: Sequence[str | Recipient]) -> list[Recipient]:
+    return [r if isinstance(r, Recipient) else Recipient(r) for r in recipients]
+
+
+def _queue(session: Session, rows: list[dict[str, Any]], now: datetime) -> int:
+    if not rows:
         return 0
-    story = article.duplicate_of_id or article.id
-    rows = [
-        {
-            "article_id": article.id,
-            "story_id": story,
-            "subscription": s,
-            "status": AlertStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for s in subscriptions
-    ]
+    for row in rows:
+        row.update(status=AlertStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now)
     stmt = _insert(session)(AlertRow).values(rows).on_conflict_do_nothing()
     result = session.execute(stmt.returning(AlertRow.id))
     return len(result.all())
+
+
+def queue_alerts(
+    session: Session,
+    article: ArticleRow,
+    recipients: Sequence[str | Recipient],
+    now: datetime,
+    *,
+    kind: AlertKind = AlertKind.ARTICLE,
+    version: int = 0,
+) -> int:
+    """Queue one alert per recipient; one already queued for the same key is skipped.
+
+    A plain string is a subscription's key on the email channel. Returns how many were newly
+    queued. The unique dedupe_key makes a second alert for the same story (kind article) or
+    the same version of it (kind edit) impossible, whatever the caller does, across restarts
+    and syndicated copies.
+    """
+    story = article.duplicate_of_id or article.id
+    rows = [
+        {
+            "kind": kind,
+            "article_id": article.id,
+            "story_id": story,
+            "version": version,
+            "subscription": r.subscription,
+            "channel": r.channel,
+            "dedupe_key": dedupe_key(kind, story, r.subscription, r.channel, version),
+        }
+        for r in _recipients(recipients)
+    ]
+    return _queue(session, rows, now)
+
+
+def record_spike(
+    session: Session, topic: str, day: str, zone: str, stories: int, baseline: float, now: datetime
+) -> SpikeRow:
+    """The spike of `topic` on `day` (in `zone`), recorded once (insert or get): an existing
+    row is returned as it is; the caller may raise its count as the day goes on."""
+    stmt = (
+        _insert(session)(SpikeRow)
+        .values(
+            topic=topic, day=day, zone=zone, stories=stories, baseline=baseline, detected_at=now
+        )
+        .on_conflict_do_nothing()
+    )
+    session.execute(stmt)
+    return session.scalars(
+        select(SpikeRow).where(SpikeRow.topic == topic, SpikeRow.day == day, SpikeRow.zone == zone)
+    ).one()
+
+
+def queue_spike_alerts(
+    session: Session, spike: SpikeRow, recipients: Sequence[str | Recipient], now: datetime
+) -> int:
+    """Queue one spike alert per recipient: once per (spike, subscription, channel)."""
+    rows = [
+        {
+            "kind": AlertKind.SPIKE,
+            "spike_id": spike.id,
+            "subscription": r.subscription,
+            "channel": r.channel,
+            "dedupe_key": dedupe_key(AlertKind.SPIKE, spike.id, r.subscription, r.channel),
+        }
+        for r in _recipients(recipients)
+    ]
+    return _queue(session, rows, now)
 
 
 def lease_clock(now: datetime) -> datetime:
@@ -105,14 +184,23 @@ def claim_alert(
     taken again. Only a crash between the server's acceptance and mark_sent repeats an
     email, with the same Message-ID.
     """
+    claimable = (
+        AlertRow.id == alert_id,
+        AlertRow.status == AlertStatus.PENDING,
+        AlertRow.next_attempt_at <= due_before,
+        _unclaimed(now),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Many senders (the daemon, workers, `alerts flush`) on one PostgreSQL: a row another
+        # sender is claiming right now is skipped, not waited for (FOR UPDATE SKIP LOCKED).
+        locked = session.scalar(
+            select(AlertRow.id).where(*claimable).with_for_update(skip_locked=True)
+        )
+        if locked is None:
+            return False
     result = session.execute(
         update(AlertRow)
-        .where(
-            AlertRow.id == alert_id,
-            AlertRow.status == AlertStatus.PENDING,
-            AlertRow.next_attempt_at <= due_before,
-            _unclaimed(now),
-        )
+        .where(*claimable)
         .values(claimed_until=lease_clock(now) + lease, claimed_by=claimer[:64] or None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -206,7 +294,7 @@ class AlertListing:
     id: int
     status: str
     subscription: str
-    article_id: int
+    article_id: int | None
     title: str
     url: str
     attempts: int
@@ -214,6 +302,8 @@ class AlertListing:
     created_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime
+    kind: str = AlertKind.ARTICLE
+    channel: str = "email"
 
 
 def list_alerts(
@@ -221,8 +311,9 @@ def list_alerts(
 ) -> list[AlertListing]:
     """Alerts newest first, optionally of one status."""
     stmt = (
-        select(AlertRow, ArticleRow.title, ArticleRow.url)
-        .join(ArticleRow, ArticleRow.id == AlertRow.article_id)
+        select(AlertRow, ArticleRow.title, ArticleRow.url, SpikeRow)
+        .outerjoin(ArticleRow, ArticleRow.id == AlertRow.article_id)
+        .outerjoin(SpikeRow, SpikeRow.id == AlertRow.spike_id)
         .order_by(AlertRow.id.desc())
         .limit(limit)
     )
@@ -234,15 +325,17 @@ def list_alerts(
             a.status,
             a.subscription,
             a.article_id,
-            title,
-            url,
+            title or (f"{spike.topic} on {spike.day}: {spike.stories} stories" if spike else ""),
+            url or "",
             a.attempts,
             a.last_error,
             a.created_at,
             a.sent_at,
             a.next_attempt_at,
+            a.kind,
+            a.channel,
         )
-        for a, title, url in session.execute(stmt).all()
+        for a, title, url, spike in session.execute(stmt).all()
     ]
 
 

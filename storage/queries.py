@@ -65,6 +65,12 @@ def list_articles(session: Session, f: ArticleFilter) -> list[ArticleRow]:
     return list(session.scalars(stmt.limit(f.limit).offset(f.offset)))
 
 
+def count_articles(session: Session, f: ArticleFilter) -> int:
+    """How many articles pass the filters (not the query), for "1–20 of 347"."""
+    stmt = select(func.count()).select_from(ArticleRow).where(*filter_clauses(f))
+    return int(session.scalar(stmt) or 0)
+
+
 def get_article(session: Session, article_id: int) -> ArticleRow | None:
     """One article by id, or None."""
     return session.get(ArticleRow, article_id)

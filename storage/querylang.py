@@ -1,10 +1,17 @@
-"""The search query language users already know, parsed once, rendered per database.
+"""The query language of search and topic rules, parsed once, rendered per database.
 
     words            all of them (AND is implied; "AND" may be written)
     "exact phrase"   the words in that order
     a OR b           either
     -word, -"a b"    without it (also NOT word)
     ( ... )          grouping
+    a NEAR/n b       a and b at most n words apart, in either order (binds tightest)
+    terror*          a word starting with "terror" (at least 3 letters before the star)
+    title:word       the word (or title:"phrase", title:prefix*) in the title
+
+The rule matcher (alerts.query) decides what a query matches. A database renders only the
+query's positive side, relaxed (NEAR as AND, no exclusions), to narrow the candidates the
+matcher then confirms, so search and topics mean the same thing.
 
 User input never reaches SQL text: terms are rendered as quoted strings and passed as
 bound parameters. Anything malformed, too long or nested too deeply is a QuerySyntaxError
@@ -12,6 +19,7 @@ saying what to fix (never a RecursionError or a database error).
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import regex
@@ -25,10 +33,18 @@ class QuerySyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """A word or an exact phrase."""
+    """A word or an exact phrase; a word may be a prefix; either may be bound to the title."""
 
     text: str
     phrase: bool = False
+    prefix: bool = False
+    title: bool = False
+
+    @property
+    def label(self) -> str:
+        """The term as it would be written in a query (for scores and explanations)."""
+        body = f'"{self.text}"' if self.phrase else self.text + ("*" if self.prefix else "")
+        return ("title:" if self.title else "") + body
 
 
 @dataclass(frozen=True)
@@ -52,20 +68,37 @@ class Or:
     items: tuple["Node", ...]
 
 
-Node = Term | Not | And | Or
+@dataclass(frozen=True)
+class Near:
+    """Both sides within `distance` words of each other (words between them), either order."""
+
+    left: "Node"
+    right: "Node"
+    distance: int
+
+
+Node = Term | Not | And | Or | Near
 # Bounds that keep parsing, rendering and the database's own parser far from their limits
 # (Python's recursion limit, FTS5's expression depth); no real query comes near them.
 MAX_QUERY_LENGTH = 10_000
 MAX_DEPTH = 32
+MAX_NEAR = 1000
+MIN_PREFIX = 3
 # Control characters (NUL above all: PostgreSQL refuses it in text) only ever separate words.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_TOKEN = re.compile(r'\s*(?:(-)?"([^"]*)("?)|(\()|(\))|(-)?([^\s()"]+))')
+_TOKEN = re.compile(r'\s*(?:(-)?(title:)?"([^"]*)("?)|(-)?(\()|(\))|(-)?([^\s()"]+))')
+_NEAR = re.compile(r"NEAR(?:/(\S*))?")
+# What separates the words of a phrase or term (alerts.terms matches any run of these alike).
+SEPARATOR = r"[\s\-\u2010-\u2015\u2212]+"
+SEPARATOR_RE = regex.compile(SEPARATOR)
 # Letters with their combining marks: Python's \w would cut Hindi words at vowel signs.
 _WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
 
+Token = tuple[str, str, bool]  # kind, value, bound to the title
 
-def _tokens(query: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+
+def _tokens(query: str) -> list[Token]:
+    out: list[Token] = []
     pos = 0
     query = _CONTROL.sub(" ", query).strip()
     while pos < len(query):
@@ -73,32 +106,52 @@ def _tokens(query: str) -> list[tuple[str, str]]:
         if not m or m.end() == pos:
             raise QuerySyntaxError(f"cannot read the query at {query[pos : pos + 10]!r}")
         pos = m.end()
-        neg_phrase, phrase, closed, lpar, rpar, neg_word, word = m.groups()
+        neg_phrase, title_phrase, phrase, closed, neg_group, lpar, rpar, neg_word, word = m.groups()
         if phrase is not None:
             if not closed:
                 raise QuerySyntaxError('a phrase is missing its closing quote (")')
             if neg_phrase:
-                out.append(("NOT", ""))
-            out.append(("PHRASE", phrase))
+                out.append(("NOT", "", False))
+            out.append(("PHRASE", phrase, bool(title_phrase)))
         elif lpar:
-            out.append(("(", ""))
+            if neg_group:
+                out.append(("NOT", "", False))
+            out.append(("(", "", False))
         elif rpar:
-            out.append((")", ""))
-        elif word == "OR" and not neg_word:
-            out.append(("OR", ""))
-        elif word in ("AND",) and not neg_word:
+            out.append((")", "", False))
+        elif neg_word:
+            out.append(("NOT", "", False))
+            out.append(_word(word))
+        elif word == "OR":
+            out.append(("OR", "", False))
+        elif word == "AND":
             continue
-        elif word == "NOT" and not neg_word:
-            out.append(("NOT", ""))
+        elif word == "NOT":
+            out.append(("NOT", "", False))
+        elif near := _NEAR.fullmatch(word):
+            if not (near.group(1) or "").isascii() or not (near.group(1) or "").isdigit():
+                raise QuerySyntaxError("NEAR needs a distance in words, e.g. TTP NEAR/10 attack")
+            digits = near.group(1)
+            distance = int(digits) if len(digits) <= 7 else MAX_NEAR + 1
+            if distance > MAX_NEAR:
+                raise QuerySyntaxError(f"NEAR/{digits:.10}: the distance is at most {MAX_NEAR}")
+            out.append(("NEAR", str(distance), False))
         else:
-            if neg_word:
-                out.append(("NOT", ""))
-            out.append(("WORD", word))
+            out.append(_word(word))
     return out
 
 
+def _word(word: str) -> Token:
+    if word.startswith("title:"):
+        word = word[len("title:") :]
+        if not word:
+            raise QuerySyntaxError('title: needs a word or a "phrase" right after it')
+        return ("WORD", word, True)
+    return ("WORD", word, False)
+
+
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.pos = 0
         self.depth = 0
@@ -106,7 +159,7 @@ class _Parser:
     def peek(self) -> str | None:
         return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
 
-    def take(self) -> tuple[str, str]:
+    def take(self) -> Token:
         token = self.tokens[self.pos]
         self.pos += 1
         return token
@@ -121,7 +174,7 @@ class _Parser:
         items = [self.and_expr()]
         while self.peek() == "OR":
             self.take()
-            if self.peek() in (None, ")", "OR"):
+            if self.peek() in (None, ")", "OR", "NEAR"):
                 raise QuerySyntaxError("OR needs a term on both sides")
             items.append(self.and_expr())
         if len(items) > 1 and any(isinstance(item, Not) for item in items):
@@ -130,20 +183,29 @@ class _Parser:
 
     def and_expr(self) -> Node:
         items: list[Node] = []
-        if self.peek() == "OR":
-            raise QuerySyntaxError("OR needs a term on both sides")
+        if self.peek() in ("OR", "NEAR"):
+            raise QuerySyntaxError(f"{self.peek()} needs a term on both sides")
         while self.peek() not in (None, ")", "OR"):
-            items.append(self.unary())
+            items.append(self.near_expr())
         if not items:
             raise QuerySyntaxError("empty query or empty parentheses")
         if len(items) > 1 and all(isinstance(i, Not) for i in items):
             raise QuerySyntaxError("a query needs at least one word that is not excluded")
         return items[0] if len(items) == 1 else And(tuple(items))
 
+    def near_expr(self) -> Node:
+        node = self.unary()
+        while self.peek() == "NEAR":
+            distance = int(self.take()[1])
+            if self.peek() in (None, ")", "OR", "NEAR"):
+                raise QuerySyntaxError(f"NEAR/{distance} needs a term on both sides")
+            node = Near(_near_side(node), _near_side(self.unary()), distance)
+        return node
+
     def unary(self) -> Node:
         if self.peek() == "NOT":
             self.take()
-            if self.peek() in (None, ")", "OR", "NOT"):
+            if self.peek() in (None, ")", "OR", "NOT", "NEAR"):
                 raise QuerySyntaxError("NOT or - needs a term after it")
             item = self.primary()
             if isinstance(item, Not):
@@ -153,7 +215,7 @@ class _Parser:
         return self.primary()
 
     def primary(self) -> Node:
-        kind, value = self.take()
+        kind, value, in_title = self.take()
         if kind == "(":
             self.depth += 1
             if self.depth > MAX_DEPTH:
@@ -164,12 +226,58 @@ class _Parser:
             self.take()
             self.depth -= 1
             return node
-        if kind in ("WORD", "PHRASE"):
-            text = fold(value).strip()
-            if not _WORD.search(text):
-                raise QuerySyntaxError(f"{value!r} has no letters or digits to search for")
-            return Term(text, phrase=kind == "PHRASE")
+        if kind == "PHRASE":
+            return Term(_text(value), phrase=True, title=in_title)
+        if kind == "WORD":
+            if "*" not in value:
+                return Term(_text(value), title=in_title)
+            stem = value[:-1]
+            if not value.endswith("*") or not _WORD.fullmatch(fold(stem)):
+                raise QuerySyntaxError(
+                    f"{value!r}: * only ends a word, as a prefix (terror* finds terrorism)"
+                )
+            if len(fold(stem)) < MIN_PREFIX:
+                raise QuerySyntaxError(
+                    f"{value!r}: a prefix needs at least {MIN_PREFIX} letters before the *"
+                )
+            return Term(fold(stem), prefix=True, title=in_title)
         raise QuerySyntaxError(f"unexpected {kind!r} in the query")
+
+
+def _text(value: str) -> str:
+    text = fold(value).strip()
+    if not _WORD.search(text):
+        raise QuerySyntaxError(f"{value!r} has no letters or digits to search for")
+    return text
+
+
+def _near_side(node: Node) -> Node:
+    """A side of NEAR is a term, an OR of terms, or another NEAR: each has places in the text
+    to measure a distance from. An exclusion or an AND has none."""
+    if _has_not(node):
+        raise QuerySyntaxError(
+            "NOT (or -) cannot be inside NEAR: NEAR measures the distance between two things "
+            "that are there; put the exclusion outside, e.g. (TTP NEAR/10 attack) -cricket"
+        )
+    if isinstance(node, And):
+        raise QuerySyntaxError(
+            "each side of NEAR is a word, a phrase, a prefix or an OR of them, not an AND "
+            '(write a phrase in quotes: "grey list" NEAR/5 FATF)'
+        )
+    if isinstance(node, Or):
+        for item in node.items:
+            _near_side(item)
+    return node
+
+
+def _has_not(node: Node) -> bool:
+    if isinstance(node, Not):
+        return True
+    if isinstance(node, Near):
+        return _has_not(node.left) or _has_not(node.right)
+    if isinstance(node, And | Or):
+        return any(_has_not(i) for i in node.items)
+    return False
 
 
 def parse_query(query: str) -> Node:
@@ -182,12 +290,61 @@ def parse_query(query: str) -> Node:
     return node
 
 
+def positive_terms(node: Node) -> list[Term]:
+    """The terms the query's positive side names (not under an exclusion), in order."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return []
+    if isinstance(node, Near):
+        return positive_terms(node.left) + positive_terms(node.right)
+    return [t for i in node.items for t in positive_terms(i)]
+
+
+def plain_terms(node: Node) -> list[str]:
+    """The positive terms' texts, to highlight in snippets."""
+    return [t.text for t in positive_terms(node)]
+
+
+# What a database is asked: the positive side, relaxed so that it finds at least every
+# article the matcher accepts. TRUE stands for "no narrowing" (a term the index cannot see).
+TRUE = None
+Relaxed = Term | And | Or | None
+
+
+def relaxed(node: Node) -> Relaxed:
+    """The positive side with NEAR as AND and exclusions dropped (None: anything may match).
+
+    An exclusion is dropped because the index cannot say "not this exact word": it folds case
+    (an excluded acronym TTP would drop a lowercase "ttp" the matcher keeps)."""
+    if isinstance(node, Term):
+        return node
+    if isinstance(node, Not):
+        return TRUE
+    if isinstance(node, Near):
+        return _and([relaxed(node.left), relaxed(node.right)])
+    if isinstance(node, Or):
+        items = [relaxed(i) for i in node.items]
+        return TRUE if any(i is TRUE for i in items) else Or(tuple(i for i in items if i))
+    return _and([relaxed(i) for i in node.items])
+
+
+def _and(items: list[Relaxed]) -> Relaxed:
+    kept = [i for i in items if i is not TRUE]
+    if not kept:
+        return TRUE
+    return kept[0] if len(kept) == 1 else And(tuple(kept))
+
+
 def to_fts5(node: Node) -> str:
     """SQLite FTS5 MATCH syntax. Every term is a quoted string (FTS5 tokenizes it)."""
     if isinstance(node, Term):
-        return '"' + node.text.replace('"', '""') + '"'
+        quoted = '"' + node.text.replace('"', '""') + '"' + (" *" if node.prefix else "")
+        return f"(title : {quoted})" if node.title else quoted
     if isinstance(node, Or):
         return "(" + " OR ".join(to_fts5(i) for i in node.items) + ")"
+    if isinstance(node, Near):
+        return f"({to_fts5(node.left)} AND {to_fts5(node.right)})"
     if isinstance(node, And):
         positive = [to_fts5(i) for i in node.items if not isinstance(i, Not)]
         negative = [to_fts5(i.item) for i in node.items if isinstance(i, Not)]
@@ -195,22 +352,62 @@ def to_fts5(node: Node) -> str:
     raise QuerySyntaxError("an excluded term needs something to exclude it from")
 
 
-def to_tsquery(node: Node) -> str:
-    """PostgreSQL to_tsquery syntax: phrases with <->, & | !, every lexeme single-quoted."""
-    if isinstance(node, Term):
-        words = [w.lower().replace("'", "''").replace("\\", "") for w in _WORD.findall(node.text)]
-        inner = " <-> ".join(f"'{w}'" for w in words)
-        return f"({inner})" if len(words) > 1 else inner
-    if isinstance(node, Not):
-        return "!" + to_tsquery(node.item)
-    op = " | " if isinstance(node, Or) else " & "
-    return "(" + op.join(to_tsquery(i) for i in node.items) + ")"
+def index_keys(node: Node) -> tuple[list[str], list[str]]:
+    """What a PostgreSQL narrowing asks the database to parse: the words of the positive
+    terms (split where the matcher splits them: white space and hyphens) and the prefixes."""
+    terms = positive_terms(node)
+    words = {w for t in terms if not t.prefix for w in phrase_words(t.text)}
+    return sorted(words), sorted({t.text for t in terms if t.prefix})
 
 
-def plain_terms(node: Node) -> list[str]:
-    """The positive terms, to highlight in snippets."""
+def phrase_words(text: str) -> list[str]:
+    """A term's words as the matcher reads them: split at white space and hyphens only."""
+    return [w for w in SEPARATOR_RE.split(text) if w]
+
+
+_LEXEME = re.compile(r"'((?:[^']|'')*)'(:\*)?")
+
+
+def to_tsquery(node: Node, lexemes: Mapping[str, str] | None = None) -> str:
+    """PostgreSQL to_tsquery syntax: & | !, every lexeme single-quoted, prefixes :*, title :A.
+
+    `lexemes` maps each word of index_keys (a prefix as "*stem") to the tsquery PostgreSQL's
+    own parser makes of it ("U.S." is 'u.s', "the" nothing: the English index has no stop
+    word), so a term is looked up as the index holds it; a term of nothing but stop words is
+    "" (no narrowing), so that `the OR list` still finds "the". Without `lexemes`, the words
+    are split as the matcher splits them."""
     if isinstance(node, Term):
-        return [node.text]
+        if lexemes is None:
+            parts = [
+                "'" + w.lower().replace("'", "''").replace("\\", "") + "'"
+                for w in _WORD.findall(node.text)
+            ]
+            parts = [p + ":*" for p in parts] if node.prefix else parts
+        elif node.prefix:
+            parts = [lexemes.get("*" + node.text, "")]
+        else:
+            parts = [lexemes.get(w, "") for w in phrase_words(node.text)]
+        parts = [p for p in parts if p]
+        if node.title:
+            parts = [
+                _LEXEME.sub(lambda m: m.group(0) + ("A" if m.group(2) else ":A"), p) for p in parts
+            ]
+        # A phrase is its words, not <->: the index keeps no position for a stop word and
+        # splits "grey-list" in three, so adjacency would miss what the matcher finds.
+        return _join(" & ", [f"({p})" if " " in p else p for p in parts])
     if isinstance(node, Not):
-        return []
-    return [t for i in node.items for t in plain_terms(i)]
+        inner = to_tsquery(node.item, lexemes)
+        return "!" + inner if inner else ""
+    if isinstance(node, Near):
+        return _join(" & ", [to_tsquery(node.left, lexemes), to_tsquery(node.right, lexemes)])
+    items = [to_tsquery(i, lexemes) for i in node.items]
+    if isinstance(node, Or):
+        return "" if any(not p for p in items) else _join(" | ", items)
+    return _join(" & ", items)
+
+
+def _join(op: str, parts: list[str]) -> str:
+    kept = [p for p in parts if p]
+    if not kept:
+        return ""
+    return kept[0] if len(kept) == 1 else "(" + op.join(kept) + ")"

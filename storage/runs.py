@@ -35,8 +35,10 @@ def finish_run(
     new_articles: int,
     error_kinds: dict[str, int],
     error_samples: list[dict[str, str]],
+    rechecked: int = 0,
+    edited: int = 0,
 ) -> None:
-    """Record how the crawl ended: counts and errors by kind."""
+    """Record how the crawl ended: counts, errors by kind, re-checks and edits found."""
     row = session.get(CrawlRunRow, run_id)
     if row is None:
         return
@@ -48,6 +50,7 @@ def finish_run(
     row.errors = sum(error_kinds.values())
     row.error_kinds = dict(error_kinds)
     row.error_samples = {"samples": error_samples}
+    row.rechecked, row.edited = rechecked, edited
 
 
 def mark_interrupted(session: Session, now: datetime) -> int:

@@ -15,6 +15,14 @@ class AlertStatus(StrEnum):
     FAILED = "failed"
 
 
+class AlertKind(StrEnum):
+    """alerts.kind: what an outbox row tells its subscriber about."""
+
+    ARTICLE = "article"  # a new article matches (one per story)
+    EDIT = "edit"  # an article already alerted changed (one per version)
+    SPIKE = "spike"  # a topic's stories today far above its baseline (one per spike)
+
+
 class DigestStatus(StrEnum):
     """digests.status: a claimed digest is "sending" until its sender records how it ended."""
 

@@ -7,8 +7,15 @@ beta:  a sitemap index with a gzipped sitemap, a Google News sitemap and a stale
 gamma: sources that fail: a 500 feed, a bot-challenge page, an empty feed.
 """
 
+import hashlib
+import threading
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from crawler.demo.site import DemoArticle, FixtureSite, Page, article_html, rss
 
@@ -292,3 +299,96 @@ def outlets_config(t: SiteMap) -> list[dict[str, object]]:
             "feeds": [t.url("gamma_500"), t.url("gamma_challenge"), t.url("gamma_empty")],
         },
     ]
+
+
+class ConditionalSite(FixtureSite):
+    """A fixture site that answers conditional requests as a careful server does: every page
+    carries an ETag (a hash of its body) and a Last-Modified (advanced each time the route
+    changes), and a matching If-None-Match (or, without one, If-Modified-Since) gets a 304.
+
+    Counts requests, 304s and body bytes sent per path; a hook runs the first time its path
+    is asked for (a test stops a crawl from there, with no sleeping).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.modified: dict[str, datetime] = {}
+        self.not_modified: Counter[str] = Counter()
+        self.body_bytes: Counter[str] = Counter()
+        self.hooks: dict[str, Callable[[], None]] = {}
+        self._clock = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def add(self, path: str, page: Page) -> None:
+        with self._lock:
+            self._clock += timedelta(hours=1)
+            self.modified[path] = self._clock
+            self.routes[path] = page
+
+    def start(self, port: int = 0) -> "ConditionalSite":
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.path
+                with site._lock:
+                    site.requests[path] += 1
+                    site.user_agents.add(self.headers.get("User-Agent", ""))
+                    key = path if path in site.routes else path.split("?")[0]
+                    page = site.routes.get(key)
+                    modified = site.modified.get(key)
+                    hook = site.hooks.pop(path, None)  # once
+                if hook is not None:
+                    hook()
+                if page is None:
+                    page = Page(b"<html><body><h1>Not found</h1></body></html>", status=404)
+                etag = '"' + hashlib.sha1(page.body).hexdigest()[:16] + '"'
+                stamp = format_datetime(modified, usegmt=True) if modified else None
+                if page.status == 200 and self._unchanged(etag, modified):
+                    with site._lock:
+                        site.not_modified[path] += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self.send_response(page.status)
+                self.send_header("Content-Type", page.content_type)
+                self.send_header("Content-Length", str(len(page.body)))
+                if page.status == 200:
+                    self.send_header("ETag", etag)
+                    if stamp:
+                        self.send_header("Last-Modified", stamp)
+                for k, v in page.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(page.body)
+                with site._lock:
+                    site.body_bytes[path] += len(page.body)
+
+            def _unchanged(self, etag: str, modified: datetime | None) -> bool:
+                # RFC 9110 13.2.2: If-None-Match, when sent, decides; If-Modified-Since only
+                # without it.
+                if (match := self.headers.get("If-None-Match")) is not None:
+                    return etag in [m.strip() for m in match.split(",")] or match.strip() == "*"
+                since = self.headers.get("If-Modified-Since")
+                if since and modified:
+                    try:
+                        return modified <= parsedate_to_datetime(since)
+                    except (TypeError, ValueError):
+                        return False
+                return False
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass
+
+        self._server = Server(("127.0.0.1", port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self

@@ -158,7 +158,8 @@ class SmtpServer:
         ok = auth_data.password.decode() == self.password
         if ok:
             self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers 535 itself (handled=True would leave the client hanging)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> "SmtpServer":
         auth: dict[str, Any] = {}

@@ -137,8 +137,12 @@ def test_demo_runs_offline_with_the_defaults(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Crawled 2 demo outlets: 5 new articles." in result.stdout
     assert "Renewing CISMOA" in result.stdout
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
-    search = run_cli("search", "CISMOA", "--format", "json", cwd=tmp_path)
+    # Its own folder, never the archive a zero-configuration `mediawatch run` uses.
+    assert [p.name for p in tmp_path.iterdir()] == ["mediawatch-demo"]
+    assert len(list((tmp_path / "mediawatch-demo" / "outbox").glob("*.eml"))) == 3
+    config = "mediawatch-demo/mediawatch.toml"
+    assert f"mediawatch --config {config} search CISMOA" in result.stdout
+    search = run_cli("--config", config, "search", "CISMOA", "--format", "json", cwd=tmp_path)
     assert search.returncode == 0 and len(json.loads(search.stdout)) == 2
 
 
@@ -148,4 +152,4 @@ def test_demo_keeps_away_from_a_configured_archive(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (tmp_path / "mediawatch.db").exists() and not (tmp_path / "outbox").exists()
     assert len(list((tmp_path / "mediawatch-demo" / "outbox").glob("*.eml"))) == 3
-    assert f"--config {tmp_path / 'mediawatch-demo' / 'mediawatch.toml'}" in result.stdout
+    assert "--config mediawatch-demo/mediawatch.toml" in result.stdout

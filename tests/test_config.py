@@ -42,7 +42,9 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_starter_file_is_valid_and_matches_defaults() -> None:
     c = config_from_dict(tomllib.loads(starter_config()), "starter")
     assert [t.id for t in c.topics] == ["cismoa", "ttp", "fatf"]
-    assert c.subscriptions[0].timezone == "Asia/Karachi"
+    # No live placeholder subscriber: the default one, whose alerts are .eml files.
+    assert [s.email for s in c.subscriptions] == ["mediawatch@localhost"]
+    assert c.email.smtp_host == ""
 
 
 @pytest.mark.parametrize(
@@ -50,13 +52,13 @@ def test_starter_file_is_valid_and_matches_defaults() -> None:
     [
         ('[crawl]\ninterval = "soon"\n', "crawl.interval", '"15m"'),
         ("[crawl]\nintervall = 3\n", "crawl.intervall", "unknown key"),
-        ("[crawl]\nmax_age_days = 0\n", "crawl.max_age_days", "greater than or equal to 1"),
-        ('[crawl]\nobey_robots = "maybe"\n', "crawl.obey_robots", "boolean"),
+        ("[crawl]\nmax_age_days = 0\n", "crawl.max_age_days", "max_age_days = 1 or more"),
+        ('[crawl]\nobey_robots = "maybe"\n', "crawl.obey_robots", "true or false"),
         ('[database]\nurl = "mysql://x"\n', "database.url", "sqlite:///"),
         (
             '[[outlets]]\nid = "Bad Id"\nname = "x"\nfeeds = ["https://e.org/f"]\n',
             "outlets[0] (id 'Bad Id').id",
-            "pattern",
+            "lowercase letters, digits",
         ),
         ('[[outlets]]\nid = "x"\nname = "x"\n', "outlets[0] (id 'x')", "at least one of feeds"),
         ('[[outlets]]\nid = "x"\nname = "x"\nfeeds = ["ftp://e.org/f"]\n', "feeds", "http(s)"),

@@ -32,9 +32,18 @@ def test_failed_alert_is_listed_readably_and_can_be_retried(
     listing = env.cli("alerts", "list")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
-    assert lines[0].split() == ["ID", "STATUS", "SUBSCRIPTION", "TRIES", "WHEN", "(UTC)", "TITLE"]
+    assert lines[0].split() == [
+        "ID",
+        "STATUS",
+        "SUBSCRIPTION",
+        "CHANNEL",
+        "TRIES",
+        "WHEN",
+        "(UTC)",
+        "TITLE",
+    ]
     row = next(line for line in lines if " failed " in line)
-    assert "failed 2026-11-26 08:00" in row and "next try" not in row
+    assert " email " in row and "failed 2026-11-26 08:00" in row and "next try" not in row
     error = next(line for line in lines if "last error:" in line)
     assert error.rstrip().endswith(REFUSAL)  # the server's answer, not smtplib's dict
 

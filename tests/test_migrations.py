@@ -210,3 +210,27 @@ def test_seen_retries_keep_old_outcomes_for_good_and_admit_challenge(engine: Eng
     with engine.connect() as conn:
         assert "not_article" in values(conn, "seen_urls", "outcome")
         assert "challenge" not in values(conn, "seen_urls", "outcome")
+
+
+def test_alerts_queued_before_kinds_existed_are_not_queued_again(engine: Engine) -> None:
+    """0007: the three alerts of the previous release keep their row and their once-only key."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from storage.models import ArticleRow
+    from storage.outbox import queue_alerts
+
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert values(conn, "alerts", "dedupe_key") == [
+            f"article:1:{who}@e.org:email" for who in "abc"
+        ]
+        assert values(conn, "alerts", "kind") == ["article"] * 3
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    with Session(engine) as session, session.begin():
+        article = session.get(ArticleRow, 1)
+        assert article is not None
+        assert queue_alerts(session, article, ["a@e.org", "b@e.org", "new@e.org"], now) == 1
+    with engine.connect() as conn:
+        assert len(values(conn, "alerts", "id")) == 4

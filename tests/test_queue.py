@@ -1,6 +1,7 @@
 """Crawl jobs over the local Redis: `mediawatch run` queues them, `mediawatch worker` runs them."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -77,6 +78,10 @@ def test_daemon_and_worker_over_redis(tmp_path: Path, redis_url: str) -> None:
         wait_until("two more queued crawls", lambda: site.site.fetch_count(feed) >= before + 2, 60)
         status = cli_json("--config", str(config), "status", "--format", "json")
         assert status["queue"]["workers"] == 1 and status["queue"]["queued"] >= 0
+        (seen,) = status["queue"]["worker_details"]
+        assert seen["pid"] == worker.pid and seen["jobs_done"] >= 1 and seen["last_seen"]
+        text = run_cli("--config", str(config), "status").stdout
+        assert re.search(rf"pid {worker.pid}: .*, \d+ jobs? done, \d+ failed", text), text
         assert {o["id"]: o["articles"] for o in status["outlets"]} == {
             "alpha": 5,
             "beta": 3,
@@ -175,3 +180,18 @@ def test_status_and_worker_hide_the_redis_password(tmp_path: Path) -> None:
     worker = run_cli("--config", str(config), "worker", "--burst")
     assert worker.returncode == 1 and "redis://user:***@" in worker.stderr
     assert "hunter2" not in worker.stdout + worker.stderr
+
+
+def test_status_text_counts_one_worker_and_one_job_in_the_singular() -> None:
+    from crawler.service.status import _queue_lines
+
+    worker = {"host": "crawl-01", "pid": 41, "last_seen": "2026-11-26T09:14:02+00:00"}
+    worker |= {"current_job": "dawn", "jobs_done": 1, "jobs_failed": 0}
+    one = {"url": "redis://h:6379/0", "queued": 1, "workers": 1, "worker_details": [worker]}
+    assert _queue_lines(one) == [
+        "queue redis://h:6379/0: 1 job waiting, 1 worker",
+        "  worker crawl-01 pid 41: crawling dawn, last seen 2026-11-26 09:14:02 UTC, "
+        "1 job done, 0 failed",
+    ]
+    many = {"url": "redis://h:6379/0", "queued": 3, "workers": 2, "worker_details": []}
+    assert _queue_lines(many) == ["queue redis://h:6379/0: 3 jobs waiting, 2 workers"]

@@ -1,6 +1,7 @@
 """Keyword matching: every rule of the contract's "Matching and scoring", table-driven."""
 
 import pytest
+import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -112,3 +113,87 @@ def test_matching_never_raises(text: str) -> None:
 def test_ttp_never_matches_inside_a_longer_word(before: str, after: str) -> None:
     assert count("TTP", before + "TTP" + after) == 0
     assert count("TTP", after + "TTP" + before) == 0
+
+
+def test_the_latin_fast_path_splits_words_as_the_rules_define_them() -> None:
+    """alerts.terms splits Latin text with the stdlib's \\w: it must agree with WORD_CHARS on
+    every character of the ranges it is used for."""
+    import re
+
+    import regex
+
+    from alerts.terms import _NOT_LATIN, WORD_CHARS
+
+    latin = [chr(c) for c in range(0x110000) if not _NOT_LATIN.match(chr(c))]
+    assert len(latin) > 600
+    word = regex.compile(WORD_CHARS)
+    assert [c for c in latin if bool(word.match(c)) != bool(re.match(r"\w", c))] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The TTP, the FATF’s “grey list” — and Ünal’s café.",
+        "پاکستان میں TTP کے حملے",
+        "पाकिस्तानी TTP हमला",
+        "İstanbul ΟΔΟΣ TTP",
+    ],
+)
+def test_split_words_alternates_gaps_and_words(text: str) -> None:
+    import regex
+
+    from alerts.terms import WORD_CHARS, split_words
+
+    assert split_words(text) == regex.split(rf"({WORD_CHARS}+)", text)
+
+
+def reference_match(topics: list[Topic], title: str, text: str) -> list[tuple[str, str, int, int]]:
+    """The matcher as it was before one dictionary held every term: a loop over each topic's
+    terms, longest first, blanking out what each one found. The fast matcher must agree."""
+    from alerts.terms import exclude_pattern, normalise, strip_urls
+
+    def blank(m: "regex.Match[str]") -> str:
+        return " " * len(m.group())
+
+    title, text = strip_urls(normalise(title)), strip_urls(normalise(text))
+    found = []
+    for topic in topics:
+        t, x = title, text
+        for phrase in topic.exclude:
+            t, x = exclude_pattern(phrase).sub(blank, t), exclude_pattern(phrase).sub(blank, x)
+        context = not topic.context or any(
+            term_pattern(c).search(t) or term_pattern(c).search(x) for c in topic.context
+        )
+        for term in sorted(topic.terms, key=lambda s: len(normalise(s)), reverse=True):
+            if is_acronym(term) and not context:
+                continue
+            t, n_title = term_pattern(term).subn(blank, t)
+            x, n_text = term_pattern(term).subn(blank, x)
+            if n_title or n_text:
+                found.append((topic.id, term, n_title, n_text))
+    return found
+
+
+VOCABULARY = ["TTP", "ttp", "grey", "list", "FATF", "Taliban", "e", "Tehreek", "attack", "a"]
+PIECES = [*VOCABULARY, " ", " ", "-", ", ", "–", "\n", "(", ")", "'s", ".", "https://x.org/TTP"]
+REFERENCE_TOPICS = [
+    *DEFAULT_TOPICS,
+    Topic(id="g", name="G", terms=["grey list", "FATF grey list", "list", "a grey"]),
+    Topic(
+        id="t",
+        name="T",
+        terms=["TTP", "Tehreek-e-Taliban", "ttp attack", "TTP's"],
+        context=["attack"],
+        exclude=["grey list", "(TTP)"],
+    ),
+]
+
+
+@given(
+    st.lists(st.sampled_from(PIECES), max_size=40).map("".join),
+    st.lists(st.sampled_from(PIECES), max_size=8).map("".join),
+)
+def test_the_fast_matcher_agrees_with_the_term_by_term_loop(text: str, title: str) -> None:
+    rules = RuleSet(REFERENCE_TOPICS)
+    fast = [(m.topic, m.term, m.title_count, m.text_count) for m in rules.match(title, text)]
+    assert sorted(fast) == sorted(reference_match(REFERENCE_TOPICS, title, text))

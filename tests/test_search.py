@@ -250,6 +250,10 @@ QUERY_PIECES = [
     "पाकिस्तानी",
     "ک",
     "\u0301",
+    "NEAR/2",
+    "NEAR",
+    "title:",
+    "terror*",
 ]
 queries = st.one_of(st.text(max_size=60), st.lists(st.sampled_from(QUERY_PIECES)).map("".join))
 

@@ -65,3 +65,51 @@ def web_server(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def store_article(
+    db: Any,
+    config: Any,
+    outlet: str,
+    key: str,
+    title: str,
+    text: str,
+    first_seen: Any,
+    *,
+    published: Any = "first_seen",
+    date_source: str = "page",
+    language: str | None = "en",
+) -> Any:
+    """Store one scored article with a language and a date of our choosing (None: no date)."""
+    from alerts.assessment import assess
+    from alerts.rules import RuleSet
+    from crawler.extraction.page import fingerprint
+    from storage.articles import NewArticle, NewMatch, insert_article
+
+    assessment = assess(title, text, RuleSet(config.topics))
+    new = NewArticle(
+        url=f"https://{key}",
+        url_key=key,
+        outlet_id=outlet,
+        title=title,
+        text=text,
+        published=first_seen if published == "first_seen" else published,
+        date_source=date_source if published is not None else "none",
+        score=assessment.total,
+        simhash=fingerprint(text),
+        language=language,
+        matches=[
+            NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in assessment.matches
+        ],
+    )
+    with db.write() as session:
+        return insert_article(session, new, first_seen)
+
+
+def artifacts_dir(tmp_path: Path) -> Path:
+    """Where browser tests keep their screenshots: $MEDIAWATCH_TEST_ARTIFACTS, else `tmp_path`
+    (printed, so a failing run says where to look)."""
+    folder = Path(os.environ.get("MEDIAWATCH_TEST_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {folder}")
+    return folder

@@ -7,7 +7,7 @@ UsageError naming the parameter, never an OverflowError or a database error furt
 import math
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import select
 
@@ -65,6 +65,7 @@ def article_filter(
     offset: int = 0,
     since_name: str = "--since",
     until_name: str = "--until",
+    zone: tzinfo = UTC,
 ) -> ArticleFilter:
     """An ArticleFilter from what a person typed; UsageError (CLI exit 2, HTTP 400) when a
     value is malformed or out of range."""
@@ -72,8 +73,8 @@ def article_filter(
         raise UsageError("min score: must be a finite number")
     if not 0 <= offset <= MAX_OFFSET:
         raise UsageError(f"offset: must be from 0 to {MAX_OFFSET}")
-    start = parse_since(clean_text(since, since_name), now, since_name)
-    end = parse_since(clean_text(until, until_name), now, until_name)
+    start = parse_since(clean_text(since, since_name), now, since_name, zone)
+    end = parse_since(clean_text(until, until_name), now, until_name, zone)
     if start is not None and end is not None and start >= end:
         # An empty window would list nothing and look like "no articles": say so instead.
         raise UsageError(

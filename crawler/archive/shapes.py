@@ -9,6 +9,7 @@ from alerts.rules import RuleSet
 from alerts.snippets import snippet
 from storage.models import ArticleRow
 from storage.search import MARK_END, MARK_START
+from storage.versions import Version
 
 
 def iso(value: datetime | None) -> str | None:
@@ -40,9 +41,12 @@ def article_summary(
 
 
 def article_detail(
-    row: ArticleRow, rules: RuleSet, duplicates: list[ArticleRow] | None = None
+    row: ArticleRow,
+    rules: RuleSet,
+    duplicates: list[ArticleRow] | None = None,
+    versions: list[Version] | None = None,
 ) -> dict[str, Any]:
-    """The contract's `show` object: the summary plus text and term matches."""
+    """The contract's `show` object: the summary plus text, term matches and versions."""
     data = article_summary(row, rules)
     data.update(
         {
@@ -64,6 +68,11 @@ def article_detail(
             "duplicate_of": row.duplicate_of_id,
             "duplicates": [
                 {"id": d.id, "url": d.url, "outlet": d.outlet_id} for d in duplicates or []
+            ],
+            # oldest first; one entry (the article as stored) until it is edited
+            "versions": [
+                {"version": v.version, "seen_at": iso(v.seen_at), "title": v.title}
+                for v in versions or []
             ],
         }
     )

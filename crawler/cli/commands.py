@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,7 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from alerts.errors import DeliveryError
-from crawler.config import Config, load_config, starter_config
+from crawler.cli.trends import spikes, trends
+from crawler.config import CONFIG_ENV, DEFAULT_FILE, Config, load_config, starter_config
 from crawler.config.errors import MediawatchError, UsageError
 from spiders.outlets import Outlet
 from storage.db import DatabaseUnavailable
@@ -19,6 +21,13 @@ from storage.migrate import MigrationRefused
 from storage.statuses import AlertStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Options of `mediawatch` itself, as they are written before a command (`mediawatch -v crawl`).
+GLOBAL_OPTIONS = {
+    "-v": "-v",
+    "--verbose": "--verbose",
+    "--log-format": "--log-format json",
+    "--version": "--version",
+}
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
 EXIT_BROKEN_PIPE = 141
 
@@ -61,6 +70,17 @@ class MediawatchGroup(click.Group):
             # The reader went away (`mediawatch search | head -2`): stop quietly, as Unix tools do.
             _quiet_stdout()
             raise SystemExit(EXIT_BROKEN_PIPE) from None
+        except click.NoSuchOption as exc:
+            # `mediawatch crawl -v`: the global options go before the command, as in git.
+            hint = "is a global option"
+            if exc.option_name in GLOBAL_OPTIONS and exc.ctx and hint not in exc.message:
+                where = exc.ctx.command_path.split(" ", 1)
+                moved = f"{where[0]} {GLOBAL_OPTIONS[exc.option_name]} {' '.join(where[1:])}"
+                exc.message = (  # type: ignore[misc]
+                    f"{exc.message.rstrip('.')}: {exc.option_name} {hint}, so it goes before "
+                    f"the command: `{moved.strip()}`."
+                )
+            raise
         except (
             click.ClickException,
             click.exceptions.Exit,
@@ -127,13 +147,23 @@ def cli(config_path: str | None, verbose: bool, log_format: str) -> None:
     setup_logging(verbose, log_format)
 
 
-@cli.command(epilog=example("mediawatch init mediawatch.toml"))
-@click.argument("path", default="mediawatch.toml", type=click.Path(dir_okay=False))
+@cli.command(epilog=example("mediawatch init /etc/mediawatch/mediawatch.toml"))
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @config_option
-def init(path: str, force: bool, config_path: str | None) -> None:
-    """Write a commented starter configuration file."""
-    target = Path(path)
+def init(path: str | None, force: bool, config_path: str | None) -> None:
+    """Write a starter configuration file: every key with its default, optional ones commented.
+
+    The file is PATH, else the one --config names (before or after `init`), else
+    $MEDIAWATCH_CONFIG, else ./mediawatch.toml: where the other commands will look for it.
+    """
+    ctx: click.Context | None = click.get_current_context()
+    while config_path is None and ctx is not None:
+        ctx = ctx.parent
+        config_path = ctx.params.get("config_path") if ctx is not None else None
+    if path and config_path and Path(path) != Path(config_path):
+        raise UsageError(f"init: PATH {path} and --config {config_path} differ; give one of them")
+    target = Path(path or config_path or os.environ.get(CONFIG_ENV) or DEFAULT_FILE)
     if target.exists() and not force:
         raise UsageError(f"{target} exists; use --force to overwrite it")
     if not target.parent.is_dir():
@@ -187,18 +217,61 @@ def worker(burst: bool, config_path: str | None) -> None:
     run_worker(load(config_path), burst)
 
 
-@cli.command(epilog=example("mediawatch crawl dawn express-tribune --format json"))
+@cli.command(
+    epilog=example(
+        "mediawatch crawl dawn express-tribune --format json\n"
+        "  mediawatch crawl --since 2025-01-01 dawn    # backfill a year and more, no alerts"
+    )
+)
 @click.argument("outlet_ids", nargs=-1, metavar="[OUTLET_ID...]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Backfill: reach back to DATE (2025-01-01, or an age such as 365d) through sitemap "
+    "indexes and listing pages, ignoring max_age_days; stop with Ctrl-C, run again to continue.",
+)
+@click.option("--alert", is_flag=True, help="With --since: queue alerts for backfilled articles.")
 @config_option
-def crawl(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> None:
-    """Crawl outlets once now (all in use, or the ones named), then send pending alerts."""
+def crawl(
+    outlet_ids: tuple[str, ...], fmt: str, since: str | None, alert: bool, config_path: str | None
+) -> None:
+    """Crawl outlets once now (all in use, or the ones named), then send pending alerts.
+
+    With --since, backfill instead: older articles are stored (digests and trends see them),
+    and no alert is queued for them unless --alert is given.
+    """
+    from crawler.archive.since import parse_since
+    from crawler.runtime.context import BackfillRun
     from crawler.service.once import crawl_once
 
     config = load(config_path)
-    summary = crawl_once(config, _pick_outlets(config, outlet_ids), progress=True)
+    backfill = None
+    if since is not None:
+        start = parse_since(since, datetime.now(UTC))
+        if start is None or start > datetime.now(UTC):
+            raise UsageError(f"--since {since!r}: give a date in the past, e.g. 2025-01-01")
+        backfill = BackfillRun(since=start, alert=alert)
+    elif alert:
+        raise UsageError("--alert goes with --since (a plain crawl alerts anyway)")
+    summary = crawl_once(
+        config,
+        _pick_outlets(config, outlet_ids),
+        progress=True,
+        backfill=backfill,
+        stop_on_signals=True,
+    )
+    if summary.stopped_by:
+        click.echo(
+            f"mediawatch: stopped by {summary.stopped_by}; what finished is recorded"
+            + ("; run the same command again to continue" if backfill else ""),
+            err=True,
+        )
     if fmt == "json":
         emit_json(summary.as_json())
+    if summary.stopped_by:
+        sys.exit(128 + signal.Signals[summary.stopped_by].value)
+    if fmt == "json":
         return
     for r in summary.outlets:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.error_kinds.items()))
@@ -207,6 +280,11 @@ def crawl(outlet_ids: tuple[str, ...], fmt: str, config_path: str | None) -> Non
             + (f" ({kinds})" if kinds else "")
         )
     click.echo(f"{summary.new_articles} new articles, {summary.alerts_queued} alerts queued")
+    if backfill is not None:
+        click.echo(
+            "backfill: run the same command again to continue past this run's limits "
+            "([crawl] max_child_sitemaps, max_articles_per_run); finished parts are not read again"
+        )
 
 
 class QueryCommand(click.Command):
@@ -243,7 +321,10 @@ class QueryCommand(click.Command):
 @click.argument("query", required=False)
 @click.option("--topic", help="Only articles matching this topic id.")
 @click.option("--outlet", help="Only articles from this outlet id.")
-@click.option("--since", help="Published since a date (2026-03-01) or age (7d).")
+@click.option(
+    "--since",
+    help="Published since a date (2026-03-01, read in [web] timezone) or age (7d).",
+)
 @click.option("--until", help="Published before a date or age.")
 @click.option("--min-score", type=float, help="Only articles scoring at least this.")
 @click.option("--language", help="Only articles in this language (ISO 639-1, e.g. ur).")
@@ -274,16 +355,19 @@ def search(
 
     A query may start with `-` (`mediawatch search -cricket`), or follow `--`.
     """
+    from crawler.archive.clock import display_zone
     from crawler.archive.filters import article_filter, one_of, operator_hint, stored_values
     from crawler.archive.reader import Archive
 
     if bom and fmt != "csv":
         raise UsageError("--bom: only CSV has a byte order mark; add --format csv or drop --bom")
     config = load(config_path)
-    now = datetime.now(UTC)
+    now, zone = datetime.now(UTC), display_zone(config)
     # The options that need no database are checked before one is opened (a usage error is
     # exit 2 whether or not an archive exists yet).
-    article_filter(now, query=query, since=since, until=until, min_score=min_score, limit=limit)
+    article_filter(
+        now, query=query, since=since, until=until, min_score=min_score, limit=limit, zone=zone
+    )
     active = config.active_outlets()
     topic = one_of(topic, [t.id for t in config.topics], "--topic", "topic")
     with Archive.open(config) as archive:
@@ -310,11 +394,15 @@ def search(
             language=language,
             limit=limit,
             offset=offset,
+            zone=zone,
         )
         results = archive.search(f)
+        # A short page is the last one: its total needs no count.
+        short = len(results) < limit and (results or not offset)
+        total = offset + len(results) if short else archive.count(f)
     from crawler.cli.formats import write_results
 
-    write_results(results, fmt, bom=bom)
+    write_results(results, fmt, bom=bom, zone=zone, total=total, offset=offset)
     hint = operator_hint(query) if not results else None
     if hint:
         click.echo(hint, err=True)
@@ -326,16 +414,18 @@ def search(
 @config_option
 def show(article_id: int, fmt: str, config_path: str | None) -> None:
     """Show one stored article with its text and matched terms."""
+    from crawler.archive.clock import display_zone
     from crawler.archive.reader import Archive
 
-    with Archive.open(load(config_path)) as archive:
+    config = load(config_path)
+    with Archive.open(config) as archive:
         data = archive.show(article_id)
     if fmt == "json":
         emit_json(data)
         return
     from crawler.cli.formats import write_article
 
-    write_article(data)
+    write_article(data, display_zone(config))
 
 
 @cli.group(cls=MediawatchGroup, epilog=example("mediawatch rules explain article.html"))
@@ -349,7 +439,8 @@ def rules(config_path: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @config_option
 def explain(source: str, fmt: str, config_path: str | None) -> None:
-    """Extract one page and show its score, term by term."""
+    """Extract one page and show its score, term by term, and each topic query clause by
+    clause with the matched words in context."""
     from crawler.cli.explain import explain_source
 
     report = explain_source(load(config_path), source)
@@ -357,6 +448,70 @@ def explain(source: str, fmt: str, config_path: str | None) -> None:
         emit_json(report.as_json())
     else:
         click.echo(report.as_text())
+
+
+@rules.command("test", epilog=example("mediawatch rules test --config new.toml --since 90d"))
+@click.option("--topic", help="Only this topic id.")
+@click.option("--since", help="Only articles published since a date (2026-03-01) or age (90d).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def rules_test(topic: str | None, since: str | None, fmt: str, config_path: str | None) -> None:
+    """Run the configuration's topics over the stored archive and show, per topic, how many
+    articles match now (as stored) and would match, and the articles gained and lost.
+
+    Nothing is changed: try an edited copy of your configuration with --config first, then
+    `mediawatch rules apply`. Where readers marked articles, shows how precision and recall
+    would move.
+    """
+    from crawler.cli.ruletools import rules_test as run_test
+
+    run_test(load(config_path), topic, since, fmt)
+
+
+@rules.command("apply", epilog=example("mediawatch rules apply"))
+@config_option
+def rules_apply(config_path: str | None) -> None:
+    """Rescore the whole archive with the configured topics (matches and scores).
+
+    Topics apply to articles when they are stored; run this after changing them. No alert is
+    sent for articles first seen before the last crawl.
+    """
+    from crawler.cli.ruletools import rules_apply as run_apply
+
+    run_apply(load(config_path))
+
+
+@rules.command("eval", epilog=example("mediawatch rules eval --topic ttp --format json"))
+@click.option("--topic", help="Only this topic id.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@config_option
+def rules_eval(topic: str | None, fmt: str, config_path: str | None) -> None:
+    """Precision, recall and F1 of each configured topic against readers' relevance marks
+    (made on article pages in `mediawatch web`); recall is over the articles marked relevant."""
+    from crawler.cli.ruletools import rules_eval as run_eval
+
+    run_eval(load(config_path), topic, fmt)
+
+
+@cli.group(cls=MediawatchGroup, epilog=example("mediawatch topics suggest 12 40"))
+@config_option
+def topics(config_path: str | None) -> None:
+    """Topics: proposing new ones from example articles."""
+
+
+@topics.command("suggest", epilog=example("mediawatch topics suggest 12 40 >> mediawatch.toml"))
+@click.argument("article_ids", nargs=-1, type=click.IntRange(1, 2**63 - 1), metavar="ID...")
+@click.option("--id", "topic_id", help="The new topic's id (default: from its best term).")
+@config_option
+def topics_suggest(
+    article_ids: tuple[int, ...], topic_id: str | None, config_path: str | None
+) -> None:
+    """Propose terms and a query for a new topic from example articles (ids from `mediawatch
+    search`): their most distinctive words and phrases against the archive, printed as a
+    [[topics]] block ready to paste into mediawatch.toml."""
+    from crawler.cli.ruletools import topics_suggest as run_suggest
+
+    run_suggest(load(config_path), article_ids, topic_id)
 
 
 @cli.command(epilog=example("mediawatch status --format json"))
@@ -456,23 +611,28 @@ def alerts_list(status: str | None, limit: int, fmt: str, config_path: str | Non
     """List alerts, newest first, with their delivery state and last error."""
     from crawler.service.mail import list_alert_rows
 
-    rows = list_alert_rows(load(config_path), status, limit)
+    config = load(config_path)
+    rows = list_alert_rows(config, status, limit)
     if fmt == "json":
         emit_json(rows)
         return
     if not rows:
         click.echo("no alerts")
         return
+    from crawler.archive.clock import display_zone
     from crawler.service.mail import alert_when
 
-    now = datetime.now(UTC)
+    now, zone = datetime.now(UTC), display_zone(config)
+    when = f"WHEN ({zone.key})"
     click.echo(
-        f"{'ID':>6}  {'STATUS':8}  {'SUBSCRIPTION':28}  {'TRIES':>5}  {'WHEN (UTC)':25}  TITLE"
+        f"{'ID':>6}  {'STATUS':8}  {'SUBSCRIPTION':28}  {'CHANNEL':23}  {'TRIES':>5}  "
+        f"{when:25}  TITLE"
     )
     for r in rows:
+        about = r["title"] if r["kind"] == "article" else f"({r['kind']}) {r['title']}".strip()
         click.echo(
-            f"{r['id']:>6}  {r['status']:8}  {r['subscription'][:28]:28}  {r['attempts']:>5}  "
-            f"{alert_when(r, now):25}  {r['title'][:60]}"
+            f"{r['id']:>6}  {r['status']:8}  {r['subscription'][:28]:28}  {r['channel']:23}  "
+            f"{r['attempts']:>5}  {alert_when(r, now, zone):25}  {about[:60]}"
         )
         if r["last_error"]:
             click.echo(f"{'':8}last error: {r['last_error']}")
@@ -516,6 +676,19 @@ def alerts_retry(alert_ids: tuple[int, ...], all_failed: bool, config_path: str 
         raise CliError("some alert IDs do not exist; see `mediawatch alerts list`", 1)
 
 
+@alerts.command("test", epilog=example("mediawatch alerts test desk@example.org"))
+@click.argument("target", required=False, metavar="[ADDRESS|APPRISE_URL]")
+@config_option
+def alerts_test(target: str | None, config_path: str | None) -> None:
+    """Send one test message (default: to the first subscription's channels) and print each
+    step (connect, STARTTLS, login, sender, recipient, or Apprise's answer) with the fix for
+    the step that failed."""
+    from crawler.cli.alerttest import run_test
+
+    if not run_test(load(config_path), target, click.echo):
+        raise CliError("the test message was not delivered; the failed step says what to fix", 1)
+
+
 @cli.command(epilog=example("mediawatch digest --since 1d --preview"))
 @click.option("--since", help="Digest of articles first seen since a date or age (e.g. 1d).")
 @click.option("--send", "mode", flag_value="send", help="Send the digests and record them.")
@@ -541,11 +714,13 @@ def digest(since: str | None, mode: str, config_path: str | None) -> None:
 @config_option
 def web(host: str | None, port: int | None, config_path: str | None) -> None:
     """Serve the search web UI and JSON API (binds 127.0.0.1 unless told otherwise)."""
-    from crawler.web.app import serve
+    from crawler.web.app import serve, token_warning
 
     config = load(config_path)
     host, port = host or config.web.host, port or config.web.port
     click.echo(f"mediawatch web UI on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
+    if warning := token_warning(config, host, port):
+        click.echo(warning, err=True)
     serve(config, host, port)
 
 
@@ -555,21 +730,23 @@ def web(host: str | None, port: int | None, config_path: str | None) -> None:
     "--keep",
     "directory",
     type=click.Path(file_okay=False),
-    help="Keep the demo's database, emails and config in this folder.",
+    help="The demo's own folder: its config, archive and emails (default ./mediawatch-demo).",
 )
 @config_option
 def demo(directory: str | None, config_path: str | None) -> None:
     """Offline, end to end: serve demo outlets on 127.0.0.1, crawl, score, store, alert.
 
-    With no configuration it uses the usual defaults (./mediawatch.db, ./outbox/); with one,
-    it keeps to ./mediawatch-demo/ so your archive and subscribers are left alone.
+    It keeps to its own folder (./mediawatch-demo/: mediawatch.toml, demo.db, outbox/), whatever
+    configuration exists, so your archive and subscribers are never touched; a folder holding
+    anything but the demo's is refused. Run again, it stores nothing new.
     """
-    from crawler.config import find_config_path
     from crawler.demo.command import run_demo
 
-    root = click.get_current_context().find_root().params.get("config_path")
-    configured = bool(config_path or root) or find_config_path(None) is not None
-    run_demo(directory, configured)
+    run_demo(directory)
+
+
+cli.add_command(trends)
+cli.add_command(spikes)
 
 
 def main() -> None:

@@ -1,15 +1,17 @@
-"""`mediawatch rules explain`: extract one page and show how it scores, term by term."""
+"""`mediawatch rules explain`: extract one page and show how it scores, term by term and query
+clause by clause."""
 
 import http.client
 import re
 import sys
 import urllib.error
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from alerts.assessment import Assessment, assess
+from alerts.query import Clause
 from alerts.rules import RuleSet
 from alerts.scoring import TITLE_WEIGHT, TOPIC_BONUS
 from crawler.cli.webfetch import Fetch, network_policy
@@ -29,6 +31,8 @@ class Explanation:
     source: str
     extracted: Extracted
     assessment: Assessment
+    # Per topic with a query: each clause, whether it matched, and the words in context.
+    queries: dict[str, Clause] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         x, score = self.extracted, self.assessment.score
@@ -62,6 +66,7 @@ class Explanation:
                 }
                 for m in self.assessment.matches
             ],
+            "queries": [{"topic": t, **c.as_json()} for t, c in self.queries.items()],
         }
 
     def as_text(self) -> str:
@@ -73,6 +78,10 @@ class Explanation:
             f"language:  {x.language or '-'}   words: {len(x.text.split())}",
             "",
         ]
+        for topic, clause in self.queries.items():
+            lines.append(f"query of {topic}: {'matches' if clause.matched else 'no match'}")
+            lines.extend(clause.lines(1))
+            lines.append("")
         if not matches:
             lines.append("no topic matches: score 0")
             return "\n".join(lines)
@@ -135,8 +144,12 @@ def explain_source(config: Config, source: str) -> Explanation:
             raise MediawatchError(f"{source}: the text is empty")
     elif (extracted := extract_page(html, url)) is None:
         raise MediawatchError(f"{source}: no article text found on this page")
+    rules = RuleSet(config.topics)
     return Explanation(
-        source, extracted, assess(extracted.title, extracted.text, RuleSet(config.topics))
+        source,
+        extracted,
+        assess(extracted.title, extracted.text, rules),
+        rules.explain_queries(extracted.title, extracted.text),
     )
 
 

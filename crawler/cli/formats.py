@@ -4,26 +4,47 @@ import json
 import shutil
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
+from crawler.archive.clock import UTC_ZONE, for_person, local_day
 from crawler.archive.shapes import results_csv
 from crawler.config import Config
 from spiders.durations import format_duration
 from spiders.outlets import Outlet
 
 
-def write_results(results: list[dict[str, Any]], fmt: str, bom: bool = False) -> None:
-    """Search results as a table, JSON or CSV on stdout."""
+def write_results(
+    results: list[dict[str, Any]],
+    fmt: str,
+    bom: bool = False,
+    zone: ZoneInfo = UTC_ZONE,
+    total: int | None = None,
+    offset: int = 0,
+) -> None:
+    """Search results as a table, JSON or CSV on stdout. The table ends with the count
+    ("1–20 of 347 articles"); JSON and CSV are the results alone, as the contract has them."""
     if fmt == "json":
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     elif fmt == "csv":
         sys.stdout.write(results_csv(results, bom))
     else:
-        _table(results)
+        _table(results, zone)
+        if total is not None and (results or total):
+            click.echo(count_line(offset, len(results), total, zone))
 
 
-def _table(results: list[dict[str, Any]]) -> None:
+def count_line(offset: int, shown: int, total: int, zone: ZoneInfo) -> str:
+    """ "1–20 of 347 articles (dates in Asia/Karachi); --offset 20 for the next 20"."""
+    span = f"{offset + 1}–{offset + shown}" if shown else "none"
+    line = f"{span} of {total} articles (dates in {zone.key})"
+    if offset + shown < total:
+        line += f"; --offset {offset + shown} for the next {min(shown, total - offset - shown)}"
+    return line
+
+
+def _table(results: list[dict[str, Any]], zone: ZoneInfo) -> None:
     if not results:
         click.echo("no articles found")
         return
@@ -31,7 +52,7 @@ def _table(results: list[dict[str, Any]]) -> None:
     title_width = max(20, width - 6 - 18 - 11 - 7 - 14 - 6)
     click.echo(f"{'ID':>6}  {'OUTLET':16}  {'PUBLISHED':10}  {'SCORE':>5}  {'TOPICS':12}  TITLE")
     for r in results:
-        published = (r["published"] or "")[:10]
+        published = local_day(r["published"], zone)
         title = (
             r["title"] if len(r["title"]) <= title_width else r["title"][: title_width - 1] + "…"
         )
@@ -61,13 +82,14 @@ def fit_list(items: list[str], width: int) -> str:
     return shown
 
 
-def write_article(data: dict[str, Any]) -> None:
-    """One article for a terminal: header, matches, duplicates, text."""
+def write_article(data: dict[str, Any], zone: ZoneInfo = UTC_ZONE) -> None:
+    """One article for a terminal: header, matches, duplicates, text; times in `zone`."""
     click.echo(click.style(data["title"] or "(untitled)", bold=True))
     click.echo(f"{data['url']}")
     click.echo(
         f"outlet {data['outlet']} · author {data['author'] or '-'} · published "
-        f"{data['published'] or 'unknown'} ({data['date_source']}) · score {data['score']:.2f}"
+        f"{for_person(data['published'], zone, 'unknown')} ({data['date_source']}) · "
+        f"score {data['score']:.2f}"
     )
     for m in data["matches"]:
         click.echo(
@@ -76,6 +98,12 @@ def write_article(data: dict[str, Any]) -> None:
         )
     for d in data["duplicates"]:
         click.echo(f"  same piece: #{d['id']} {d['outlet']} {d['url']}")
+    versions = data.get("versions", [])
+    if len(versions) > 1:
+        click.echo(f"edited: {len(versions)} versions (the text below is the latest)")
+        for v in versions:
+            seen = for_person(v["seen_at"], zone)
+            click.echo(f"  version {v['version']}  seen {seen}  {v['title']}")
     click.echo("")
     click.echo(data["text"])
 

@@ -7,16 +7,26 @@ import os
 import re
 import tomllib
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from crawler.config.errors import ConfigError
+from crawler.config.errors import ConfigError, describe
+from crawler.config.notify import check_apprise_url, notify_key
 from spiders.durations import Duration
 from spiders.outlets import Outlet, bundled_catalogue, select_outlets
 
@@ -31,7 +41,56 @@ _DIGEST = re.compile(
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: a boolean is true or false and a number is a number, never "yes" or "25" coerced;
+    # every key added to a section is held to it. Durations are the one exception: text with a
+    # unit ("30m"), which spiders.durations.Duration turns into a timedelta first.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+
+
+_LOCAL_PART = re.compile(r"^[^\s@<>()\[\]\\,;:\"]+$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def email_problem(address: str) -> str | None:
+    """What is wrong with `address` as an email address (local@domain), in words; None if
+    nothing. A domain without a dot is allowed ("mediawatch@localhost" on the machine itself)."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return "is not an email address: it has no @"
+    if not local:
+        return "is not an email address: nothing comes before the @"
+    if not _LOCAL_PART.match(local) or ".." in local or local[0] == "." or local[-1] == ".":
+        return "is not an email address: the part before the @ has spaces or signs it cannot have"
+    try:
+        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_domain = ""
+    labels = ascii_domain.split(".")
+    if not ascii_domain or len(ascii_domain) > 253 or not all(map(_DOMAIN_LABEL.match, labels)):
+        return "is not an email address: the part after the @ is not a domain name"
+    return None
+
+
+def email_address(value: str) -> str:
+    """`value` if it is an email address; else a ValueError with the fix."""
+    problem = email_problem(value.strip())
+    if problem:
+        raise ValueError(f'{problem}. Fix: write a full address such as "desk@example.org"')
+    return value.strip()
+
+
+def email_or_empty(value: str) -> str:
+    """An email address, or "" for none."""
+    return email_address(value) if value.strip() else ""
+
+
+def sender_address(value: str) -> str:
+    """[email] from: an address, or a name and an address ("Mediawatch <mw@example.org>")."""
+    name, address = parseaddr(value)
+    if "<" in value and address:
+        email_address(address)
+        return value.strip()
+    return email_address(value)
 
 
 class DatabaseConfig(_Section):
@@ -47,19 +106,20 @@ class DatabaseConfig(_Section):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         if re.match(r"^postgresql\+(?!psycopg://)", url):
             raise ValueError(
-                'uses a PostgreSQL driver mediawatch does not install; write "postgresql+psycopg://"'
+                "uses a PostgreSQL driver mediawatch does not install. "
+                'Fix: start it with "postgresql+psycopg://"'
             )
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             raise ValueError(
-                'must start with "sqlite:///" or "postgresql+psycopg://", '
-                'e.g. "sqlite:///mediawatch.db"'
+                'must start with "sqlite:///" or "postgresql+psycopg://". Fix: write e.g. '
+                '"sqlite:///mediawatch.db" or "postgresql+psycopg://mediawatch@/mediawatch"'
             )
         try:
             make_url(url)
         except (ArgumentError, ValueError):
             raise ValueError(
-                "is not a valid database URL (check the port and %-encode special characters "
-                'in the password), e.g. "postgresql+psycopg://user:password@host:5432/mediawatch"'
+                "is not a valid database URL. Fix: check the port and %-encode special "
+                'characters in the password: "postgresql+psycopg://user:password@host:5432/db"'
             ) from None
         return url
 
@@ -86,12 +146,28 @@ class CrawlConfig(_Section):
     max_sitemap_entries: int = Field(default=10_000, ge=1, le=1_000_000)
     max_child_sitemaps: int = Field(default=50, ge=1, le=10_000)
     max_articles_per_run: int = Field(default=500, ge=1, le=1_000_000)
+    # Stored articles are fetched again this long after first seen, to catch edits; [] is off.
+    recheck: list[Duration] = Field(
+        default_factory=lambda: [timedelta(hours=1), timedelta(hours=6), timedelta(days=1)],
+        max_length=20,
+    )
+
+    @field_validator("recheck")
+    @classmethod
+    def _recheck(cls, steps: list[timedelta]) -> list[timedelta]:
+        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            raise ValueError(
+                'list the times after first seen from the shortest up, e.g. ["1h", "6h", "24h"]'
+            )
+        return steps
 
 
 class EmailConfig(_Section):
     """[email]: how alerts and digests leave (SMTP or .eml files)."""
 
-    from_: str = Field(default="mediawatch@localhost", alias="from")
+    from_: Annotated[str, AfterValidator(sender_address)] = Field(
+        default="mediawatch@localhost", alias="from"
+    )
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_starttls: bool = False
@@ -127,32 +203,84 @@ class CatalogueConfig(_Section):
 
 
 class Topic(_Section):
-    """[[topics]]: one keyword rule."""
+    """[[topics]]: one keyword rule: terms (with context and exclusions), a query, or both."""
 
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str = Field(min_length=1)
-    terms: list[str] = Field(min_length=1)
+    terms: list[str] = []
     context: list[str] = []
     exclude: list[str] = []
+    # The search query language (README "Topic queries"); matches on its own, beside `terms`.
+    query: str | None = None
     weight: float = Field(default=1.0, gt=0)
 
     @field_validator("terms", "context", "exclude")
     @classmethod
     def _non_blank(cls, words: list[str]) -> list[str]:
         if any(not w.strip() for w in words):
-            raise ValueError("empty strings are not allowed")
+            raise ValueError('holds an empty string "". Fix: remove it from the list')
         return words
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, query: str | None) -> str | None:
+        from storage.querylang import QuerySyntaxError, parse_query
+
+        if query is None:
+            return None
+        if not query.strip():
+            raise ValueError("is empty; write a query or leave the key out")
+        try:
+            parse_query(query)
+        except QuerySyntaxError as exc:
+            raise ValueError(f"is not a valid query: {exc}") from None
+        return query
+
+    @model_validator(mode="after")
+    def _terms_or_query(self) -> "Topic":
+        if not self.terms and self.query is None:
+            raise ValueError(
+                f'topic {self.id!r} has neither terms nor a query; add terms = ["..."] '
+                'or query = "..."'
+            )
+        return self
 
 
 class Subscription(_Section):
     """[[subscriptions]]: who is told about what, and when."""
 
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    # Optional when `notify` is given; a subscription needs at least one of the two.
+    email: Annotated[str, AfterValidator(email_or_empty)] = ""
+    # Apprise URLs (chat, webhooks): checked at load, never printed (crawler.config.notify).
+    notify: list[Annotated[str, AfterValidator(check_apprise_url)]] = []
     topics: list[str] | None = None
     min_score: float = Field(default=1.0, ge=0)
     immediate: bool = True
+    on_edit: bool = False  # also an "Edited:" alert when an article already alerted changes
+    spikes: bool = False  # also a "Spike:" alert when a topic has far more stories today
     digest: str = "daily@07:00"
     timezone: str = "UTC"
+
+    @property
+    def key(self) -> str:
+        """The outbox's name for this subscription: its email (lower case), else a hash of
+        its first notify URL (never the URL: it holds the secret)."""
+        return self.email.lower() if self.email else notify_key(self.notify)
+
+    @model_validator(mode="after")
+    def _channels(self) -> "Subscription":
+        if not self.email and not self.notify:
+            raise ValueError('needs "email", "notify" (Apprise URLs) or both')
+        if not self.email:
+            if "digest" in self.model_fields_set and self.digest != "off":
+                raise ValueError('digests are emails: add "email" or set digest = "off"')
+            if not self.immediate:
+                raise ValueError(
+                    'without "email" only immediate alerts reach the notify channels: '
+                    "remove immediate = false or add an email"
+                )
+            self.digest = "off"
+        return self
 
     @field_validator("digest")
     @classmethod
@@ -168,25 +296,31 @@ class Subscription(_Section):
                 raise ValueError(f"not a valid cron expression: {exc}") from None
             return value
         raise ValueError(
-            'use "off", "daily@HH:MM", "weekly@mon@HH:MM" or a five-field cron expression'
+            'is not a digest schedule. Fix: write "off", "daily@HH:MM", "weekly@mon@HH:MM" or '
+            'a five-field cron expression ("0 7 * * 1-5")'
         )
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f'{value!r} is not a time zone; use an IANA name such as "Asia/Karachi"'
-            ) from None
-        return value
+        return iana_zone(value)
+
+
+def iana_zone(value: str) -> str:
+    """`value` if it names an IANA time zone ("Asia/Karachi", "UTC"), else a plain ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f'{value!r} is not a time zone; use an IANA name such as "Asia/Karachi"'
+        ) from None
+    return value
 
 
 class AlertsConfig(_Section):
     """[alerts]: telling the operator about unhealthy outlets."""
 
-    operator: str = ""
+    operator: Annotated[str, AfterValidator(email_or_empty)] = ""  # "": nobody is told
     unhealthy_after_runs: int = Field(default=6, ge=1)
 
 
@@ -200,7 +334,10 @@ class QueueConfig(_Section):
     @classmethod
     def _redis(cls, url: str) -> str:
         if url and not re.match(r"^rediss?://", url):
-            raise ValueError('must be empty or a Redis URL such as "redis://127.0.0.1:6379/0"')
+            raise ValueError(
+                'is not a Redis URL. Fix: write one such as "redis://127.0.0.1:6379/0", or "" '
+                "for no queue"
+            )
         return url
 
 
@@ -213,6 +350,12 @@ class WebConfig(_Section):
     token: str = ""  # $MEDIAWATCH_WEB_TOKEN, when set, wins: keeps the secret out of the file
     # None: localhost, 127.0.0.1, ::1 and `host`. A DNS-rebinding page sends its own name.
     allowed_hosts: list[str] | None = None
+    timezone: str = "UTC"  # the IANA zone the pages show dates in ("Asia/Karachi")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return iana_zone(value)
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -220,8 +363,9 @@ class WebConfig(_Section):
         for h in hosts or []:
             if not h.strip() or "*" in h[1:] or (h.startswith("*") and not h.startswith("*.")):
                 raise ValueError(
-                    'each entry is a host name or address ("news.example.org", "10.0.0.5"), '
-                    '"*.example.org" for its subdomains, or "*" for any host'
+                    "has an entry that is not a host name. Fix: write each as a host name or "
+                    'address ("news.example.org", "10.0.0.5"), "*.example.org" for its '
+                    'subdomains, or "*" for any host'
                 )
         return hosts
 
@@ -292,15 +436,25 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Config":
-        _unique("outlets", [o.id for o in self.outlets])
-        _unique("topics", [t.id for t in self.topics])
+        # Each message names its keys itself: a check across entries has no one key path.
+        _unique("outlets", "id", [o.id for o in self.outlets], "give one of them another id")
+        _unique("topics", "id", [t.id for t in self.topics], "give one of them another id")
+        _unique(
+            "subscriptions",
+            "email",
+            [(s.email or "").strip().lower() for s in self.subscriptions],
+            "merge them into one [[subscriptions]] (one address gets one alert per article; "
+            "list every topic it wants in topics) or remove one",
+        )
         topic_ids = {t.id for t in self.topics}
         for i, sub in enumerate(self.subscriptions):
             unknown = [t for t in sub.topics or [] if t not in topic_ids]
             if unknown:
                 raise ValueError(
-                    f"subscriptions[{i}].topics names unknown topics {unknown}; "
-                    f"defined topics are {sorted(topic_ids)}"
+                    f"subscriptions[{i}].topics: names unknown topics {_quoted(unknown)}; "
+                    f"the topics defined are {_quoted(sorted(topic_ids))}. Fix: correct the "
+                    "names, or add a [[topics]] entry for each (a file with [[topics]] replaces "
+                    "the three default topics, so write those out too if you want them)"
                 )
         return self
 
@@ -316,10 +470,42 @@ class Config(_Section):
         return outlet.interval or self.crawl.interval
 
 
-def _unique(section: str, ids: list[str]) -> None:
-    seen = sorted({i for i in ids if ids.count(i) > 1})
-    if seen:
-        raise ValueError(f"[[{section}]] ids must be unique; repeated: {seen}")
+def _unique(section: str, key: str, values: list[str], fix: str) -> None:
+    """A ValueError naming the first two entries of [[section]] whose `key` is the same."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if not value:
+            continue
+        if value in first:
+            raise ValueError(
+                f"{section}[{first[value]}].{key} and {section}[{i}].{key} are both "
+                f'"{value}": each [[{section}]] needs its own {key}. Fix: {fix}'
+            )
+        first[value] = i
+
+
+def _quoted(items: list[str]) -> str:
+    return ", ".join(f'"{i}"' for i in items)
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the table holding the key at `loc` accepts (for "did you mean ...?")."""
+    model: Any = Config
+    for item in loc[:-1]:
+        if not isinstance(item, str):
+            continue
+        fields = getattr(model, "model_fields", {})
+        field = fields.get(item) or next((f for f in fields.values() if f.alias == item), None)
+        if field is None:
+            return []
+        kind = field.annotation
+        while getattr(kind, "__args__", None) and not (
+            isinstance(kind, type) and issubclass(kind, BaseModel)
+        ):
+            kind = next((a for a in kind.__args__ if a is not type(None)), None)
+        model = kind
+    fields = getattr(model, "model_fields", {}) if isinstance(model, type) else {}
+    return [f.alias or name for name, f in fields.items() if name != "source"]
 
 
 def find_config_path(explicit: str | None) -> Path | None:
@@ -375,39 +561,9 @@ def config_from_dict(data: dict[str, Any], source: str) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(error, data) for error in exc.errors()]
+        lines = [describe(error, data, _keys_at(error["loc"])) for error in exc.errors()]
         raise ConfigError(f"{source}: " + "\n  ".join(["invalid configuration:", *lines])) from None
     return config.model_copy(update={"source": source})
-
-
-def _describe(error: Any, data: dict[str, Any]) -> str:
-    loc = error["loc"]
-    key = _key_path(loc, data)
-    kind = error["type"]
-    msg = error["msg"].removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        return (
-            f"{key}: unknown key. Fix: remove it or correct its spelling (see `mediawatch init`)."
-        )
-    if kind == "missing":
-        return f"{key}: required key is missing. Fix: add it."
-    got = error.get("input")
-    shown = "" if isinstance(got, dict | list) or _secret(key, got) else f" (got {got!r})"
-    # A validator may quote the bad URL itself; its password never reaches a terminal or log.
-    msg = _URL_PASSWORD.sub(r"\1***@", msg)
-    return f"{key}: {msg}{shown}. Fix: change this value."
-
-
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
-
-
-def _secret(key: str, value: Any) -> bool:
-    """Whether a bad value may hold a secret, so an error message must not echo it (a token,
-    a password, or any URL, which may carry one as user:password@)."""
-    last = key.rsplit(".", 1)[-1].lower()
-    return any(word in last for word in ("token", "password", "secret", "url", "notify")) or (
-        isinstance(value, str) and "://" in value
-    )
 
 
 def redacted_url(url: str) -> str:
@@ -422,25 +578,6 @@ def redacted_url(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     user = parts.netloc.rpartition("@")[0].partition(":")[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
-def _key_path(loc: tuple[Any, ...], data: Any) -> str:
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node):
-                node = node[item]
-                if isinstance(node, dict) and isinstance(node.get("id"), str):
-                    label = f"[{item}] (id {node['id']!r})"
-            parts.append(label)
-        else:
-            if item in ("function-after[_cross_checks()]",):
-                continue
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
 
 
 def starter_config() -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from crawler.config import Config, config_from_dict
+from crawler.config import Config, load_config
+from crawler.config.errors import MediawatchError
 from crawler.demo.site import DemoArticle, FixtureSite
 from crawler.service.once import CycleSummary, crawl_once
 
@@ -16,6 +17,13 @@ OUTLETS = {
     "demo-herald": ("Demo Herald", "PK", "/feed/opinion.xml", "/opinion"),
     "demo-chronicle": ("Demo Chronicle", "IN", "/sitemap-news.xml", None),
 }
+CANONICAL_BASE = "http://127.0.0.1"  # the demo articles' URLs: the host without the run's port
+DEMO_DIR = "mediawatch-demo"  # the demo's own folder: config, archive and outbox
+MARK = "# Written by `mediawatch demo`."
+
+
+class DemoRefused(MediawatchError):
+    """The demo's folder holds something that is not the demo's: it is left alone."""
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -56,7 +64,12 @@ def demo_articles(now: datetime) -> dict[str, list[DemoArticle]]:
 
 
 def build_site(now: datetime) -> tuple[FixtureSite, dict[str, Any]]:
-    """Start the demo site; return it and the [[outlets]] entries pointing at it."""
+    """Start the demo site; return it and the [[outlets]] entries pointing at it.
+
+    The site gets a new port each run, but each page names a canonical URL without one
+    (`http://127.0.0.1/demo-herald/...`, the same host, so the crawler takes it): an article
+    keeps one URL from run to run, and a second demo finds it already stored.
+    """
     site = FixtureSite().start()
     site.add("/robots.txt", _robots())
     outlets = []
@@ -65,6 +78,7 @@ def build_site(now: datetime) -> tuple[FixtureSite, dict[str, Any]]:
         prefix = f"/{outlet_id}"
         for a in articles:
             a.path = prefix + a.path
+            a.canonical = CANONICAL_BASE + a.path
             site.add_article(a, name)
         entry: dict[str, Any] = {"id": outlet_id, "name": name, "country": country}
         if source.startswith("/feed"):
@@ -87,56 +101,99 @@ def _robots() -> Any:
     return Page(b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
 
 
-def run_demo(directory: str | None, configured: bool) -> None:
+def run_demo(directory: str | None) -> None:
     """Serve the demo outlets, crawl them, and tell the user what happened.
 
-    With no configuration anywhere (a fresh install) the demo uses the same defaults as every
-    other command (./mediawatch.db, ./outbox/), so plain `mediawatch search` finds what it
-    stored. With a configuration, or with `directory`, it keeps to its own folder and its own
-    config file, so a real archive and real subscribers are never touched.
+    The demo keeps to its own folder (./mediawatch-demo/, or `directory`): its config file,
+    its archive (demo.db) and its outbox. A real archive, a real configuration and real
+    subscribers are never touched, and a folder holding anything but the demo's is refused.
+    Run again, it stores nothing new: the demo articles' URLs do not change.
     """
     now = datetime.now(UTC)
-    config_path: Path | None = None
-    if directory is None and not configured:
-        database, outbox = "sqlite:///mediawatch.db", "outbox"
-    else:
-        folder = Path(directory or "mediawatch-demo").resolve()
+    folder = Path(directory or DEMO_DIR).resolve()
+    config_path, database_path = folder / "mediawatch.toml", folder / "demo.db"
+    _refuse_foreign(config_path, database_path)
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-        config_path = folder / "mediawatch.toml"
-        database, outbox = f"sqlite:///{folder / 'demo.db'}", str(folder / "outbox")
+    except OSError as exc:
+        raise DemoRefused(f"cannot create the demo's folder {folder}: {exc.strerror}") from None
     site, outlets = build_site(now)
     try:
         raw = {
-            "database": {"url": database},
+            # Relative to the config file, so the folder can be moved as a whole.
+            "database": {"url": f"sqlite:///{database_path.name}"},
             "crawl": {"download_delay": 0, "interval": "2m"},
-            "email": {"outbox_dir": outbox},
+            "email": {"outbox_dir": "outbox"},
             "catalogue": {"include": []},
             **outlets,
         }
-        if config_path is not None:
-            config_path.write_text(to_toml(raw), encoding="utf-8")
-        config = config_from_dict(raw, str(config_path or "(demo)"))
+        config_path.write_text(to_toml(raw), encoding="utf-8")
+        config = load_config(str(config_path))
+        click.echo(f"demo archive: {database_path} (your own archive is not used)", err=True)
         click.echo(f"demo outlets serving on {site.base}; crawling them now…", err=True)
         summary = crawl_once(config, config.active_outlets(), progress=True)
     finally:
         site.stop()
-    _report(summary, config, Path(outbox), config_path)
+    _report(summary, config, Path(config.email.outbox_dir), _shown(config_path))
 
 
-def _report(summary: CycleSummary, config: Config, outbox: Path, config_path: Path | None) -> None:
+def _shown(path: Path) -> Path:
+    """`path` relative to the current directory when it is below it (shorter to type)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _refuse_foreign(config_path: Path, database_path: Path) -> None:
+    """DemoRefused when the folder holds a configuration the demo did not write, or an archive
+    with articles of other outlets: the demo writes only what is its own."""
+    if config_path.exists():
+        try:
+            first = config_path.read_text(encoding="utf-8").split("\n", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if first != MARK:
+            raise DemoRefused(
+                f"{config_path} is not the demo's configuration, and the demo will not replace "
+                "it; run `mediawatch demo --dir FOLDER` with a folder of its own"
+            )
+    if not database_path.exists():
+        return
+    from crawler.archive.filters import stored_values
+    from storage.db import open_database
+
+    with open_database(f"sqlite:///{database_path}", create=False) as db:
+        outlets, _ = stored_values(db)
+    foreign = sorted(set(outlets) - set(OUTLETS))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise DemoRefused(
+            f"{database_path} holds articles of other outlets ({shown}), and the demo writes "
+            "only into an archive of its own; run `mediawatch demo --dir FOLDER` with a new folder"
+        )
+
+
+def _report(summary: CycleSummary, config: Config, outbox: Path, config_path: Path) -> None:
     from crawler.archive.reader import Archive
     from storage.queries import ArticleFilter
 
     with Archive.open(config) as archive:
         articles = archive.search(ArticleFilter(limit=50))
-    click.echo(
-        f"\nCrawled {len(summary.outlets)} demo outlets: {summary.new_articles} new articles.\n"
+    again = (
+        " (the rest were stored by an earlier demo)" if len(articles) > summary.new_articles else ""
     )
-    click.echo(f"{'ID':>3}  {'SCORE':>5}  {'TOPICS':14}  {'OUTLET':15}  TITLE")
+    click.echo(
+        f"\nCrawled {len(summary.outlets)} demo outlets: {summary.new_articles} new articles"
+        f"{again}.\n"
+    )
+    click.echo(f"{'ID':>3}  {'SCORE':>5}  {'TOPICS':15}  {'OUTLET':15}  TITLE")
     ranked = sorted(articles, key=lambda a: -a["score"])
     for a in ranked:
         click.echo(
-            f"{a['id']:>3}  {a['score']:>5.2f}  {','.join(a['topics']) or '-':14}  "
+            f"{a['id']:>3}  {a['score']:>5.2f}  {','.join(a['topics']) or '-':15}  "
             f"{a['outlet']:15}  {a['title']}"
         )
     emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
@@ -144,7 +201,7 @@ def _report(summary: CycleSummary, config: Config, outbox: Path, config_path: Pa
     click.echo("The syndicated copy of the CISMOA op-ed is stored but not alerted twice;")
     click.echo("the article older than max_age_days was skipped; reader comments and")
     click.echo("'most read' boxes did not count as mentions.\n")
-    prefix = f"mediawatch --config {config_path}" if config_path else "mediawatch"
+    prefix = f"mediawatch --config {config_path}"
     click.echo("Look around:")
     click.echo(f"  {prefix} search CISMOA")
     if ranked:

@@ -48,6 +48,7 @@ class FixtureSite:
         self.routes: dict[str, Page] = {}
         self.requests: Counter[str] = Counter()
         self.user_agents: set[str] = set()  # every User-Agent that asked, for tests
+        self.not_modified: Counter[str] = Counter()  # 304 answers to conditional requests
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -83,6 +84,13 @@ class FixtureSite:
                     page = Page(b"<html><body><h1>Not found</h1></body></html>", status=404)
                 if page.delay:
                     threading.Event().wait(page.delay)
+                if page.status == 200 and self._unchanged(page):
+                    with site._lock:
+                        site.not_modified[self.path] += 1
+                    self.send_response(304)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(page.status)
                 self.send_header("Content-Type", page.content_type)
                 self.send_header("Content-Length", str(len(page.body)))
@@ -90,6 +98,17 @@ class FixtureSite:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(page.body)
+
+            def _unchanged(self, page: Page) -> bool:
+                """A conditional request the page's own ETag / Last-Modified answer (exact
+                match, as a simple server does)."""
+                etag, since = (
+                    self.headers.get("If-None-Match"),
+                    self.headers.get("If-Modified-Since"),
+                )
+                if etag is not None:
+                    return etag == page.headers.get("ETag")
+                return since is not None and since == page.headers.get("Last-Modified")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -17,11 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from multiprocessing import spawn
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from crawler.extraction import LIBRARY_LOGGERS
-from crawler.extraction.page import Extracted, extract_page
+from crawler.extraction.page import WARM_UP_PAGE, Extracted, extract_page
 
 logger = logging.getLogger(__name__)
 # Real pages take 10-35 ms, the largest about a second; a page still running after this is
@@ -30,15 +32,30 @@ EXTRACTION_DEADLINE_S = 30.0
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _ORPHAN_CHECK_S = 1.0
 _START_TIMEOUT_S = 60.0
+# Linux's default pipe capacity; a write up to this size returns at once.
+_PIPE_BUFFER_BYTES = 64 * 1024
 _READY = "ready"
 _STOPPED = "extraction stopped: the crawl is shutting down"
-_WARM_UP_PAGE = (
-    "<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1><p>"
-    + "Loading the language model and the parsers before the first real page. " * 4
-    + "</p></article></body></html>"
-)
+
+_WORKER_NAME = "mediawatch-extract"
 
 ExtractFunction = Callable[[str, str, tuple[str, ...]], Extracted | None]
+
+
+def _preparation_data(name: str, _original: Any = spawn.get_preparation_data) -> Any:
+    """What a new process is told to set up, minus the re-import of the program's __main__
+    for extraction workers: they need only crawler.extraction, which the forkserver holds,
+    and `mediawatch`'s __main__ would import the whole program (a second of CPU and tens
+    of MB) in every worker."""
+    data = _original(name)
+    if name == _WORKER_NAME:
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+# multiprocessing's forkserver asks spawn.get_preparation_data(name) for each new process.
+spawn.get_preparation_data = _preparation_data
 
 
 class ExtractionFailed(Exception):
@@ -159,7 +176,11 @@ class Extractor:
     async def _ask(self, worker: "_Worker", args: tuple[Any, ...]) -> tuple[bool, Any]:
         url = args[1]
         try:
-            worker.conn.send(args)
+            payload = ForkingPickler.dumps(args)  # what Connection.send writes; recv() reads it
+            if len(payload) <= _PIPE_BUFFER_BYTES:
+                worker.conn.send_bytes(payload)  # fits the pipe: never waits for the worker
+            else:  # a large page waits for the worker to read it: not on the event loop
+                await asyncio.to_thread(worker.conn.send_bytes, payload)
             await worker.answer(self.deadline_s)
             reply: tuple[bool, Any] = worker.conn.recv()
         except TimeoutError:
@@ -202,17 +223,18 @@ class _Worker:
 
     def __init__(self, extract: ExtractFunction) -> None:
         # forkserver: workers do not inherit the crawler's sockets, threads or reactor; the
-        # forkserver imports trafilatura once, so a replacement worker starts in milliseconds.
+        # forkserver imports trafilatura and loads the models once (crawler.extraction.warm),
+        # so a worker starts in milliseconds and shares them.
         self.pid: int | None = None
         self.killed = False
         self._waiting: asyncio.Future[None] | None = None  # set first: kill() reads it
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.extraction.page"])
+        context.set_forkserver_preload(["crawler.extraction.warm"])
         self.conn, child = context.Pipe()
         self.process = context.Process(
             target=_serve,
             args=(child, extract, os.getpid(), _library_levels()),
-            name="mediawatch-extract",
+            name=_WORKER_NAME,
             daemon=True,
         )
         self.process.start()
@@ -274,7 +296,7 @@ def _serve(conn: Connection, extract: ExtractFunction, owner: int, levels: dict[
     for name, level in levels.items():  # as quiet (or, with -v, as loud) as the crawler
         logging.getLogger(name).setLevel(level)
     with contextlib.suppress(Exception):
-        extract_page(_WARM_UP_PAGE, "http://127.0.0.1/warm-up")
+        extract_page(WARM_UP_PAGE, "http://127.0.0.1/warm-up")
     conn.send(_READY)
     while True:
         try:

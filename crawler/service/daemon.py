@@ -14,13 +14,16 @@ import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from scrapy.crawler import AsyncCrawlerRunner
 
 from alerts.delivery import deliver_pending
 from alerts.digest import DigestResult, send_digests
+from alerts.edits import EditAlerts
 from alerts.outbox import AlertQueue
+from alerts.spike_watch import check_spikes
 from crawler.config import Config
 from crawler.runtime.context import CrawlContext
 from crawler.service.health import HEARTBEAT_KEY, OutletWatch
@@ -33,8 +36,12 @@ from storage.state import set_state
 logger = logging.getLogger(__name__)
 ALERT_EVERY = timedelta(seconds=5)
 DIGEST_EVERY = timedelta(seconds=60)
+SPIKE_EVERY = timedelta(minutes=15)  # and after each crawl
 HEARTBEAT_EVERY = timedelta(seconds=15)
 FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
+# A job that starts later than this after its due time is logged: the daemon has more to do
+# than one process can (a busy event loop, too many outlets on short intervals).
+LATE_START = timedelta(seconds=1)
 
 
 class Daemon:
@@ -46,6 +53,7 @@ class Daemon:
         self.context = context
         self.queue = AlertQueue(config.subscriptions)
         self.context.on_stored.append(self.queue.enqueue_for_article)
+        self.context.on_edited.append(EditAlerts(self.queue, config.subscriptions).enqueue_for_edit)
         self.outlets = config.active_outlets()
         self.watch = OutletWatch(config, self.context.db)
         self.stopping = asyncio.Event()
@@ -53,6 +61,8 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self.jobs: set[asyncio.Task[Any]] = set()
         self.queue_out: CrawlQueue | None = CrawlQueue(config) if config.queue.url else None
+        self.jobs_started = 0
+        self.latest_start = timedelta(0)  # the largest delay between a job's due time and start
 
     def now(self) -> datetime:
         return self.context.clock()
@@ -102,8 +112,10 @@ class Daemon:
         housekeeping = [
             (self._alerts, ALERT_EVERY, timedelta(minutes=1)),
             (self._digests, DIGEST_EVERY, timedelta(minutes=5)),
+            (self._spikes, SPIKE_EVERY, timedelta(minutes=15)),
             (self._heartbeat, HEARTBEAT_EVERY, timedelta(minutes=1)),
         ]
+        scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
         for job, every, grace in housekeeping:
             scheduler.add_job(
                 job,
@@ -113,6 +125,19 @@ class Daemon:
                 misfire_grace_time=int(grace.total_seconds()),
             )
         return scheduler
+
+    def _on_job_submitted(self, event: JobSubmissionEvent) -> None:
+        """Measure how late each job starts after its due time; warn past LATE_START."""
+        late = datetime.now(UTC) - max(event.scheduled_run_times)
+        self.jobs_started += 1
+        self.latest_start = max(self.latest_start, late)
+        if late > LATE_START:
+            logger.warning(
+                "job %s started %.1fs after its due time: the daemon has more work than it can "
+                "start on time (fewer outlets, longer intervals, or workers: see [queue])",
+                event.job_id,
+                late.total_seconds(),
+            )
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self.stopping.is_set():
@@ -156,6 +181,8 @@ class Daemon:
             await asyncio.to_thread(self.watch.check, outlet, self.now())
         except Exception:
             logger.exception("%s: health check failed", outlet.id)
+        if result.new_articles:
+            await self._spikes()
 
     async def _alerts(self) -> None:
         self._track()
@@ -178,6 +205,17 @@ class Daemon:
                     )
         except Exception:
             logger.exception("digest delivery failed; will try again")
+
+    async def _spikes(self) -> None:
+        """Judge today's stories per topic; record spikes and queue their alerts (once)."""
+        self._track()
+        topics = [t.id for t in self.config.topics]
+        try:
+            await asyncio.to_thread(
+                check_spikes, self.config.subscriptions, topics, self.context.db, self.now()
+            )
+        except Exception:
+            logger.exception("spike detection failed; will try again")
 
     async def _heartbeat(self) -> None:
         self._track()
@@ -211,6 +249,11 @@ class Daemon:
             await asyncio.wait(set(self.jobs), timeout=grace)
         await self._alerts()
         self.scheduler.shutdown(wait=False)
+        logger.info(
+            "scheduler: %d jobs started, the latest %.2fs after its due time",
+            self.jobs_started,
+            self.latest_start.total_seconds(),
+        )
 
 
 def run_daemon(config: Config) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 from redis import Redis, RedisError
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
+from rq.worker import BaseWorker
 
 from crawler.config import Config, load_config
 from crawler.config.errors import ConfigError, MediawatchError
@@ -138,12 +139,33 @@ def run_worker(config: Config, burst: bool = False) -> None:
 
 
 def describe_queue(config: Config) -> dict[str, Any]:
-    """For `mediawatch status`: jobs waiting and workers alive."""
+    """For `mediawatch status`: jobs waiting, and each worker alive with what it is doing."""
     redis = connect(config)
     queue = Queue(config.queue.name, connection=redis)
+    workers = sorted(Worker.all(queue=queue), key=lambda w: w.name)
     return {
         "url": redacted_url(config.queue.url),
         "name": config.queue.name,
         "queued": queue.count,
-        "workers": len(Worker.all(queue=queue)),
+        "workers": len(workers),
+        "worker_details": [_describe_worker(w) for w in workers],
+    }
+
+
+def _describe_worker(worker: BaseWorker) -> dict[str, Any]:
+    """One worker as `status` shows it: where it runs, when it was last heard from, its job."""
+    seen = worker.last_heartbeat
+    if seen is not None and seen.tzinfo is None:
+        seen = seen.replace(tzinfo=UTC)  # RQ keeps UTC without saying so
+    job = worker.get_current_job_id()
+    return {
+        "name": worker.name,
+        "host": worker.hostname,
+        "pid": worker.pid,
+        "state": str(worker.get_state()),
+        "last_seen": seen.isoformat() if seen else None,
+        # job ids are "crawl-<outlet id>": the outlet it is crawling
+        "current_job": job.removeprefix("crawl-") if job else None,
+        "jobs_done": worker.successful_job_count,
+        "jobs_failed": worker.failed_job_count,
     }

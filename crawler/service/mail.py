@@ -3,10 +3,12 @@
 import re
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from alerts.delivery import DeliveryReport, deliver_pending
 from alerts.digest import preview_digests, send_digests
 from alerts.rules import RuleSet
+from crawler.archive.clock import UTC_ZONE, display_zone, local_minute
 from crawler.archive.shapes import iso
 from crawler.archive.since import parse_since
 from crawler.config import Config
@@ -21,8 +23,10 @@ def list_alert_rows(config: Config, status: str | None, limit: int) -> list[dict
         return [
             {
                 "id": a.id,
+                "kind": a.kind,
                 "status": a.status,
                 "subscription": a.subscription,
+                "channel": a.channel,
                 "article_id": a.article_id,
                 "title": a.title,
                 "url": a.url,
@@ -54,20 +58,17 @@ def readable_error(error: str | None) -> str | None:
     return " ".join(error.split())
 
 
-def alert_when(row: dict[str, Any], now: datetime) -> str:
-    """The time that matters for an alert's status: sent, failed, or its next try."""
+def alert_when(row: dict[str, Any], now: datetime, zone: ZoneInfo = UTC_ZONE) -> str:
+    """The time that matters for an alert's status: sent, failed, or its next try, in `zone`
+    (the column heading names it)."""
     if row["status"] == AlertStatus.SENT and row["sent_at"]:
-        return f"sent {_minute(row['sent_at'])}"
+        return f"sent {local_minute(row['sent_at'], zone)}"
     if row["status"] == AlertStatus.FAILED and row["failed_at"]:
-        return f"failed {_minute(row['failed_at'])}"
+        return f"failed {local_minute(row['failed_at'], zone)}"
     due = row["next_attempt_at"]
     if not due or datetime.fromisoformat(due) <= now:
         return "due now"
-    return f"next try {_minute(due)}"
-
-
-def _minute(stamp: str) -> str:
-    return stamp[:16].replace("T", " ")
+    return f"next try {local_minute(due, zone)}"
 
 
 def retry_alerts(
@@ -92,7 +93,7 @@ def digests_now(
 ) -> list[str]:
     """`mediawatch digest`: preview or send every subscription's digest."""
     now = now or datetime.now(UTC)
-    since = parse_since(since_text, now)
+    since = parse_since(since_text, now, zone=display_zone(config))
     # A preview only reads; sending records the digest, so it may start the database.
     with open_database(config.database.url, create=send) as db:
         rules = RuleSet(config.topics)

@@ -7,8 +7,15 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import Config
-from crawler.runtime.context import CrawlContext
-from crawler.service.runner import OutletResult, Progress, crawl_outlets, run_in_reactor
+from crawler.runtime.context import BackfillRun, CrawlContext
+from crawler.service.runner import (
+    BackfillProgress,
+    OutletResult,
+    Progress,
+    StopOnSignal,
+    crawl_outlets,
+    run_in_reactor,
+)
 from spiders.outlets import Outlet
 
 logger = logging.getLogger(__name__)
@@ -20,6 +27,8 @@ class CycleSummary:
 
     outlets: list[OutletResult]
     alerts_queued: int
+    # SIGINT or SIGTERM stopped the crawls before they finished (`crawl` only).
+    stopped_by: str | None = None
 
     @property
     def new_articles(self) -> int:
@@ -33,16 +42,33 @@ class CycleSummary:
         }
 
 
-def crawl_once(config: Config, outlets: list[Outlet], progress: bool = False) -> CycleSummary:
-    """Crawl these outlets once in a fresh reactor (so: once per process)."""
+def crawl_once(
+    config: Config,
+    outlets: list[Outlet],
+    progress: bool = False,
+    backfill: BackfillRun | None = None,
+    stop_on_signals: bool = False,
+) -> CycleSummary:
+    """Crawl these outlets once in a fresh reactor (so: once per process).
+
+    A `backfill` reaches back to its date; its articles are stored (digests and trends see
+    them) but queue no alerts unless it says so. `stop_on_signals`: SIGINT/SIGTERM end the
+    crawls cleanly, and the summary says so.
+    """
     with CrawlContext.create(config, extra=outlets) as context:
+        from alerts.edits import EditAlerts
         from alerts.outbox import AlertQueue
 
+        context.backfill = backfill
         queue = AlertQueue(config.subscriptions)
-        context.on_stored.append(queue.enqueue_for_article)
-        results = run_in_reactor(
-            lambda: crawl_outlets(context, outlets, Progress() if progress else None)
-        )
+        if backfill is None or backfill.alert:
+            context.on_stored.append(queue.enqueue_for_article)
+        context.on_edited.append(EditAlerts(queue, config.subscriptions).enqueue_for_edit)
+        shown: Progress | None = None
+        if progress:
+            shown = BackfillProgress(backfill.since.date().isoformat()) if backfill else Progress()
+        stop = StopOnSignal() if stop_on_signals else None
+        results = run_in_reactor(lambda: crawl_outlets(context, outlets, shown, stop))
         from alerts.delivery import deliver_pending
 
         try:
@@ -51,4 +77,5 @@ def crawl_once(config: Config, outlets: list[Outlet], progress: bool = False) ->
             # The crawl's summary (database errors counted) matters more; queued alerts wait
             # in the database for the next delivery round.
             logger.error("alerts not delivered now, the database is unavailable: %s", exc)
-        return CycleSummary(outlets=results, alerts_queued=queue.queued)
+        stopped = stop.signal.name if stop and stop.signal else None
+        return CycleSummary(outlets=results, alerts_queued=queue.queued, stopped_by=stopped)

@@ -6,7 +6,10 @@ whole life: `run_in_reactor` for the one-shot commands, the daemon keeps it runn
 
 import asyncio
 import logging
+import os
+import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,9 +19,10 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 
 from crawler.middlewares import guard_connections
-from crawler.runtime.context import CrawlContext, attach_context
+from crawler.runtime.context import CrawlContext, attach_context, outlet_spider
 from crawler.settings import TWISTED_REACTOR, crawl_settings, discovery_limits, module_settings
 from spiders.addresses import NetworkPolicy
+from spiders.backfill import Backfill
 from spiders.outlet import OutletSpider
 from spiders.outlets import Outlet
 
@@ -92,6 +96,93 @@ class Progress:
             self.stream.flush()
 
 
+class BackfillProgress(Progress):
+    """A backfill's progress: a bar over the child sitemaps and listing pages planned so far
+    on a terminal; otherwise a plain line now and then (every PLAIN_EVERY seconds at most)."""
+
+    WIDTH = 24
+    PLAIN_EVERY = 10.0
+
+    def __init__(self, since: str, stream: TextIO = sys.stderr) -> None:
+        super().__init__(stream)
+        self.since = since
+        self.last_line = ""
+        self.last_at = -self.PLAIN_EVERY
+
+    def line(self, crawlers: list[tuple[Outlet, Crawler]]) -> tuple[str, int, int]:
+        done = total = pages = new = errors = 0
+        for outlet, crawler in crawlers:
+            backfill = _backfill_of(crawler)
+            if backfill is not None:
+                done, total = done + backfill.parts_done, total + backfill.parts_total
+            r = _result(outlet, crawler)
+            pages, new, errors = pages + r.pages_fetched, new + r.new_articles, errors + r.errors
+        return (
+            f"{done}/{total} sitemaps and listing pages · {pages} pages · {new} new articles · "
+            f"{errors} errors",
+            done,
+            total,
+        )
+
+    def show(self, crawlers: list[tuple[Outlet, Crawler]]) -> None:
+        text, done, total = self.line(crawlers)
+        if self.enabled:
+            filled = self.WIDTH * done // total if total else 0
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            self.stream.write(f"\r\033[Kbackfill since {self.since} [{bar}] {text}")
+            self.stream.flush()
+            return
+        now = time.monotonic()
+        outlets_done = all(not c.crawling for _, c in crawlers)
+        if text != self.last_line and (now - self.last_at >= self.PLAIN_EVERY or outlets_done):
+            self.stream.write(f"backfill since {self.since}: {text}\n")
+            self.stream.flush()
+            self.last_line, self.last_at = text, now
+
+    def finish(self) -> None:
+        super().finish()
+
+
+def _backfill_of(crawler: Crawler) -> Backfill | None:
+    try:
+        return outlet_spider(crawler.spider).backfill
+    except RuntimeError:  # not started yet
+        return None
+
+
+class StopOnSignal:
+    """SIGINT or SIGTERM stops the crawls cleanly (what they finished is recorded, so a
+    backfill continues where it stopped); a second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+        self.crawlers: list[Crawler] = []
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def uninstall(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.signal is not None:
+            logger.warning("%s again: stopping at once", sig.name)
+            # Not SystemExit: the reactor would not stop, and the interpreter would wait forever
+            # for Twisted's thread pool at exit. What finished is committed already.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + sig)
+        self.signal = sig
+        logger.warning("%s: stopping the crawls (a second one stops at once)", sig.name)
+        for crawler in self.crawlers:
+            if crawler.crawling:
+                asyncio.ensure_future(crawler.stop_async())
+
+
 def _guard(context: CrawlContext, outlets: list[Outlet]) -> None:
     """Give the reactor's resolver the network policy of this process's crawls: the sources
     of every outlet in use (and of those crawled, which a one-shot crawl may add)."""
@@ -111,20 +202,27 @@ def _start(
     """Start one outlet's crawl on `runner`: its own Crawler, its own Scrapy settings."""
     crawler = Crawler(OutletSpider, crawl_settings(context.config, outlet))
     attach_context(crawler, context)
+    # The progress of earlier backfills is read when the spider opens (crawler.extensions).
+    backfill = Backfill(since=context.backfill.since) if context.backfill else None
     task = runner.crawl(
         crawler,
         outlet=outlet,
         max_age_days=context.config.crawl.max_age_days,
         now=now,
         limits=discovery_limits(context.config),
+        backfill=backfill,
     )
     return crawler, task
 
 
 async def crawl_outlets(
-    context: CrawlContext, outlets: list[Outlet], progress: Progress | None = None
+    context: CrawlContext,
+    outlets: list[Outlet],
+    progress: Progress | None = None,
+    stop: StopOnSignal | None = None,
 ) -> list[OutletResult]:
-    """Crawl each outlet once, all at the same time, and say what each one gave."""
+    """Crawl each outlet once, all at the same time, and say what each one gave; `stop`
+    lets SIGINT/SIGTERM end the crawls early (and says whether one did)."""
     runner = AsyncCrawlerRunner()
     crawlers: list[tuple[Outlet, Crawler]] = []
     now = context.clock()
@@ -132,11 +230,18 @@ async def crawl_outlets(
     for outlet in outlets:
         crawler, _ = _start(runner, context, outlet, now)
         crawlers.append((outlet, crawler))
-    joined = asyncio.ensure_future(runner.join())
-    while not joined.done():
-        if progress:
-            progress.show(crawlers)
-        await asyncio.wait([joined], timeout=0.5)
+    if stop is not None:
+        stop.crawlers = [c for _, c in crawlers]
+        stop.install()
+    try:
+        joined = asyncio.ensure_future(runner.join())
+        while not joined.done():
+            if progress:
+                progress.show(crawlers)
+            await asyncio.wait([joined], timeout=0.5)
+    finally:
+        if stop is not None:
+            stop.uninstall()
     if progress:
         progress.show(crawlers)
         progress.finish()

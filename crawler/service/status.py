@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from crawler.archive.rulestate import DRIFT_MESSAGE, rules_changed, rules_fingerprint
 from crawler.config import Config
 from crawler.config.model import redacted_url
 from crawler.service.health import HEARTBEAT_KEY, Health, health
@@ -24,6 +25,8 @@ class StatusReport:
     alerts: dict[str, int]
     heartbeat: str | None
     queue: dict[str, Any] | None = None
+    # the stored articles were scored with other topics than the configured ones
+    rules_changed: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,7 @@ class StatusReport:
             "pending_alerts": self.alerts.get(AlertStatus.PENDING, 0),
             "daemon_heartbeat": self.heartbeat,
             "queue": self.queue,
+            "rules_changed": self.rules_changed,
         }
 
     def as_text(self) -> str:
@@ -68,17 +72,31 @@ class StatusReport:
             f"{a.get('failed', 0)} failed"
         )
         lines.append(f"daemon heartbeat: {self.heartbeat or 'never (mediawatch run has not run)'}")
+        if self.rules_changed:
+            lines.append(f"topics changed: {DRIFT_MESSAGE}")
         if self.queue is not None:
-            q = self.queue
-            lines.append(
-                f"queue {q['url']}: "
-                + (
-                    q["error"]
-                    if "error" in q
-                    else f"{q['queued']} jobs waiting, {q['workers']} workers"
-                )
-            )
+            lines.extend(_queue_lines(self.queue))
         return "\n".join(lines)
+
+
+def _queue_lines(q: dict[str, Any]) -> list[str]:
+    """The Redis queue: its length, then one line per worker (host, pid, last seen, job)."""
+    if "error" in q:
+        return [f"queue {q['url']}: {q['error']}"]
+    jobs, workers = q["queued"], q["workers"]
+    lines = [
+        f"queue {q['url']}: {jobs} job{'' if jobs == 1 else 's'} waiting, "
+        f"{workers} worker{'' if workers == 1 else 's'}"
+    ]
+    for w in q.get("worker_details", []):
+        seen = (w["last_seen"] or "never")[:19].replace("T", " ")
+        job = f"crawling {w['current_job']}" if w["current_job"] else "idle"
+        lines.append(
+            f"  worker {w['host']} pid {w['pid']}: {job}, last seen {seen} UTC, "
+            f"{w['jobs_done']} job{'' if w['jobs_done'] == 1 else 's'} done, "
+            f"{w['jobs_failed']} failed"
+        )
+    return lines
 
 
 def status_report(config: Config, now: datetime, db: Database) -> StatusReport:
@@ -89,9 +107,12 @@ def status_report(config: Config, now: datetime, db: Database) -> StatusReport:
         statuses = outlet_statuses(session, ids)
         alerts = alert_counts(session)
         heartbeat = get_state(session, HEARTBEAT_KEY)
+        changed = rules_changed(session, rules_fingerprint(config.topics))
     after = config.alerts.unhealthy_after_runs
     queue = queue_status(config) if config.queue.url else None
-    return StatusReport([(s, health(s, after)) for s in statuses], alerts, heartbeat, queue)
+    return StatusReport(
+        [(s, health(s, after)) for s in statuses], alerts, heartbeat, queue, changed
+    )
 
 
 def queue_status(config: Config) -> dict[str, Any]:

@@ -8,33 +8,43 @@ forbids scripts outright, so even a missed escape could not run one.
 import base64
 import binascii
 import hmac
+import ipaddress
 import logging
+import time
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.render import highlight, safe_link
-from crawler.archive.filters import article_filter, article_id, whole_number
+from crawler.archive.filters import article_filter, article_id, stored_values, whole_number
 from crawler.archive.reader import Archive
 from crawler.archive.shapes import results_csv
 from crawler.config import Config
 from crawler.config.errors import MediawatchError, NotFoundError, QueryError, UsageError
+from crawler.config.model import WEB_TOKEN_ENV
 from crawler.service.status import status_report
+from crawler.web import present
+from crawler.web.edits import edit_view
+from crawler.web.feedback import Feedback
+from crawler.web.feeds import Feeds, search_feed_url
+from crawler.web.trends import TRENDS_OPENAPI, TrendPages
 from storage.queries import ArticleFilter
 from storage.search import MARK_END, MARK_START
 
@@ -151,8 +161,17 @@ class WebUI:
             env=Environment(loader=PackageLoader("crawler.web", "templates"), autoescape=True)
         )
         self.templates.env.globals.update(safe_link=safe_link, marked_html=marked_html)
+        zone = ZoneInfo(config.web.timezone)
+        self.templates.env.filters.update(
+            when=lambda value, empty="": present.time_element(value, zone, empty),
+            date_source=present.date_source,
+            language_name=present.language_name,
+            lang_attrs=present.lang_attributes,
+        )
+        self._languages: tuple[float, list[str]] = (0.0, [])
         self.topic_names = {t.id: t.name for t in config.topics}
         self.outlets = {o.id: o.name for o in config.active_outlets()}
+        self.feedback = Feedback(config, archive)
 
     def routes(self) -> list[Route | Mount]:
         static = StaticFiles(directory=str(resources.files("crawler.web").joinpath("static")))
@@ -163,6 +182,8 @@ class WebUI:
             Route("/api/articles", self.api_articles),
             Route("/api/articles/{article_id}", self.api_article),
             Route("/export.csv", self.export_csv),
+            *TrendPages(self.config, self.archive, self.templates).routes(),
+            *self.feedback.routes(),
             Route("/healthz", lambda request: JSONResponse({"status": "ok"})),
             Route("/openapi.json", lambda request: JSONResponse(OPENAPI)),
             Mount("/static", static, name="static"),
@@ -170,10 +191,13 @@ class WebUI:
 
     def index(self, request: Request) -> Response:
         now = datetime.now(UTC)
-        error, results, f = None, [], None
+        error, results, f, total = None, [], None, 0
         try:
             f = _filter_from(request, now)
             results = self.archive.search(f, now, marked=True)
+            # A short page (with results, or the first) is the last: its total needs no count.
+            short = len(results) < f.limit and (bool(results) or not f.offset)
+            total = f.offset + len(results) if short else self.archive.count(f)
         except (QueryError, UsageError) as exc:
             error = str(exc)
         for r in results:
@@ -182,7 +206,8 @@ class WebUI:
                 if "snippet_marked" in r
                 else highlight(r["snippet"], self.archive.rules.highlight_patterns(r["topics"]))
             )
-        page = (f.offset // f.limit + 1) if f else 1
+        page, size = (f.offset // f.limit + 1, f.limit) if f else (1, PAGE_SIZE)
+        last_page = max(-(-total // size), 1)
         return self.templates.TemplateResponse(
             request,
             "search.html",
@@ -192,40 +217,102 @@ class WebUI:
                 "q": request.query_params,
                 "topic_names": self.topic_names,
                 "outlets": self.outlets,
+                "languages": self.languages(request.query_params.get("language")),
+                "total": total,
+                "first": (page - 1) * size + 1,
                 "page": page,
-                "has_next": len(results) == PAGE_SIZE,
-                "next_url": "?" + _params(request, page=page + 1),
+                "pages": [
+                    (n, "?" + _params(request, page=n) if n else None)
+                    for n in present.page_numbers(page, last_page)
+                ],
+                "next_url": "?" + _params(request, page=page + 1) if page < last_page else None,
                 "prev_url": "?" + _params(request, page=page - 1) if page > 1 else None,
                 "json_url": "/api/articles?" + _params(request),
-                "csv_url": "/export.csv?" + _params(request, limit=500),
+                # The export is the search's first 500, whatever page is being read.
+                "csv_url": "/export.csv?" + _params(request, limit=500, page=1),
+                "feed_url": search_feed_url(request.query_params),
             },
             status_code=400 if error else 200,
         )
+
+    def languages(self, chosen: str | None) -> list[str]:
+        """The stored articles' languages for the filter (read at most once a minute), and
+        the one asked for, so that a page keeps it selected."""
+        read_at, languages = self._languages
+        if time.monotonic() - read_at > 60:
+            languages = sorted(stored_values(self.archive.db)[1])
+            self._languages = (time.monotonic(), languages)
+        return sorted(set(languages) | ({chosen} if chosen else set()))
+
+    def error_page(
+        self, request: Request, status: int, message: str, headers: Any = None
+    ) -> Response:
+        """An error as a page of the site (base template, a way back to search)."""
+        return self.templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "message": message},
+            status_code=status,
+            headers=headers,
+        )
+
+    def http_error(self, request: Request, exc: Exception) -> Response:
+        """Starlette's own errors (an unknown path, a wrong method) as styled pages."""
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return self.error_page(request, 404, f"There is no page at {request.url.path}.")
+        return self.error_page(request, exc.status_code, str(exc.detail), exc.headers)
 
     def article(self, request: Request) -> Response:
         try:
             data = self.archive.show(article_id(request.path_params["article_id"]))
         except UsageError as exc:
-            return HTMLResponse(f"<h1>{escape(str(exc))}</h1>", status_code=400)
+            return self.error_page(request, 400, str(exc))
         except NotFoundError:
-            return HTMLResponse("<h1>No such article</h1>", status_code=404)
+            number = request.path_params["article_id"]
+            return self.error_page(request, 404, f"No article has the id {number}.")
         topics = [m["topic"] for m in data["matches"]]
         body = highlight(data["text"], self.archive.rules.highlight_patterns(topics))
-        return self.templates.TemplateResponse(
+        extras, cookie = self.feedback.page_context(request, data)
+        edits = edit_view(self.archive, data["id"], request.query_params.get("version"))
+        response = self.templates.TemplateResponse(
             request,
             "article.html",
-            {"a": data, "body": body, "topic_names": self.topic_names, "outlets": self.outlets},
+            {
+                "a": data,
+                "edits": edits,
+                "body": body,
+                "topic_names": self.topic_names,
+                "outlets": self.outlets,
+                **extras,
+            },
         )
+        self.feedback.set_cookie(response, cookie)
+        return response
 
     def outlets_page(self, request: Request) -> Response:
-        report = status_report(self.config, datetime.now(UTC), self.archive.db)
+        now = datetime.now(UTC)
+        report = status_report(self.config, now, self.archive.db)
+        daemon = present.daemon_state(report.heartbeat, now)
         return self.templates.TemplateResponse(
-            request, "outlets.html", {"report": report.as_json(), "outlets": self.outlets}
+            request,
+            "outlets.html",
+            {
+                "report": report.as_json(),
+                "outlets": self.outlets,
+                "daemon": daemon,
+                "daemon_age": present.age(daemon.last_beat, now),
+            },
         )
 
     def api_articles(self, request: Request) -> Response:
         try:
-            return JSONResponse(self.archive.search(_filter_from(request, datetime.now(UTC))))
+            f = _filter_from(request, datetime.now(UTC))
+            results = self.archive.search(f)
+            # The total in a header, so the body stays the contract's array.
+            short = len(results) < f.limit and (results or not f.offset)
+            total = f.offset + len(results) if short else self.archive.count(f)
+            return JSONResponse(results, headers={"X-Total-Count": str(total)})
         except MediawatchError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
@@ -260,15 +347,16 @@ def create_app(config: Config, archive: Archive, host: str | None = None) -> Sta
     """The Starlette app: pages, API, security headers, the Host check, optional token.
 
     `host` is the address `mediawatch web --host` listens on, trusted like [web] host."""
+    ui = WebUI(config, archive)
     return Starlette(
-        routes=WebUI(config, archive).routes(),
+        routes=ui.routes() + Feeds(config, archive).routes(),
         middleware=[
             Middleware(SecurityHeaders),
             # Refuses DNS rebinding: a hostile page's own name in Host gets a 400.
             Middleware(TrustedHostMiddleware, allowed_hosts=config.web.trusted_hosts(host)),
             Middleware(TokenAuth, token=config.web.token),
         ],
-        exception_handlers={Exception: server_error},
+        exception_handlers={Exception: server_error, HTTPException: ui.http_error},
     )
 
 
@@ -311,6 +399,13 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "200": {
                         "description": "articles",
+                        "headers": {
+                            "X-Total-Count": {
+                                "description": "how many articles match in all (limit and "
+                                "offset aside)",
+                                "schema": {"type": "integer"},
+                            }
+                        },
                         "content": {
                             "application/json": {"schema": {"type": "array", "items": _ARTICLE}}
                         },
@@ -331,9 +426,54 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        "/feeds/topics/{id}.atom": {
+            "get": {
+                "summary": "Atom 1.0 feed of a topic: its newest 50 stories, newest first",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "the feed", "content": {"application/atom+xml": {}}},
+                    "404": {"description": "no such topic"},
+                },
+            }
+        },
+        "/feeds/search.atom": {
+            "get": {
+                "summary": "Atom 1.0 feed of a search: its newest 50 stories, newest first",
+                "parameters": [p for p in _FILTERS if p["name"] not in ("page", "limit")],
+                "responses": {
+                    "200": {"description": "the feed", "content": {"application/atom+xml": {}}},
+                    "400": {"description": "malformed query or filter"},
+                },
+            }
+        },
+        "/api/trends": {"get": TRENDS_OPENAPI},
         "/healthz": {"get": {"summary": "liveness", "responses": {"200": {"description": "ok"}}}},
     },
 }
+
+
+def token_warning(config: Config, host: str, port: int) -> str | None:
+    """The warning for a web UI served beyond this machine with no token, or None."""
+    if config.web.token or _loopback(host):
+        return None
+    return (
+        f"warning: serving on {host}:{port} with no token: anyone who can reach this port can "
+        f'read the whole archive. Set a token with `[web] token = "..."` in the configuration '
+        f"or ${WEB_TOKEN_ENV} in the environment (e.g. {WEB_TOKEN_ENV}=$(openssl rand -hex 16)), "
+        "or listen on 127.0.0.1 behind a proxy that asks for a login"
+    )
+
+
+def _loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to any address
 
 
 def serve(config: Config, host: str, port: int) -> None:
