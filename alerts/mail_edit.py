@@ -3,7 +3,8 @@
 `Subject: [mediawatch] Edited: <title>`, `X-Mediawatch-Article-URL` and
 `X-Mediawatch-Version: <n>` (the contract's shape); the body gives the old and new headline
 when it changed and the changed passages of the text, word by word (alerts.wordiff), every
-piece of page text escaped in the HTML part by the templates' autoescape.
+piece of page text escaped in the HTML part by the templates' autoescape; the time the new
+version was seen is shown in the subscription's `timezone`, as every email's times are.
 """
 
 from email.message import EmailMessage
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from alerts.compose import email_article
 from alerts.mailcontext import RenderContext
-from alerts.render import build_message, header_text, safe_link
+from alerts.render import build_message, header_text, safe_link, subscription_zone, url_header
 from alerts.wordiff import passages, word_diff
 from storage.models import AlertRow, ArticleRow, ArticleVersionRow
 
@@ -46,6 +47,7 @@ def render_edit_alert(
         "old_title": old.title if old.title.split() != new.title.split() else None,
         "title": new.title or article.url,
         "seen_at": new.seen_at,
+        "zone": subscription_zone(ctx.config.subscriptions, alert.subscription),
         "passages": passages(word_diff(old.text, new.text)),
         "to": to,
     }
@@ -59,6 +61,6 @@ def render_edit_alert(
         f"{article.id}:{alert.version}",
         ctx.now,
     )
-    msg["X-Mediawatch-Article-URL"] = header_text(article.url, 2000)
+    msg["X-Mediawatch-Article-URL"] = url_header(article.url)
     msg["X-Mediawatch-Version"] = str(alert.version)
     return msg

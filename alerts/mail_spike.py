@@ -3,7 +3,7 @@
 `Subject: [mediawatch] Spike: <topic name>: <N> stories` and `X-Mediawatch-Spike: <topic id>
 <day>` (the contract's shape); the body names the topic, the day's count, the baseline and the
 rule, and links the day's best stories (titles escaped by the templates' autoescape, links
-only for http(s) URLs).
+only for http(s) URLs), their publication times in the subscription's `timezone`.
 """
 
 from datetime import date
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alerts.compose import email_article
 from alerts.mailcontext import RenderContext
-from alerts.render import build_message, header_text, safe_link
+from alerts.render import build_message, header_text, safe_link, subscription_zone
 from alerts.spikes import BASELINE_DAYS, local_day_bounds, poisson_tail
 from storage.models import AlertRow, SpikeRow
 from storage.trends import top_stories
@@ -42,6 +42,8 @@ def render_spike_alert(
         "stories": stories,
         "days": BASELINE_DAYS,
         "probability": poisson_tail(spike.stories, spike.baseline),
+        # The subscription's zone, which is also the zone its days are counted in.
+        "zone": subscription_zone(ctx.config.subscriptions, alert.subscription, spike.zone),
         "to": to,
     }
     subject = f"[mediawatch] Spike: {header_text(name)}: {spike.stories} stories"

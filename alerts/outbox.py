@@ -3,6 +3,7 @@
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from alerts.decision import matches_subscription
@@ -43,4 +44,12 @@ class AlertQueue:
             if matches_subscription(s, topics, article.score) and not (unless and unless(s))
             for r in recipients_of(s)
         ]
-        self.queued += queue_alerts(session, article, recipients, now)
+        queued = queue_alerts(session, article, recipients, now)
+        self.queued += queued
+        if queued:
+            # Uncounted if the transaction is rolled back: ArticleWriter then writes a failed
+            # batch's articles again one by one, and each would be counted twice.
+            event.listen(session, "after_rollback", lambda _: self._uncount(queued), once=True)
+
+    def _uncount(self, queued: int) -> None:
+        self.queued -= queued

@@ -7,22 +7,85 @@ other control character) before it reaches a header. Rendering is separate from 
 import email.policy
 import hashlib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import regex
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-# Long header lines are allowed (RFC 5322 permits 998 characters): folding a URL header
-# would add white space that some readers keep.
-_POLICY = email.policy.default.clone(max_line_length=998)
+from alerts.settings import Subscriber
+
+T = TypeVar("T", str, bytes)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 MAX_HEADER_TEXT = 200
+MAX_LINE = 998  # RFC 5322 2.1.1: no line of a message longer, CRLF not counted
+FOLD_AT = 78  # RFC 5322's recommended width, where a header that must be folded is
+
+
+class _MailPolicy(EmailPolicy):
+    """Header lines that always fit SMTP's 998 characters, whatever the web gave us.
+
+    A header whose whole line fits in 998 printable ASCII characters is written as it is, one
+    line: a long URL in `X-Mediawatch-Article-URL` stays one unbroken, greppable line (white
+    space added by folding would be kept by some readers). One unbroken token longer than
+    that (a 3,000-character URL) cannot be folded at white space, so it is written as RFC 2047
+    encoded-words of at most 75 characters on lines of 78, which every mail reader and email
+    parser joins back into the exact value. Anything else (a title with words) is folded by
+    Python's email package at 998, as before: folded narrower, it can gain a space where a
+    line break meets an encoded word. Bodies are unaffected: max_line_length stays 998, so
+    a longer body line makes its part quoted-printable.
+
+    Python's email package decodes RFC 2047 encoded-words in any value it is given, so web
+    text holding "=?utf-8?q?=0D=0AReply-To:=20x@example.org?=" would become a line break and
+    a header of its own, or a body of the page's choosing, in what the reader receives
+    (Python before 3.11.10 writes it out: CVE-2024-6923). A value that would decode to a
+    control character is stored with its "=?" written "= ?": the text it was, on one line.
+    """
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        stored = super().header_store_parse(name, value)
+        if isinstance(value, str) and _CONTROL.search(str(stored[1])):
+            return super().header_store_parse(name, value.replace("=?", "= ?"))
+        return stored
+
+    def fold(self, name: str, value: str) -> str:
+        line = self._as_is(name, value)
+        return line if line is not None else self._folded(name, value, EmailPolicy.fold)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        line = self._as_is(name, value)
+        if line is not None:
+            return line.encode("ascii")
+        return self._folded(name, value, EmailPolicy.fold_binary)
+
+    def _as_is(self, name: str, value: str) -> str | None:
+        line = f"{name}: {value}"
+        if len(line) <= MAX_LINE and line.isascii() and line.isprintable():
+            return line + self.linesep
+        return None
+
+    def _folded(self, name: str, value: str, fold: Callable[[Any, str, str], T]) -> T:
+        """`fold` at 998 for words, at 78 for one token; at 78 whenever 998 would not do."""
+        widths = (FOLD_AT,) if len(str(value).split()) <= 1 else (MAX_LINE, FOLD_AT)
+        for width in widths:
+            policy = email.policy.default.clone(
+                max_line_length=width, linesep=self.linesep, utf8=self.utf8, cte_type=self.cte_type
+            )
+            folded = fold(policy, name, value)
+            text = folded.decode("ascii", "replace") if isinstance(folded, bytes) else folded
+            if all(len(line) <= MAX_LINE for line in text.split(self.linesep)):
+                break
+        return folded
+
+
+_POLICY = _MailPolicy(max_line_length=MAX_LINE)
 
 _env = Environment(
     loader=PackageLoader("alerts", "templates"),
@@ -50,10 +113,23 @@ _env.filters["local_time"] = local_time
 _env.filters["local_date"] = local_date
 
 
-def header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
-    """Web text made safe for a header: no CR/LF or control characters, one line, bounded."""
+def subscription_zone(subscriptions: Sequence[Subscriber], key: str, default: str = "UTC") -> str:
+    """The `timezone` of the subscription whose outbox key is `key`: its emails show times in
+    it (`default` when the subscription has left the configuration)."""
+    return next((s.timezone for s in subscriptions if s.key == key), default)
+
+
+def header_text(value: str, limit: int | None = MAX_HEADER_TEXT) -> str:
+    """Web text made safe for a header: no CR/LF or control characters, one line, bounded
+    (unless `limit` is None: the policy above keeps any length within the line limit)."""
     text = " ".join(_CONTROL.sub(" ", value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def url_header(url: str) -> str:
+    """The `X-Mediawatch-Article-URL` value: the article's URL whole, never shortened (a
+    shortened URL would not be the article's); only control characters are taken out."""
+    return header_text(url, None)
 
 
 def safe_link(url: str) -> str | None:
@@ -149,7 +225,7 @@ def render_alert(
     }
     subject = f"[mediawatch] {names}: {header_text(article.title)}"
     msg = build_message("alert", context, subject, to, sender, str(article.id), now)
-    msg["X-Mediawatch-Article-URL"] = header_text(article.url, 2000)
+    msg["X-Mediawatch-Article-URL"] = url_header(article.url)
     msg["X-Mediawatch-Topics"] = ",".join(header_text(t) for t in article.topics)
     return msg
 

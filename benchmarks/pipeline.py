@@ -4,7 +4,8 @@ Run by hand: python -m benchmarks.pipeline [N]. Pages are the real South Asian p
 ../shared/realworld (plus the demo op-ed), each repeated with a unique closing paragraph
 until there are N (default 600). The pipeline part is what a crawl does after download:
 extraction in the worker processes (as many in flight as the crawler keeps), rule matching,
-scoring and the database write. CPU seconds count every process (workers included).
+scoring and the database write (batched, as StorePipeline writes). CPU seconds count every
+process (workers included).
 """
 
 import asyncio
@@ -23,8 +24,10 @@ from alerts.assessment import assess
 from alerts.rules import RuleSet
 from crawler.config import DEFAULT_TOPICS
 from crawler.extraction.pool import Extractor
+from crawler.pipelines import ArticleWriter
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
 from storage.db import Database, open_database
+from storage.models import ArticleRow
 
 REALWORLD = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
 IN_FLIGHT = 16
@@ -62,6 +65,10 @@ async def run_pipeline(
 ) -> tuple[int, float]:
     extractor = Extractor(workers)
     rules = RuleSet(DEFAULT_TOPICS)
+    # as StorePipeline: the articles waiting for the database are written together
+    writer: ArticleWriter[NewArticle, ArticleRow | None] = ArticleWriter(
+        db, lambda s, new: insert_article(s, new, datetime.now(UTC))
+    )
     stored = 0
     semaphore = asyncio.Semaphore(IN_FLIGHT)
 
@@ -86,13 +93,8 @@ async def run_pipeline(
                 NewMatch(m.topic, m.term, m.title_count, m.text_count) for m in assessment.matches
             ],
         )
-
-        def write() -> None:
-            with db.write() as s:
-                insert_article(s, new, datetime.now(UTC))
-
-        await asyncio.to_thread(write)
-        stored += 1
+        if await writer.write(new) is not None:
+            stored += 1
 
     await asyncio.gather(*(one(h, u) for h, u in docs))
     worker_cpu = sum(process_cpu(pid) for pid in extractor.worker_pids())

@@ -1,5 +1,5 @@
 """`python -m crawler` is `mediawatch`."""
 
-from crawler.cli.commands import main
+from crawler.cli import main
 
 main()

@@ -7,13 +7,16 @@ it is not fetched again (gone, not_article and challenge: not before their retry
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, Generic, NoReturn, TypeVar
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from alerts.assessment import assess
 from crawler.extraction.page import readable_title
@@ -25,10 +28,13 @@ from spiders.items import ArticlePage, DeadLink, PageText
 from spiders.recheck import RecheckPage
 from spiders.urls import BadURL, clean_url, same_site, url_key
 from storage.articles import NewArticle, NewMatch, insert_article, record_seen
+from storage.db import Database
 from storage.statuses import SeenOutcome
 from storage.versions import first_recheck
 
 logger = logging.getLogger(__name__)
+Job = TypeVar("Job")
+Result = TypeVar("Result")
 # Clocks and time zones disagree by hours, not days; a later publication date is not believed.
 FUTURE_DATE_TOLERANCE = timedelta(days=1)
 
@@ -194,8 +200,98 @@ class ScorePipeline(_Stage):
         return item
 
 
+class ArticleWriter(Generic[Job, Result]):
+    """Group commit: the articles that arrive while one write transaction runs are stored
+    together in the next, each by `store(session, job)`, instead of one transaction each.
+
+    Nothing is remembered before it is stored: an article and its URLs' "seen" rows are
+    written in the same transaction, and `write()` returns only once it is committed; a
+    crash before that loses the transaction, and the page is fetched again. The writes run
+    in a thread, never on the event loop. When a transaction fails for one article's sake
+    (a constraint, a hook's error), the batch is written again one article per transaction,
+    so the others are stored and only that one fails, as if each had been alone; a database
+    that cannot be written at all (OperationalError: locked, gone) fails the whole batch,
+    but not one article's PostgreSQL program limit (_one_articles).
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, db: Database, store: Callable[[Session, Job], Result]) -> None:
+        self.db = db
+        self.store = store
+        self._pending: list[tuple[Job, asyncio.Future[Result]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def write(self, job: Job) -> Result:
+        """Store `job` (with whatever else is waiting); its result once committed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((job, done))
+        if self._writing is None:
+            self._writing = loop.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self.MAX_BATCH]
+                del self._pending[: self.MAX_BATCH]
+                try:
+                    outcomes = await asyncio.to_thread(self._write, [job for job, _ in batch])
+                except BaseException:  # cancelled (the loop is closing): nobody is left hanging
+                    for _, done in [*batch, *self._pending]:
+                        done.cancel()
+                    self._pending.clear()
+                    raise
+                for (_, done), outcome in zip(batch, outcomes, strict=True):
+                    if done.done():
+                        continue
+                    if isinstance(outcome, _Failed):
+                        done.set_exception(outcome.error)
+                    else:
+                        done.set_result(outcome)
+        finally:
+            self._writing = None
+
+    def _write(self, jobs: list[Job]) -> "list[Result | _Failed]":
+        try:
+            with self.db.write() as session:
+                return [self.store(session, job) for job in jobs]
+        except OperationalError as exc:
+            if len(jobs) == 1 or not _one_articles(exc):
+                return [_Failed(exc)] * len(jobs)
+        except Exception as exc:
+            if len(jobs) == 1:
+                return [_Failed(exc)]
+        outcomes: list[Result | _Failed] = []
+        for job in jobs:
+            try:
+                with self.db.write() as session:
+                    outcomes.append(self.store(session, job))
+            except Exception as exc:
+                outcomes.append(_Failed(exc))
+        return outcomes
+
+
+def _one_articles(exc: OperationalError) -> bool:
+    """Whether the error is one article's, not the database's: a PostgreSQL program limit
+    (SQLSTATE class 54: a page of a million characters of distinct words is too much for
+    one tsvector), which psycopg reports as an OperationalError like a lost connection."""
+    return str(getattr(exc.orig, "sqlstate", None) or "").startswith("54")
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
 class StorePipeline(_Stage):
-    """Write the article, its matches, its URL aliases and its alerts in one transaction."""
+    """Write the article, its matches, its URL aliases and its alerts in one transaction
+    (with the other articles waiting to be written: ArticleWriter)."""
+
+    def __init__(self, context: CrawlContext, crawler: Crawler) -> None:
+        super().__init__(context, crawler)
+        self.writer = ArticleWriter(context.db, self._store)
 
     async def process_item(self, item: Any) -> Any:
         try:
@@ -213,7 +309,7 @@ class StorePipeline(_Stage):
                     self.crawler.stats.inc_value("mediawatch/edited")
                 return item
             if isinstance(item, ArticlePage):
-                stored = await asyncio.to_thread(self._store, item)
+                stored = await self.writer.write(item)
                 if stored:
                     assert self.crawler.stats is not None
                     self.crawler.stats.inc_value("mediawatch/new_articles")
@@ -229,7 +325,7 @@ class StorePipeline(_Stage):
             outcome = SeenOutcome(item.outcome)  # the spider's word for it, as storage keeps it
             record_seen(session, [key], item.outlet_id, outcome, self.context.clock())
 
-    def _store(self, item: ArticlePage) -> bool:
+    def _store(self, session: Session, item: ArticlePage) -> bool:
         x = _extracted(item)
         assert item.canonical_url and item.url_key
         new = NewArticle(
@@ -253,10 +349,9 @@ class StorePipeline(_Stage):
         now = self.context.clock()
         if outlet_spider(self.crawler.spider).backfill is None:  # a backfill's are old: no edits
             new.next_recheck_at = first_recheck(now, self.context.config.crawl.recheck)
-        with self.context.db.write() as session:
-            row = insert_article(session, new, now)
-            if row is None:
-                return False
-            for hook in self.context.on_stored:
-                hook(session, row, now)
-            return True
+        row = insert_article(session, new, now)
+        if row is None:
+            return False
+        for hook in self.context.on_stored:
+            hook(session, row, now)
+        return True

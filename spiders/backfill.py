@@ -59,14 +59,27 @@ def reaches_back_to(url: str, lastmod: datetime | None, since: datetime) -> bool
 
 def listing_page_url(listing: str, template: str, n: int) -> str:
     """Page `n` of a listing: a template starting with ? or & adds to the query string
-    (`?page={n}`), any other is a path relative to the listing (`page/{n}/`)."""
+    (`?page={n}`), any other is a path relative to the listing's path (`page/{n}/`), and the
+    listing's query string is kept either way: `https://e.org/opinion?cat=3` with `page/{n}/`
+    is `https://e.org/opinion/page/2/?cat=3`, the same filter on its second page."""
     filled = template.replace("{n}", str(n))
+    parts = urlsplit(listing)
     if filled[0] in "?&":
-        parts = urlsplit(listing)
-        query = f"{parts.query}&{filled[1:]}" if parts.query else filled[1:]
-        return urlunsplit(parts._replace(query=query, fragment=""))
-    base = listing if listing.endswith("/") else listing + "/"
-    return urljoin(base, filled)
+        return urlunsplit(parts._replace(query=_and(parts.query, filled[1:]), fragment=""))
+    page = urlsplit(filled)
+    # Joined to the path alone: joined to the whole URL, "page/2/" would replace the last
+    # segment of a listing with a query string ("opinion?cat=3") instead of going under it.
+    base = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit(
+        parts._replace(
+            path=urljoin(base, page.path), query=_and(parts.query, page.query), fragment=""
+        )
+    )
+
+
+def _and(query: str, more: str) -> str:
+    """Two query strings as one, either possibly empty."""
+    return "&".join(q for q in (query, more) if q)
 
 
 @dataclass

@@ -6,8 +6,9 @@ Plain dataclasses in, rows out; callers own the transaction (Database.write()).
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import Insert, String, bindparam, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -130,30 +131,38 @@ def record_seen(
     if SeenOutcome(outcome) in TRANSIENT:
         _record_transient(session, wanted, outlet_id, SeenOutcome(outcome), now)
         return
-    rows = [
-        {
-            "url_key": k,
-            "outlet_id": outlet_id,
-            "outcome": outcome,
-            "article_id": article_id,
-            "seen_at": now,
-            "retry_after": None,
-        }
-        for k in wanted
-    ]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(SeenUrlRow).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[SeenUrlRow.url_key],
-            set_={
-                "outcome": statement.excluded.outcome,
-                "article_id": statement.excluded.article_id,
+    session.connection().execute(
+        _upsert_stored(session.get_bind().dialect.name),
+        [
+            {
+                "url_key": k,
+                "outlet_id": outlet_id,
+                "outcome": str(outcome),
+                "article_id": article_id,
+                "seen_at": now,
                 "retry_after": None,
-            },
-            where=SeenUrlRow.outcome.in_([str(o) for o in TRANSIENT]),
-        )
+            }
+            for k in wanted
+        ],
+    )
+
+
+@cache
+def _upsert_stored(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO UPDATE for permanent outcomes, built once per dialect (so
+    SQLAlchemy compiles it once) and run with one parameter set per key: a permanent outcome
+    replaces only a transient one."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(SeenUrlRow)
+    transient = [literal_column(f"'{o}'", String) for o in sorted(TRANSIENT)]  # our constants
+    return statement.on_conflict_do_update(
+        index_elements=[SeenUrlRow.url_key],
+        set_={
+            "outcome": statement.excluded.outcome,
+            "article_id": statement.excluded.article_id,
+            "retry_after": None,
+        },
+        where=SeenUrlRow.outcome.in_(transient),
     )
 
 
@@ -196,37 +205,44 @@ def bands(simhash: int) -> list[int]:
     return [(simhash >> (16 * i)) & 0xFFFF for i in range(4)]
 
 
-def find_near_duplicate(session: Session, simhash: int) -> ArticleRow | None:
-    """The first stored copy of a piece with (nearly) this SimHash, if any.
+# Built once: a statement's construction costs more than SQLite's answer.
+_NEAR_DUPLICATES = (
+    select(ArticleRow.id, ArticleRow.simhash, ArticleRow.duplicate_of_id)
+    .where(
+        or_(
+            ArticleRow.sim_band0 == bindparam("band0"),
+            ArticleRow.sim_band1 == bindparam("band1"),
+            ArticleRow.sim_band2 == bindparam("band2"),
+            ArticleRow.sim_band3 == bindparam("band3"),
+        )
+    )
+    .order_by(ArticleRow.id)
+    .limit(200)
+)
+_STORED_ID = select(ArticleRow.id).where(ArticleRow.url_key == bindparam("key"))
+
+
+def near_duplicate_of(session: Session, simhash: int) -> int | None:
+    """The id of the first stored copy of a piece with (nearly) this SimHash, if any.
 
     Two hashes within NEAR_DUPLICATE_BITS bits share at least one of four 16-bit bands,
-    so the indexed band columns find every candidate without scanning the table.
+    so the indexed band columns find every candidate without scanning the table; only the
+    three columns compared are read, not the candidates' rows. (Read through the connection,
+    without the ORM's autoflush: insert_article flushes each article it adds.)
     """
     b = bands(simhash)
-    candidates = session.scalars(
-        select(ArticleRow)
-        .where(
-            or_(
-                ArticleRow.sim_band0 == b[0],
-                ArticleRow.sim_band1 == b[1],
-                ArticleRow.sim_band2 == b[2],
-                ArticleRow.sim_band3 == b[3],
-            )
-        )
-        .order_by(ArticleRow.id)
-        .limit(200)
+    candidates = session.connection().execute(
+        _NEAR_DUPLICATES, {"band0": b[0], "band1": b[1], "band2": b[2], "band3": b[3]}
     )
-    for row in candidates:
-        if ((row.simhash % (1 << 64)) ^ simhash).bit_count() <= NEAR_DUPLICATE_BITS:
-            return (
-                row if row.duplicate_of_id is None else session.get(ArticleRow, row.duplicate_of_id)
-            )
+    for id_, stored, first_copy in candidates:
+        if ((stored % (1 << 64)) ^ simhash).bit_count() <= NEAR_DUPLICATE_BITS:
+            return int(first_copy if first_copy is not None else id_)
     return None
 
 
-def article_by_key(session: Session, key: str) -> ArticleRow | None:
-    """The article stored under this URL key, if any."""
-    return session.scalars(select(ArticleRow).where(ArticleRow.url_key == key)).first()
+def _is_stored(session: Session, key: str) -> bool:
+    """Whether an article is stored under this URL key (its id alone is read)."""
+    return session.connection().execute(_STORED_ID, {"key": key}).first() is not None
 
 
 def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleRow | None:
@@ -237,12 +253,15 @@ def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleR
     PostgreSQL a transaction-scoped advisory lock does, so two crawlers storing two copies of
     one piece at the same moment still link them (and alert once).
     """
+    # The lookups below read through the connection, which does not autoflush: rows the
+    # caller added in this session (an outlet, say) must reach the database first.
+    session.flush()
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ARTICLE_WRITE_LOCK})
-    if article_by_key(session, new.url_key) is not None:
+    if _is_stored(session, new.url_key):
         record_seen(session, new.aliases, new.outlet_id, SeenOutcome.STORED, now)
         return None
-    original = find_near_duplicate(session, new.simhash) if new.simhash else None
+    original = near_duplicate_of(session, new.simhash) if new.simhash else None
     b = bands(new.simhash)
     row = ArticleRow(
         url=new.url,
@@ -263,7 +282,7 @@ def insert_article(session: Session, new: NewArticle, now: datetime) -> ArticleR
         sim_band1=b[1],
         sim_band2=b[2],
         sim_band3=b[3],
-        duplicate_of_id=original.id if original else None,
+        duplicate_of_id=original,
         etag=new.etag,
         last_modified=new.last_modified,
         next_recheck_at=new.next_recheck_at,

@@ -136,7 +136,8 @@ class ArticleRow(Base):
         Index("ix_articles_sim_band2", "sim_band2"),
         Index("ix_articles_sim_band3", "sim_band3"),
         Index("ix_articles_duplicate_of", "duplicate_of_id"),
-        # trends and spikes: stories per day read from the index alone, never the text
+        # trends and spikes: stories per day read from the index alone, never the text;
+        # search: a window of candidates ranked from it (score: migration 0013)
         Index(
             "ix_articles_story_dates",
             "id",
@@ -145,6 +146,7 @@ class ArticleRow(Base):
             "duplicate_of_id",
             "outlet_id",
             "language",
+            "score",
         ),
         # a crawl's due re-checks: its outlet's articles whose next re-check has come
         Index("ix_articles_recheck", "outlet_id", "next_recheck_at"),
@@ -348,6 +350,19 @@ class StateRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime]
+
+
+class TermFrequencyRow(Base):
+    """How many articles held a term of the full-text index when more like this last took
+    its snapshot (storage/similar.py); the archive size then is in `state`."""
+
+    __tablename__ = "term_frequencies"
+
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer)
+
+    # one article's terms are looked up by key: no rowid to go through on SQLite
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class RelevanceLabelRow(Base):

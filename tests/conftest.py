@@ -157,3 +157,25 @@ def fresh_redis(url: str) -> Iterator[str]:
         yield url
     finally:
         client.flushdb()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's: Playwright drives it and downloads no browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for the web UI's browser tests, one per test module."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} missing (apt-get install chromium)"
+        skip_or_fail(message, REQUIRE_SERVICES, "MEDIAWATCH_REQUIRE_SERVICES")
+    from playwright.sync_api import sync_playwright
+
+    # No sandbox (tests may run as root in a container); nothing that reaches the internet.
+    quiet = ["--disable-quic", "--disable-background-networking", "--disable-component-update"]
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync", *quiet],
+        )
+        yield b
+        b.close()

@@ -36,6 +36,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each accepted message as it arrived, CRLF line ends
+        self.recipients: list[list[str]] = []  # each accepted message's RCPT TO addresses
         self.mode = "ok"
         self.replies: dict[str, str] = {}
         self.refuse: dict[str, str] = {}
@@ -102,6 +104,8 @@ class Recorder:
                 return self.refuse_data[address]
         msg = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append(msg)  # type: ignore[arg-type]
+        self.raw.append(envelope.original_content)
+        self.recipients.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
 
 

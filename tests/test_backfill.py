@@ -42,16 +42,31 @@ def test_child_sitemaps_are_chosen_by_lastmod_or_the_date_in_their_name() -> Non
     assert reaches_back_to("https://e.org/posts-3.xml", None, since)
 
 
-def test_listing_page_templates() -> None:
-    assert listing_page_url("https://e.org/opinion", "?page={n}", 3) == (
-        "https://e.org/opinion?page=3"
-    )
-    assert listing_page_url("https://e.org/opinion?s=1", "?page={n}", 2) == (
-        "https://e.org/opinion?s=1&page=2"
-    )
-    assert listing_page_url("https://e.org/opinion", "page/{n}/", 4) == (
-        "https://e.org/opinion/page/4/"
-    )
+@pytest.mark.parametrize(
+    ("listing", "template", "n", "page"),
+    [
+        ("https://e.org/opinion", "?page={n}", 3, "https://e.org/opinion?page=3"),
+        ("https://e.org/opinion?s=1", "?page={n}", 2, "https://e.org/opinion?s=1&page=2"),
+        ("https://e.org/opinion?s=1", "&page={n}", 2, "https://e.org/opinion?s=1&page=2"),
+        ("https://e.org/opinion?s=1#top", "?page={n}", 2, "https://e.org/opinion?s=1&page=2"),
+        ("https://e.org/opinion", "page/{n}/", 4, "https://e.org/opinion/page/4/"),
+        ("https://e.org/opinion/", "page/{n}", 2, "https://e.org/opinion/page/2"),
+        ("https://e.org", "page/{n}/", 2, "https://e.org/page/2/"),
+        # a path template goes under the listing's path, and the listing's filter stays
+        ("https://e.org/opinion?cat=3", "page/{n}/", 2, "https://e.org/opinion/page/2/?cat=3"),
+        ("https://e.org/opinion#top", "page/{n}/", 2, "https://e.org/opinion/page/2/"),
+        (
+            "https://e.org/opinion?cat=3",
+            "page/{n}/?sort=new",
+            2,
+            "https://e.org/opinion/page/2/?cat=3&sort=new",
+        ),
+        ("https://e.org/a/b?c=1", "../all/{n}", 3, "https://e.org/a/all/3?c=1"),
+        ("https://e.org/opinion?cat=3", "/archive/{n}", 5, "https://e.org/archive/5?cat=3"),
+    ],
+)
+def test_listing_page_templates(listing: str, template: str, n: int, page: str) -> None:
+    assert listing_page_url(listing, template, n) == page
 
 
 @pytest.mark.parametrize("template", ["?page=", "?p={n}&q={n}", "https://x.org/{n}"])

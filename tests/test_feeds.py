@@ -264,3 +264,50 @@ def test_feeds_take_the_web_token_as_a_basic_auth_password(tmp_path: Path) -> No
         assert feed.entries == []
         parse(base + "/feeds/search.atom?q=FATF", headers=basic("feedreader", "s3cret"))
         parse(url, token="s3cret")  # the UI's bearer token works as well
+
+
+def test_an_edited_article_is_updated_at_its_last_edit(tmp_path: Path) -> None:
+    """`updated` is the last edit (the versions table's newest), `published` stays, and the
+    feed's own `updated` is its latest change: a feed reader shows the edited piece again."""
+    from alerts.assessment import assess
+    from alerts.rules import RuleSet
+    from storage.versions import Refetched, VersionMatch, apply_recheck
+
+    raw = {
+        "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
+        "catalogue": {"include": []},
+        "outlets": [{"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]}],
+        "web": {"token": ""},
+    }
+    path = write_config(tmp_path / "mediawatch.toml", raw)
+    config = config_from_dict(raw, str(path))
+    db = open_db(config)
+    published = NOW - timedelta(days=2)
+    edited = store_article(
+        db, config, "dawn", "dawn.example/e", "FATF story", fatf_text(1), published
+    )
+    later = store_article(
+        db, config, "dawn", "dawn.example/l", "FATF later", fatf_text(2), NOW - timedelta(days=1)
+    )
+    new_text = "The FATF grey list review was postponed. " + filler(3)
+    a = assess("FATF story, corrected", new_text, RuleSet(config.topics))
+    page = Refetched(
+        "FATF story, corrected",
+        new_text,
+        a.total,
+        [VersionMatch(m.topic, m.term, m.title_count, m.text_count) for m in a.matches],
+    )
+    edit_time = NOW - timedelta(hours=3)
+    with db.write() as session:
+        assert apply_recheck(session, edited.id, page, edit_time).version == 2
+    db.dispose()
+    with web_server(path) as base:
+        feed = parse(base + "/feeds/topics/fatf.atom")
+    entries = {e.link: e for e in feed.entries}
+    assert set(entries) == {edited.url, later.url}
+    entry = entries[edited.url]
+    assert entry.title == "FATF story, corrected"
+    assert entry.updated == edit_time.isoformat().replace("+00:00", "Z")
+    assert entry.published == published.isoformat().replace("+00:00", "Z")
+    assert entries[later.url].updated == entries[later.url].published
+    assert feed.feed.updated == entry.updated

@@ -2,7 +2,6 @@
 and `rules eval` changes; forged and cross-site POSTs are refused; "more like this" lists
 similar pieces, not the article's own copies."""
 
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,10 +13,9 @@ import pytest
 
 from crawler.config import config_from_dict
 from tests.articles import open_db, store
-from tests.conftest import REQUIRE_SERVICES, cli_json, skip_or_fail, write_config
+from tests.conftest import cli_json, write_config
 from tests.web import http_request, web_server
 
-CHROMIUM = "/usr/bin/chromium"
 NOW = datetime.now(UTC)
 FATF = (
     "Pakistan left the FATF grey list in 2022, the Financial Action Task Force said, and "
@@ -57,25 +55,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     db.dispose()
     with web_server(path, log=tmp / "web.log") as base:
         yield {"base": base, "ids": ids, "path": path}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(
-            f"{CHROMIUM} missing (apt-get install chromium)",
-            REQUIRE_SERVICES,
-            "MEDIAWATCH_REQUIRE_SERVICES",
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield b
-        b.close()
 
 
 def _eval(server: dict[str, Any]) -> dict[str, Any]:

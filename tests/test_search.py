@@ -348,3 +348,38 @@ def test_newest_first_is_by_publication_date(db_url: str) -> None:
         # Paging walks the same order.
         page2 = archive.search(ArticleFilter(limit=2, offset=2), NOW)
         assert keys(page2) == expected[2:4]
+
+
+def test_snippets_of_long_texts_show_the_match_deep_inside(db_url: str) -> None:
+    """PostgreSQL marks a stretch of the text, not all of it: the stretch holds the match,
+    also when the text spells the word unlike its stem ("happy", stemmed 'happi')."""
+    bodies = {
+        "accord": FILL * 30 + " The COMCASA accord was signed on Friday." + FILL * 30,
+        "mood": FILL * 30 + " Officials were happy with the outcome." + FILL * 30,
+    }
+    with open_database(db_url) as db:
+        with db.write() as s:
+            sync_outlets(s, [OutletInfo("dawn", "Dawn", "PK", "en")])
+            for i, (key, body) in enumerate(bodies.items()):
+                insert_article(
+                    s,
+                    NewArticle(
+                        url=f"https://dawn.example/{key}",
+                        url_key=f"dawn.example/{key}",
+                        outlet_id="dawn",
+                        title=f"Notes {i}",
+                        text=body,
+                        published=NOW,
+                        date_source="page",
+                        score=0.0,
+                        simhash=(i + 5) * 0x0F0F_0F0F_0F0F_0F0F,
+                        language="en",
+                        matches=[],
+                    ),
+                    NOW,
+                )
+        archive = Archive(db, RuleSet(DEFAULT_TOPICS))
+        for query, marked in [("COMCASA", "\x02COMCASA\x03"), ("happy", "\x02happy\x03")]:
+            [hit] = archive.search(ArticleFilter(query=query), NOW, marked=True)
+            assert marked in hit["snippet_marked"]
+            assert len(hit["snippet"]) < 600

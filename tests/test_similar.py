@@ -1,5 +1,6 @@
 """More like this (storage.similar) on SQLite and PostgreSQL, and `topics suggest`."""
 
+import asyncio
 import random
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -7,10 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from crawler.config import config_from_dict
+from crawler.runtime.context import CrawlContext
+from crawler.service.daemon import Daemon
 from storage.db import Database
-from storage.similar import similar_articles
+from storage.similar import (
+    _refresh_postgres,
+    _refresh_sqlite,
+    refresh_term_frequencies,
+    similar_articles,
+    snapshot,
+)
 from tests.articles import open_db, store
 from tests.conftest import run_cli, write_config
 
@@ -77,6 +87,10 @@ def _similar(db: Database, article_id: int, limit: int = 10) -> list[int]:
 
 
 def test_similar_articles_best_first_without_itself_or_its_copies(world: dict[str, Any]) -> None:
+    _check_similar(world)
+
+
+def _check_similar(world: dict[str, Any]) -> None:
     ids = world["ids"]
     found = _similar(world["db"], ids["target"])
     assert found[:2] == [ids["close"], ids["farther"]]
@@ -118,3 +132,83 @@ def test_suggest_prints_a_block_that_loads(world: dict[str, Any], tmp_path: Path
     assert not rules.match("Filler", FILLER[0]) and not rules.match("Quetta dry", FARTHER)
     missing = run_cli("topics", "suggest", "999999", "--config", str(world["path"]))
     assert missing.returncode == 1 and "no article with id 999999" in missing.stderr
+
+
+def _frequency(db: Database, term: str) -> int | None:
+    with db.read() as session:
+        return session.scalar(
+            text("SELECT documents FROM term_frequencies WHERE term = :t"), {"t": term}
+        )
+
+
+def test_document_frequencies_from_a_snapshot_refreshed_when_stale(world: dict[str, Any]) -> None:
+    db, ids = world["db"], world["ids"]
+    config = config_from_dict(world["raw"], str(world["path"]))
+    with db.read() as session:
+        assert snapshot(session) is None  # a new archive: terms are counted in the index
+    taken = refresh_term_frequencies(db, NOW)
+    assert taken is not None and taken.articles == ids["hydrofoil"][-1]
+    assert _frequency(db, "gwadar") == 3  # the target, its copy and the close piece
+    _check_similar(world)  # the same answers from the snapshot
+    # The snapshot is what is read: made to call every term common, it finds nothing.
+    with db.write() as session:
+        session.execute(text("UPDATE term_frequencies SET documents = 1000000"))
+    assert _similar(db, ids["target"]) == []
+    assert _similar(db, ids["hydrofoil"][0]) == []
+    assert refresh_term_frequencies(db, NOW + timedelta(hours=1)) is None  # still fresh
+    assert refresh_term_frequencies(db, NOW + timedelta(days=1)) is not None  # a day old
+    _check_similar(world)
+    # A word new since the snapshot is counted in the index: its articles find each other.
+    at = NOW - timedelta(hours=1)
+    news = [
+        store(db, config, "dawn", f"d/new{i}", f"New {i}", " ".join(_POOL[a : a + 40]), at).id
+        for i, a in enumerate([2000, 2040])
+    ]
+    assert refresh_term_frequencies(db, NOW + timedelta(days=1)) is None  # grown by 2 of 28
+    with db.write() as session:
+        for article_id in news:
+            session.execute(
+                text("UPDATE articles SET text = text || ' zeppelin' WHERE id = :id"),
+                {"id": article_id},
+            )
+    assert _frequency(db, "zeppelin") is None
+    assert _similar(db, news[0]) == [news[1]]
+    # Grown by more than a tenth: refreshed, and the new word is in.
+    more = store(db, config, "hindu", "h/more", "Gwadar again", GWADAR + " zeppelin", at).id
+    taken = refresh_term_frequencies(db, NOW + timedelta(days=1))
+    assert taken is not None and taken.articles == more
+    assert _frequency(db, "gwadar") == 4 and _frequency(db, "zeppelin") == 3
+
+
+def test_a_refresh_that_finds_a_fresh_snapshot_once_it_holds_the_lock_does_nothing(
+    world: dict[str, Any],
+) -> None:
+    """Two crawls from cron in the same minute (or a crawl and the daemon) both see a stale
+    snapshot, and the second to get the lock finds the first's fresh one: one refresh."""
+    db = world["db"]
+    first = refresh_term_frequencies(db, NOW)
+    assert first is not None
+    with db.write() as session:
+        session.execute(text("UPDATE term_frequencies SET documents = 7 WHERE term = 'gwadar'"))
+    refresh = _refresh_postgres if db.dialect == "postgresql" else _refresh_sqlite
+    assert refresh(db, NOW + timedelta(minutes=1), False) is None
+    assert _frequency(db, "gwadar") == 7  # the snapshot there was kept, not taken again
+    assert refresh(db, NOW + timedelta(minutes=1), True) is not None  # unless forced
+    assert _frequency(db, "gwadar") == 3
+
+
+def test_the_daemon_takes_the_snapshot(world: dict[str, Any]) -> None:
+    config = config_from_dict(world["raw"], str(world["path"]))
+
+    async def run() -> None:
+        with CrawlContext.create(config) as context:
+            daemon = Daemon(config, context)
+            scheduler = daemon._schedule(asyncio.get_running_loop())
+            assert scheduler.get_job("term_frequencies") is not None
+            await daemon._term_frequencies()
+
+    asyncio.run(run())
+    with world["db"].read() as session:
+        taken = snapshot(session)
+    assert taken is not None and taken.articles == world["ids"]["hydrofoil"][-1]
+    assert _frequency(world["db"], "gwadar") == 3

@@ -150,3 +150,70 @@ def test_spikes_usage_errors(tmp_path: Path, since: str) -> None:
     )
     result = run_cli("--config", str(path), "spikes", "--since", since)
     assert result.returncode == 2 and "--since" in result.stderr, result.stderr
+
+
+def test_a_crawl_from_cron_alerts_a_spike_once(tmp_path: Path) -> None:
+    """`mediawatch crawl` (not only the daemon) runs the spike check after storing articles:
+    three new CISMOA stories today against a quiet fortnight is a spike, emailed once however
+    often cron runs the crawl."""
+    from email import message_from_bytes, policy
+
+    from crawler.demo.site import DemoArticle, FixtureSite
+    from tests.articles import open_db, store
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    site = FixtureSite().start()
+    try:
+        stories = [
+            DemoArticle(
+                path=f"/delta/news/{i}",
+                title=f"CISMOA talks, round {i}",
+                author="Staff",
+                published=now,
+                paragraphs=[
+                    f"Officials met to discuss CISMOA in round {i} of the talks on Tuesday. "
+                    + " ".join(f"point{i}n{j}" for j in range(60))
+                    + ".",
+                    f"The CISMOA renewal was the main item, round {i} delegates said. "
+                    + " ".join(f"remark{i}n{j}" for j in range(60))
+                    + ".",
+                ],
+            )
+            for i in range(3)
+        ]
+        for story in stories:
+            site.add_article(story, "Delta Post")
+        site.add_rss("/delta/feed.xml", "Delta Post", stories)
+        raw = {
+            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
+            "crawl": {"download_delay": 0, "retries": 0, "timeout": "10s"},
+            "email": {"outbox_dir": str(tmp_path / "outbox")},
+            "catalogue": {"include": []},
+            "outlets": [
+                {"id": "delta", "name": "Delta Post", "feeds": [site.url("/delta/feed.xml")]}
+            ],
+            "subscriptions": [
+                {"email": "desk@example.org", "immediate": False, "digest": "off", "spikes": True}
+            ],
+        }
+        path = write_config(tmp_path / "mediawatch.toml", raw)
+        config = config_from_dict(raw, str(path))
+        db = open_db(config)  # a month of archive, quiet about CISMOA
+        store(
+            db, config, "delta", "delta.example/old", "Weather", "Rain. " * 60, now - timedelta(30)
+        )
+        db.dispose()
+
+        first = cli_json("--config", str(path), "crawl", "--format", "json")
+        assert first["new_articles"] == 3 and first["alerts_queued"] == 1
+        [eml] = (tmp_path / "outbox").glob("*.eml")
+        msg = message_from_bytes(eml.read_bytes(), policy=policy.default)
+        assert msg["Subject"] == "[mediawatch] Spike: CISMOA: 3 stories"
+        assert msg["X-Mediawatch-Spike"] == f"cismoa {now.date().isoformat()}"
+        again = cli_json("--config", str(path), "crawl", "--format", "json")
+        assert again["alerts_queued"] == 0
+        assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+        listed = cli_json("--config", str(path), "alerts", "list", "--format", "json")
+        assert [(a["kind"], a["status"]) for a in listed] == [("spike", "sent")]
+    finally:
+        site.stop()

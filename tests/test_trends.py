@@ -18,7 +18,7 @@ from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, s
 from storage.db import Database
 from storage.trends import GroupBy, Interval, periods, story_counts
 from tests.conftest import cli_json, run_cli, write_config
-from tests.test_web import ARTIFACTS, browser  # noqa: F401 (the Chromium fixture)
+from tests.test_web import ARTIFACTS
 from tests.web import http_request, web_server
 
 TODAY = datetime.now(UTC).date()

@@ -1,7 +1,6 @@
 """The web UI in a real headless Chromium (Debian's), driven by Playwright; and the JSON API."""
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,14 +13,11 @@ from tests.articles import open_db, store
 from tests.conftest import (
     CISMOA_OPED,
     REPO,
-    REQUIRE_SERVICES,
     create_database,
-    skip_or_fail,
     write_config,
 )
 from tests.web import http_request, web_server
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
 NOW = datetime.now(UTC)
 CISMOA = CISMOA_OPED
@@ -134,30 +130,6 @@ def test_token_login(tmp_path: Path) -> None:
         assert http_request(base + "/")[0] == 401
         assert http_request(base + "/api/articles", token="wrong")[0] == 401
         assert http_request(base + "/api/articles", token="s3cret")[0] == 200
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} missing (apt-get install chromium)"
-        skip_or_fail(message, REQUIRE_SERVICES, "MEDIAWATCH_REQUIRE_SERVICES")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture

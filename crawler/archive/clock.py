@@ -23,12 +23,15 @@ def as_datetime(value: str | datetime | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def for_person(value: str | datetime | None, zone: ZoneInfo, empty: str = "") -> str:
-    """ "2026-11-26 19:30 Asia/Karachi": a time in `zone`, to the minute, the zone named."""
+def for_person(
+    value: str | datetime | None, zone: ZoneInfo, empty: str = "", seconds: bool = False
+) -> str:
+    """ "2026-11-26 19:30 Asia/Karachi": a time in `zone`, to the minute (or the second), the
+    zone named."""
     when = as_datetime(value)
     if when is None:
         return empty
-    return f"{when.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M{':%S' if seconds else ''}} {zone.key}"
 
 
 def local_minute(value: str | datetime | None, zone: ZoneInfo) -> str:
@@ -41,3 +44,18 @@ def local_day(value: str | datetime | None, zone: ZoneInfo) -> str:
     """ "2026-11-26": the day a time falls on in `zone`."""
     when = as_datetime(value)
     return f"{when.astimezone(zone):%Y-%m-%d}" if when else ""
+
+
+def zone_name(when: datetime) -> str:
+    """The zone's abbreviation ("PKT", "IST"), or its offset as "UTC+06" where it has none."""
+    name = when.strftime("%Z")
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+def human_time(value: str | datetime | None, zone: ZoneInfo) -> str:
+    """ "26 Nov 2026, 19:30 PKT": a time as a reader of a page reads it, in `zone`."""
+    when = as_datetime(value)
+    if when is None:
+        return ""
+    local = when.astimezone(zone)
+    return f"{local.day} {local:%b %Y, %H:%M} {zone_name(local)}"

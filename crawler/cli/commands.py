@@ -1,26 +1,25 @@
 """The `mediawatch` command line. Each command is a thin layer over the other modules."""
 
-import json
 import os
 import signal
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from alerts.errors import DeliveryError
+from crawler.cli import interrupted
+from crawler.cli.options import config_option, config_path_given, emit_json, example, load
 from crawler.cli.trends import spikes, trends
-from crawler.config import CONFIG_ENV, DEFAULT_FILE, Config, load_config, starter_config
+from crawler.config import CONFIG_ENV, DEFAULT_FILE, Config, starter_config
 from crawler.config.errors import MediawatchError, UsageError
 from spiders.outlets import Outlet
 from storage.db import DatabaseUnavailable
 from storage.migrate import MigrationRefused
 from storage.statuses import AlertStatus
 
-F = TypeVar("F", bound=Callable[..., Any])
 # Options of `mediawatch` itself, as they are written before a command (`mediawatch -v crawl`).
 GLOBAL_OPTIONS = {
     "-v": "-v",
@@ -81,13 +80,11 @@ class MediawatchGroup(click.Group):
                     f"the command: `{moved.strip()}`."
                 )
             raise
-        except (
-            click.ClickException,
-            click.exceptions.Exit,
-            click.Abort,
-            KeyboardInterrupt,
-            SystemExit,
-        ):
+        except KeyboardInterrupt:
+            # Ctrl-C in any command (a crawl stops cleanly on its own): one line and exit 130,
+            # not click's "Aborted!" and exit 1.
+            interrupted()
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except Exception as exc:
             if ctx.find_root().params.get("verbose"):
@@ -97,37 +94,6 @@ class MediawatchGroup(click.Group):
                 "traceback, and please report it)",
                 1,
             ) from None
-
-
-def config_option(f: F) -> F:
-    """--config works before or after the command name."""
-    return click.option(
-        "--config",
-        "config_path",
-        metavar="PATH",
-        default=None,
-        help="Configuration file (default: $MEDIAWATCH_CONFIG, else ./mediawatch.toml).",
-    )(f)
-
-
-def load(config_path: str | None) -> Config:
-    """The configuration named by the innermost --config (command, its group, or the root)."""
-    ctx: click.Context | None = click.get_current_context()
-    while config_path is None and ctx is not None:
-        ctx = ctx.parent
-        if ctx is not None:
-            config_path = ctx.params.get("config_path")
-    return load_config(config_path)
-
-
-def example(text: str) -> str:
-    """The `Example:` epilog every command's --help ends with."""
-    return "\b\nExample:\n  " + text
-
-
-def emit_json(data: Any) -> None:
-    """JSON on stdout, UTF-8 kept readable."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @click.group(cls=MediawatchGroup, epilog=example("mediawatch --config mediawatch.toml crawl dawn"))
@@ -157,10 +123,7 @@ def init(path: str | None, force: bool, config_path: str | None) -> None:
     The file is PATH, else the one --config names (before or after `init`), else
     $MEDIAWATCH_CONFIG, else ./mediawatch.toml: where the other commands will look for it.
     """
-    ctx: click.Context | None = click.get_current_context()
-    while config_path is None and ctx is not None:
-        ctx = ctx.parent
-        config_path = ctx.params.get("config_path") if ctx is not None else None
+    config_path = config_path_given(config_path)
     if path and config_path and Path(path) != Path(config_path):
         raise UsageError(f"init: PATH {path} and --config {config_path} differ; give one of them")
     target = Path(path or config_path or os.environ.get(CONFIG_ENV) or DEFAULT_FILE)
@@ -241,26 +204,25 @@ def crawl(
     With --since, backfill instead: older articles are stored (digests and trends see them),
     and no alert is queued for them unless --alert is given.
     """
-    from crawler.archive.since import parse_since
-    from crawler.runtime.context import BackfillRun
-    from crawler.service.once import crawl_once
+    from crawler.service.stopping import StopOnSignal
 
-    config = load(config_path)
-    backfill = None
-    if since is not None:
-        start = parse_since(since, datetime.now(UTC))
-        if start is None or start > datetime.now(UTC):
-            raise UsageError(f"--since {since!r}: give a date in the past, e.g. 2025-01-01")
-        backfill = BackfillRun(since=start, alert=alert)
-    elif alert:
-        raise UsageError("--alert goes with --since (a plain crawl alerts anyway)")
-    summary = crawl_once(
-        config,
-        _pick_outlets(config, outlet_ids),
-        progress=True,
-        backfill=backfill,
-        stop_on_signals=True,
-    )
+    # Held before the crawl code loads (a second or more): a Ctrl-C then stops the crawl too.
+    with StopOnSignal().held() as stop:
+        from crawler.archive.since import parse_since
+        from crawler.runtime.context import BackfillRun
+        from crawler.service.once import crawl_once
+
+        config = load(config_path)
+        backfill = None
+        if since is not None:
+            start = parse_since(since, datetime.now(UTC))
+            if start is None or start > datetime.now(UTC):
+                raise UsageError(f"--since {since!r}: give a date in the past, e.g. 2025-01-01")
+            backfill = BackfillRun(since=start, alert=alert)
+        elif alert:
+            raise UsageError("--alert goes with --since (a plain crawl alerts anyway)")
+        outlets = _pick_outlets(config, outlet_ids)
+        summary = crawl_once(config, outlets, progress=True, backfill=backfill, stop=stop)
     if summary.stopped_by:
         click.echo(
             f"mediawatch: stopped by {summary.stopped_by}; what finished is recorded"
@@ -519,6 +481,7 @@ def topics_suggest(
 @config_option
 def status(fmt: str, config_path: str | None) -> None:
     """Per outlet: last crawl, result, errors and counts; pending alerts."""
+    from crawler.archive.clock import display_zone
     from crawler.service.status import status_report
     from storage.db import open_database
 
@@ -528,7 +491,7 @@ def status(fmt: str, config_path: str | None) -> None:
     if fmt == "json":
         emit_json(report.as_json())
     else:
-        click.echo(report.as_text())
+        click.echo(report.as_text(display_zone(config)))
 
 
 @cli.group(cls=MediawatchGroup, epilog=example("mediawatch outlets list --country PK"))

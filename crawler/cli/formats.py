@@ -1,6 +1,5 @@
 """Terminal, CSV and table output for the CLI."""
 
-import json
 import shutil
 import sys
 from typing import Any
@@ -10,6 +9,7 @@ import click
 
 from crawler.archive.clock import UTC_ZONE, for_person, local_day
 from crawler.archive.shapes import results_csv
+from crawler.cli.options import emit_json
 from crawler.config import Config
 from spiders.durations import format_duration
 from spiders.outlets import Outlet
@@ -26,7 +26,7 @@ def write_results(
     """Search results as a table, JSON or CSV on stdout. The table ends with the count
     ("1–20 of 347 articles"); JSON and CSV are the results alone, as the contract has them."""
     if fmt == "json":
-        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        emit_json(results)
     elif fmt == "csv":
         sys.stdout.write(results_csv(results, bom))
     else:

@@ -1,7 +1,6 @@
 """`rules test`, `rules apply`, `rules eval` and `topics suggest`: the terminal side of
 crawler.archive.rescore and storage.similar (commands.py registers them)."""
 
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,15 +20,12 @@ from crawler.archive.rescore import (
     try_rules,
 )
 from crawler.archive.since import parse_since
+from crawler.cli.options import emit_json
 from crawler.config import Config
 from crawler.config.errors import UsageError
 from storage.db import open_database
 
 LIST_LIMIT = 50  # gained/lost articles shown per topic in text (JSON lists them all)
-
-
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @contextmanager
@@ -99,7 +95,7 @@ def rules_test(config: Config, topic: str | None, since: str | None, fmt: str) -
             db, topics, start, progress, describe=0 if fmt == "json" else LIST_LIMIT
         )
     if fmt == "json":
-        _emit_json([c.as_json() for c in changes])
+        emit_json([c.as_json() for c in changes])
         return
     scope = f"articles published since {start:%Y-%m-%d %H:%M} UTC" if start else "the archive"
     click.echo(f"The configured topics over {scope}, against the matches as stored:")
@@ -128,7 +124,7 @@ def rules_eval(config: Config, topic: str | None, fmt: str) -> None:
     with open_database(config.database.url, create=False) as db:
         results: Sequence[tuple[str, Quality]] = evaluate(db, topics)
     if fmt == "json":
-        _emit_json([q.as_json(t) for t, q in results])
+        emit_json([q.as_json(t) for t, q in results])
         return
     click.echo(f"{'TOPIC':20} {'LABELLED':>8} {'PRECISION':>9} {'RECALL':>7} {'F1':>6}")
     for t, q in results:

@@ -1,58 +1,30 @@
 """`mediawatch trends` and `mediawatch spikes`: stories per topic (or outlet, country,
 language) over time, and the days a topic spiked.
 
-commands.py registers these; they take its root --config through the click context, so this
-module needs nothing from commands.py (which imports it).
+commands.py registers these; they take its root --config through the click context
+(crawler.cli.options), so this module needs nothing from commands.py (which imports it).
 """
 
 import csv
-import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 import click
 
-from crawler.config import Config, load_config
+from crawler.cli.options import config_option, emit_json, example, load
 
 GROUPS = ["topic", "outlet", "country", "language"]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _example(text: str) -> str:
-    return "\b\nExample:\n  " + text
-
-
-def _config(config_path: str | None) -> Config:
-    """The configuration named by the innermost --config (this command, or the root's)."""
-    ctx: click.Context | None = click.get_current_context()
-    while config_path is None and ctx is not None:
-        ctx = ctx.parent
-        if ctx is not None:
-            config_path = ctx.params.get("config_path")
-    return load_config(config_path)
-
-
-def _config_option(f: F) -> F:
-    return click.option(
-        "--config",
-        "config_path",
-        metavar="PATH",
-        default=None,
-        help="Configuration file (default: $MEDIAWATCH_CONFIG, else ./mediawatch.toml).",
-    )(f)
 
 
 @click.command(
-    epilog=_example("mediawatch trends --topic ttp --topic fatf --by outlet --interval week")
+    epilog=example("mediawatch trends --topic ttp --topic fatf --by outlet --interval week")
 )
 @click.option("--topic", "topics", multiple=True, metavar="ID", help="A topic id (repeatable).")
 @click.option("--by", type=click.Choice(GROUPS), default="topic", show_default=True)
 @click.option("--since", default="90d", show_default=True, help="A date (2026-03-01) or age.")
 @click.option("--interval", type=click.Choice(["day", "week"]), default="day", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@_config_option
+@config_option
 def trends(
     topics: tuple[str, ...],
     by: str,
@@ -70,14 +42,14 @@ def trends(
     from crawler.archive.reader import Archive
     from crawler.archive.trends import trend_query, trend_rows
 
-    config = _config(config_path)
+    config = load(config_path)
     q = trend_query(
         datetime.now(UTC), [t.id for t in config.topics], list(topics), by, since, interval
     )
     with Archive.open(config) as archive:
         rows = trend_rows(archive.db, q)
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        emit_json(rows)
     elif fmt == "csv":
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["period", "key", "stories"])
@@ -101,10 +73,10 @@ def _table(rows: list[dict[str, object]], by: str) -> None:
         click.echo(f"{period:10}  " + "  ".join(f"{counts.get(k, 0)!s:>{width}}" for k in keys))
 
 
-@click.command(epilog=_example("mediawatch spikes --since 7d --format json"))
+@click.command(epilog=example("mediawatch spikes --since 7d --format json"))
 @click.option("--since", default="30d", show_default=True, help="A date (2026-03-01) or age.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@_config_option
+@config_option
 def spikes(since: str, fmt: str, config_path: str | None) -> None:
     """Days on which a topic had far more stories than in the 14 days before (spike alerts).
 
@@ -114,13 +86,13 @@ def spikes(since: str, fmt: str, config_path: str | None) -> None:
     from crawler.archive.reader import Archive
     from crawler.archive.trends import spike_rows, spikes_since
 
-    config = _config(config_path)
+    config = load(config_path)
     first_day = spikes_since(datetime.now(UTC), since)
     with Archive.open(config) as archive:
         rows = spike_rows(archive.db, first_day)
     if fmt == "json":
         public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-        click.echo(json.dumps(public, ensure_ascii=False, indent=2))
+        emit_json(public)
         return
     if not rows:
         click.echo("no spikes in this window")

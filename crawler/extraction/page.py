@@ -6,8 +6,11 @@ page and would otherwise stall every download in the crawler's event loop.
 
 import logging
 import re
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from hashlib import blake2b
 from itertools import islice
 from urllib.parse import urlsplit
 
@@ -15,14 +18,13 @@ import py3langid
 import trafilatura
 from lxml.etree import XPath
 from lxml.html import HtmlElement
-from trafilatura.deduplication import Simhash
+from trafilatura.deduplication import sample_tokens
 from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.json_metadata import normalize_authors
 from trafilatura.metadata import (
     META_URL,
     examine_meta,
     extract_meta_json,
-    extract_metainfo,
     extract_sitename,
     extract_title,
     extract_url,
@@ -66,6 +68,7 @@ MIN_TEXT_CHARS = 150
 MAX_TITLE_CHARS = 300
 _MAX_RAW_TITLE_CHARS = 2_000  # before site names are trimmed: enough for any real <title>
 _MAX_TEXT_TITLE_CHARS = 200  # a plain-text file's first line longer than this is a paragraph
+_MAX_AUTHOR_CHARS = 120  # trafilatura's limit for a byline
 # Run once before real pages so models and parsers are loaded (crawler.extraction.warm).
 WARM_UP_PAGE = (
     "<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1><p>"
@@ -78,6 +81,9 @@ _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 # py3langid walks the text byte by byte in Python: a paragraph or two names the language as
 # surely as the whole article (the same answers on every golden page) at a fifth of the cost.
 _LANGUAGE_SAMPLE_CHARS = 1_000
+_SIMHASH_BITS = 64
+_COUNT_BITS = 32  # room to count up to 4 billion tokens
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
 
 
 def _has(attribute: str, *parts: str) -> str:
@@ -87,32 +93,34 @@ def _has(attribute: str, *parts: str) -> str:
 # trafilatura's byline search (metadata.AUTHOR_XPATHS after AUTHOR_DISCARD_XPATHS), its
 # re:test() patterns spelt out as contains()/starts-with(): the same elements, found by
 # libxml2 alone instead of a Python regex call per element (a fifth of a page's time).
-_AUTHOR_DISCARD = [
-    XPath(
-        ".//*[self::a or self::div or self::section or self::span]["
-        "@id='comments' or @class='comments' or @class='title' or @class='date' or "
-        "starts-with(@id, 'comments') or "
-        + _has("id", "commentlist", "comment-list", "ProductReviews")
-        + " or starts-with(@class, 'Comments') or starts-with(@class, 'comments') or "
-        + _has(
-            "class",
-            "commentlist",
-            "comments-list",
-            "sidebar",
-            "is-hidden",
-            "quote",
-            "embedly-instagram",
-            "article-share",
-            "article-support",
-            "print",
-            "category",
-            "meta-date",
-            "meta-reviewer",
-        )
-        + " or contains(@data-component, 'Figure')]"
-    ),
-    XPath("//time|//figure"),
-]
+_DISCARDED = (
+    "self::*[self::a or self::div or self::section or self::span]["
+    "@id='comments' or @class='comments' or @class='title' or @class='date' or "
+    "starts-with(@id, 'comments') or "
+    + _has("id", "commentlist", "comment-list", "ProductReviews")
+    + " or starts-with(@class, 'Comments') or starts-with(@class, 'comments') or "
+    + _has(
+        "class",
+        "commentlist",
+        "comments-list",
+        "sidebar",
+        "is-hidden",
+        "quote",
+        "embedly-instagram",
+        "article-share",
+        "article-support",
+        "print",
+        "category",
+        "meta-date",
+        "meta-reviewer",
+    )
+    + " or contains(@data-component, 'Figure')] or self::time or self::figure"
+)
+# What trafilatura prunes before its byline search, asked of one element: is it in (or is it)
+# a pruned part; has it a pruned part inside?
+_IN_DISCARDED = XPath(f"boolean(ancestor-or-self::*[{_DISCARDED}])")
+_HOLDS_DISCARDED = XPath(f"boolean(descendant::*[{_DISCARDED}])")
+_AUTHOR_DISCARD = [XPath(f"descendant::*[{_DISCARDED}]")]
 _AUTHOR = [
     XPath(
         "//*[self::a or self::address or self::div or self::link or self::p or self::span or "
@@ -190,7 +198,7 @@ def extract_page(html: str, url: str, site_names: tuple[str, ...] = ()) -> Extra
     if len(text) < MIN_TEXT_CHARS:
         return None  # a menu, a paywall stub or an error page, not an article
     if not meta.author:
-        meta.author = _byline(tree)  # prunes the tree, which nothing reads after this
+        meta.author = _byline(tree)
     meta.clean_and_trim()
     site_name = meta.sitename or None
     title = clean_title(
@@ -244,10 +252,35 @@ def _metadata(tree: HtmlElement, url: str, search_date: bool) -> Document:
 
 
 def _byline(tree: HtmlElement) -> str | None:
-    """The author named in the page's byline (trafilatura's extract_author, pruning the tree
-    in place rather than a copy of it)."""
-    author = extract_metainfo(prune_unwanted_nodes(tree, _AUTHOR_DISCARD), _AUTHOR, 120)
-    return normalize_authors(None, author) if author else None
+    """The author named in the page's byline: trafilatura's extract_author, which prunes
+    comments, sidebars, dates and figures from a copy of the page and then takes the first
+    element its byline patterns find whose text is a name's length. Here the patterns run on
+    the page as it is and each element found is checked instead: one inside a pruned part is
+    passed over, and only one holding a pruned part is copied and pruned (the same text, with
+    a pruned part's tail kept as trafilatura keeps it)."""
+    for expression in _AUTHOR:
+        for found in expression(tree):
+            if _IN_DISCARDED(found):
+                continue
+            if _HOLDS_DISCARDED(found):
+                found = prune_unwanted_nodes(deepcopy(found), _AUTHOR_DISCARD)
+            if author := _short_text(found, _MAX_AUTHOR_CHARS):
+                return normalize_authors(None, author)
+    return None
+
+
+def _short_text(element: HtmlElement, limit: int) -> str | None:
+    """The element's text on one line (as trafilatura's trim(" ".join(itertext()))) when it
+    is 3 to `limit` - 1 characters long, else None; reading stops once it is too long."""
+    words: list[str] = []
+    size = -1  # the spaces between words
+    for part in element.itertext():
+        more = part.split()
+        words += more
+        size += len(more) + sum(map(len, more))
+        if size >= limit:
+            return None
+    return " ".join(words) if size > 2 else None
 
 
 def extract_text(text: str) -> Extracted | None:
@@ -386,5 +419,24 @@ def detect_language(text: str) -> str | None:
 
 
 def fingerprint(text: str) -> int:
-    """64-bit SimHash of the text: near-duplicates differ in few bits."""
-    return Simhash(text).hash
+    """64-bit SimHash of the text: near-duplicates differ in few bits.
+
+    trafilatura's Simhash (the same tokens, token hashes and result), with the tokens' bits
+    counted in one integer holding a 32-bit count per bit of the hash: one addition per token
+    instead of 64.
+    """
+    tokens = sample_tokens(text, _SIMHASH_BITS)
+    ones = sum(map(_bit_counts, tokens))
+    # bit i is set when at least half the tokens' hashes have it (trafilatura: vector[i] >= 0)
+    return sum(
+        1 << i
+        for i in range(_SIMHASH_BITS)
+        if 2 * ((ones >> (_COUNT_BITS * i)) & _COUNT_MASK) >= len(tokens)
+    )
+
+
+@lru_cache(maxsize=2**14)
+def _bit_counts(token: str) -> int:
+    """The token's hash (trafilatura's: BLAKE2b, 8 bytes) spread out, one count per bit."""
+    digest = int.from_bytes(blake2b(token.encode(), digest_size=8).digest(), "big")
+    return sum(1 << (_COUNT_BITS * i) for i in range(_SIMHASH_BITS) if digest >> i & 1)

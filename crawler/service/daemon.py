@@ -31,6 +31,7 @@ from crawler.service.jobs import CrawlQueue
 from crawler.service.runner import crawl_outlet, run_in_reactor
 from spiders.outlets import Outlet
 from storage.runs import mark_interrupted
+from storage.similar import refresh_term_frequencies
 from storage.state import set_state
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ ALERT_EVERY = timedelta(seconds=5)
 DIGEST_EVERY = timedelta(seconds=60)
 SPIKE_EVERY = timedelta(minutes=15)  # and after each crawl
 HEARTBEAT_EVERY = timedelta(seconds=15)
+TERM_FREQUENCIES_EVERY = timedelta(minutes=15)  # a check; the refresh itself is rarer
 FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
 # A job that starts later than this after its due time is logged: the daemon has more to do
 # than one process can (a busy event loop, too many outlets on short intervals).
@@ -114,6 +116,7 @@ class Daemon:
             (self._digests, DIGEST_EVERY, timedelta(minutes=5)),
             (self._spikes, SPIKE_EVERY, timedelta(minutes=15)),
             (self._heartbeat, HEARTBEAT_EVERY, timedelta(minutes=1)),
+            (self._term_frequencies, TERM_FREQUENCIES_EVERY, timedelta(minutes=15)),
         ]
         scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
         for job, every, grace in housekeeping:
@@ -228,6 +231,23 @@ class Daemon:
             await asyncio.to_thread(beat)
         except Exception:
             logger.exception("could not record the heartbeat")
+
+    async def _term_frequencies(self) -> None:
+        """Refresh more like this's document-frequency snapshot once it is stale (seconds at
+        200,000 articles, in a thread: web requests never wait for it)."""
+        self._track()
+        started = self.now()
+        try:
+            taken = await asyncio.to_thread(refresh_term_frequencies, self.context.db, started)
+        except Exception:
+            logger.exception("could not refresh the term frequencies; will try again")
+            return
+        if taken is not None:
+            logger.info(
+                "term frequencies of %d articles taken in %.0fs",
+                taken.articles,
+                (self.now() - started).total_seconds(),
+            )
 
     async def _shutdown(self) -> None:
         """Pause the scheduler, let running crawls stop (or give up after the grace period),

@@ -52,7 +52,9 @@ def crawl_job(config_path: str, outlet_id: str) -> dict[str, Any]:
     outlet = config.active_outlet(outlet_id)
     if outlet is None:
         raise MediawatchError(f"outlet {outlet_id!r} is not in the configuration {config_path}")
-    summary = crawl_once(config, [outlet])
+    # The daemon that queues the jobs retakes more like this's snapshot: here it could
+    # outlast the job's timeout, and every worker would take it at once.
+    summary = crawl_once(config, [outlet], snapshot=False)
     with open_database(config.database.url) as db:
         OutletWatch(config, db).check(outlet, datetime.now(UTC))
     return summary.as_json()

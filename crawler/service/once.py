@@ -1,6 +1,8 @@
-"""`mediawatch crawl`: one crawl cycle, then delivery of pending alerts."""
+"""`mediawatch crawl`: one crawl cycle, the spike check if it stored something, delivery of
+pending alerts, then more like this's term-frequency snapshot if it is stale."""
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +14,10 @@ from crawler.service.runner import (
     BackfillProgress,
     OutletResult,
     Progress,
-    StopOnSignal,
     crawl_outlets,
     run_in_reactor,
 )
+from crawler.service.stopping import StopOnSignal
 from spiders.outlets import Outlet
 
 logger = logging.getLogger(__name__)
@@ -47,14 +49,23 @@ def crawl_once(
     outlets: list[Outlet],
     progress: bool = False,
     backfill: BackfillRun | None = None,
-    stop_on_signals: bool = False,
+    stop: StopOnSignal | None = None,
+    snapshot: bool = True,
 ) -> CycleSummary:
     """Crawl these outlets once in a fresh reactor (so: once per process).
 
     A `backfill` reaches back to its date; its articles are stored (digests and trends see
-    them) but queue no alerts unless it says so. `stop_on_signals`: SIGINT/SIGTERM end the
-    crawls cleanly, and the summary says so.
+    them) but queue no alerts unless it says so. `stop`, held by the caller from its first
+    line (`with StopOnSignal().held() as stop`), so that a signal while the crawl code loads or
+    the database opens is not lost: SIGINT/SIGTERM end the crawls cleanly, and the summary
+    says so. `snapshot`: retake more like this's snapshot when it is stale; not in a worker's
+    job (crawler.service.jobs), which has a timeout and runs beside other workers' jobs: the
+    daemon that queues the jobs retakes it.
     """
+    if stop is not None and stop.signal is not None:
+        # Stopped while the crawl code loaded: nothing is opened, fetched or sent.
+        empty = [OutletResult(id=outlet.id) for outlet in outlets]
+        return CycleSummary(outlets=empty, alerts_queued=0, stopped_by=stop.signal.name)
     with CrawlContext.create(config, extra=outlets) as context:
         from alerts.edits import EditAlerts
         from alerts.outbox import AlertQueue
@@ -67,8 +78,10 @@ def crawl_once(
         shown: Progress | None = None
         if progress:
             shown = BackfillProgress(backfill.since.date().isoformat()) if backfill else Progress()
-        stop = StopOnSignal() if stop_on_signals else None
         results = run_in_reactor(lambda: crawl_outlets(context, outlets, shown, stop))
+        queued = queue.queued
+        if any(r.new_articles for r in results) and (backfill is None or backfill.alert):
+            queued += _spike_alerts(config, context)
         from alerts.delivery import deliver_pending
 
         try:
@@ -77,5 +90,53 @@ def crawl_once(
             # The crawl's summary (database errors counted) matters more; queued alerts wait
             # in the database for the next delivery round.
             logger.error("alerts not delivered now, the database is unavailable: %s", exc)
+        if snapshot and not (stop and stop.signal) and any(r.new_articles for r in results):
+            _refresh_term_frequencies(context)
+        # Read last: a signal during the spike check, the delivery or the refresh (none of
+        # them is cut short) still ends the command as stopped, exit 130/143, not 0.
         stopped = stop.signal.name if stop and stop.signal else None
-        return CycleSummary(outlets=results, alerts_queued=queue.queued, stopped_by=stopped)
+        return CycleSummary(outlets=results, alerts_queued=queued, stopped_by=stopped)
+
+
+def _spike_alerts(config: Config, context: CrawlContext) -> int:
+    """The daemon's spike check, after a crawl that stored something (so `crawl` from cron
+    alerts spikes too); the alerts it queued. It is idempotent: a spike is alerted once per
+    topic, day and subscription however often it runs, here or in the daemon."""
+    from alerts.spike_watch import check_spikes
+
+    topics = [t.id for t in config.topics]
+    # As in the daemon, a failure is logged and the crawl's summary stands: the next check
+    # (the daemon's, or the next crawl's) finds the spike again.
+    try:
+        found = check_spikes(config.subscriptions, topics, context.db, context.clock())
+    except SQLAlchemyError as exc:
+        logger.error("spikes not checked now, the database is unavailable: %s", exc)
+        return 0
+    except Exception:
+        logger.exception("spike detection failed; the next crawl checks again")
+        return 0
+    return sum(s.queued for s in found)
+
+
+def _refresh_term_frequencies(context: CrawlContext) -> None:
+    """The daemon's refresh of more like this's document frequencies, so that `crawl` from
+    cron with `web` gets a snapshot too. It does nothing while the snapshot is fresh; a
+    failure is logged and changes nothing of the crawl's summary or exit status (the next
+    crawl, or the daemon, tries again)."""
+    from storage.similar import refresh_term_frequencies
+
+    started = time.monotonic()
+    try:
+        taken = refresh_term_frequencies(context.db, context.clock())
+    except SQLAlchemyError as exc:
+        logger.error("term frequencies not refreshed now, the database is unavailable: %s", exc)
+        return
+    except Exception:
+        logger.exception("could not refresh the term frequencies; the next crawl tries again")
+        return
+    if taken is not None:
+        logger.info(
+            "term frequencies of %d articles taken in %.1fs",
+            taken.articles,
+            time.monotonic() - started,
+        )

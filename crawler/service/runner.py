@@ -6,8 +6,6 @@ whole life: `run_in_reactor` for the one-shot commands, the daemon keeps it runn
 
 import asyncio
 import logging
-import os
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +18,7 @@ from scrapy.settings import Settings
 
 from crawler.middlewares import guard_connections
 from crawler.runtime.context import CrawlContext, attach_context, outlet_spider
+from crawler.service.stopping import StopOnSignal
 from crawler.settings import TWISTED_REACTOR, crawl_settings, discovery_limits, module_settings
 from spiders.addresses import NetworkPolicy
 from spiders.backfill import Backfill
@@ -150,39 +149,6 @@ def _backfill_of(crawler: Crawler) -> Backfill | None:
         return None
 
 
-class StopOnSignal:
-    """SIGINT or SIGTERM stops the crawls cleanly (what they finished is recorded, so a
-    backfill continues where it stopped); a second signal stops at once."""
-
-    def __init__(self) -> None:
-        self.signal: signal.Signals | None = None
-        self.crawlers: list[Crawler] = []
-
-    def install(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal, sig)
-
-    def uninstall(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        if self.signal is not None:
-            logger.warning("%s again: stopping at once", sig.name)
-            # Not SystemExit: the reactor would not stop, and the interpreter would wait forever
-            # for Twisted's thread pool at exit. What finished is committed already.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(128 + sig)
-        self.signal = sig
-        logger.warning("%s: stopping the crawls (a second one stops at once)", sig.name)
-        for crawler in self.crawlers:
-            if crawler.crawling:
-                asyncio.ensure_future(crawler.stop_async())
-
-
 def _guard(context: CrawlContext, outlets: list[Outlet]) -> None:
     """Give the reactor's resolver the network policy of this process's crawls: the sources
     of every outlet in use (and of those crawled, which a one-shot crawl may add)."""
@@ -222,7 +188,10 @@ async def crawl_outlets(
     stop: StopOnSignal | None = None,
 ) -> list[OutletResult]:
     """Crawl each outlet once, all at the same time, and say what each one gave; `stop`
-    lets SIGINT/SIGTERM end the crawls early (and says whether one did)."""
+    (held by the caller) lets SIGINT/SIGTERM end the crawls early, or not start them."""
+    if stop is not None and stop.signal is not None:
+        stop.enforce()  # says so
+        return [OutletResult(id=outlet.id) for outlet in outlets]
     runner = AsyncCrawlerRunner()
     crawlers: list[tuple[Outlet, Crawler]] = []
     now = context.clock()
@@ -230,18 +199,15 @@ async def crawl_outlets(
     for outlet in outlets:
         crawler, _ = _start(runner, context, outlet, now)
         crawlers.append((outlet, crawler))
-    if stop is not None:
-        stop.crawlers = [c for _, c in crawlers]
-        stop.install()
-    try:
-        joined = asyncio.ensure_future(runner.join())
-        while not joined.done():
-            if progress:
-                progress.show(crawlers)
-            await asyncio.wait([joined], timeout=0.5)
-    finally:
         if stop is not None:
-            stop.uninstall()
+            stop.watch(crawler)
+    joined = asyncio.ensure_future(runner.join())
+    while not joined.done():
+        if progress:
+            progress.show(crawlers)
+        if stop is not None:
+            stop.enforce()
+        await asyncio.wait([joined], timeout=0.5)
     if progress:
         progress.show(crawlers)
         progress.finish()

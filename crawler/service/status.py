@@ -4,7 +4,9 @@ and the Redis queue."""
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from crawler.archive.clock import UTC_ZONE, for_person
 from crawler.archive.rulestate import DRIFT_MESSAGE, rules_changed, rules_fingerprint
 from crawler.config import Config
 from crawler.config.model import redacted_url
@@ -53,7 +55,8 @@ class StatusReport:
             "rules_changed": self.rules_changed,
         }
 
-    def as_text(self) -> str:
+    def as_text(self, zone: ZoneInfo = UTC_ZONE) -> str:
+        """The report for a person; the heartbeat in `zone` (the display zone)."""
         lines = [
             f"{'OUTLET':22} {'HEALTH':13} {'LAST CRAWL':20} {'RESULT':8} {'PAGES':>5} "
             f"{'NEW':>4} {'ERR':>4} {'STORED':>6}"
@@ -71,12 +74,22 @@ class StatusReport:
             f"alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, "
             f"{a.get('failed', 0)} failed"
         )
-        lines.append(f"daemon heartbeat: {self.heartbeat or 'never (mediawatch run has not run)'}")
+        lines.append(f"daemon heartbeat: {_heartbeat_text(self.heartbeat, zone)}")
         if self.rules_changed:
             lines.append(f"topics changed: {DRIFT_MESSAGE}")
         if self.queue is not None:
             lines.extend(_queue_lines(self.queue))
         return "\n".join(lines)
+
+
+def _heartbeat_text(heartbeat: str | None, zone: ZoneInfo) -> str:
+    """The last heartbeat to the second in `zone`; a stored value we cannot read, as it is."""
+    if not heartbeat:
+        return "never (mediawatch run has not run)"
+    try:
+        return for_person(heartbeat, zone, seconds=True)
+    except ValueError:
+        return heartbeat
 
 
 def _queue_lines(q: dict[str, Any]) -> list[str]:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
@@ -33,7 +32,8 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.render import highlight, safe_link
-from crawler.archive.filters import article_filter, article_id, stored_values, whole_number
+from crawler.archive.clock import display_zone
+from crawler.archive.filters import article_id, stored_values
 from crawler.archive.reader import Archive
 from crawler.archive.shapes import results_csv
 from crawler.config import Config
@@ -44,13 +44,13 @@ from crawler.web import present
 from crawler.web.edits import edit_view
 from crawler.web.feedback import Feedback
 from crawler.web.feeds import Feeds, search_feed_url
+from crawler.web.params import search_filter
 from crawler.web.trends import TRENDS_OPENAPI, TrendPages
 from storage.queries import ArticleFilter
 from storage.search import MARK_END, MARK_START
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 20
-MAX_PAGE = 1_000_000
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -125,31 +125,6 @@ class TokenAuth(BaseHTTPMiddleware):
         return False
 
 
-def _filter_from(request: Request, now: datetime, limit: int = PAGE_SIZE) -> ArticleFilter:
-    """The search parameters of a request; UsageError (a 400) for any bad one."""
-    q = request.query_params
-    try:
-        min_score = float(q["min_score"][:40]) if q.get("min_score") else None
-    except ValueError:
-        raise UsageError("min_score: must be a number") from None
-    page = whole_number(q.get("page") or 1, "page", 1, MAX_PAGE)
-    limit = whole_number(q.get("limit") or limit, "limit", 1, 500)
-    return article_filter(
-        now,
-        query=q.get("q"),
-        topic=q.get("topic"),
-        outlet=q.get("outlet"),
-        since=q.get("since"),
-        until=q.get("until"),
-        min_score=min_score,
-        language=q.get("language"),
-        limit=limit,
-        offset=(page - 1) * limit,
-        since_name="since",
-        until_name="until",
-    )
-
-
 class WebUI:
     """The pages and API over one Archive. Handlers are plain functions: Starlette runs them
     in its thread pool, so database reads never block the event loop."""
@@ -161,7 +136,7 @@ class WebUI:
             env=Environment(loader=PackageLoader("crawler.web", "templates"), autoescape=True)
         )
         self.templates.env.globals.update(safe_link=safe_link, marked_html=marked_html)
-        zone = ZoneInfo(config.web.timezone)
+        self.zone = zone = display_zone(config)
         self.templates.env.filters.update(
             when=lambda value, empty="": present.time_element(value, zone, empty),
             date_source=present.date_source,
@@ -189,11 +164,15 @@ class WebUI:
             Mount("/static", static, name="static"),
         ]
 
+    def _filter(self, request: Request, now: datetime, limit: int = PAGE_SIZE) -> ArticleFilter:
+        """The request's search parameters; UsageError (a 400) for any bad one."""
+        return search_filter(request.query_params, now, self.zone, limit)
+
     def index(self, request: Request) -> Response:
         now = datetime.now(UTC)
         error, results, f, total = None, [], None, 0
         try:
-            f = _filter_from(request, now)
+            f = self._filter(request, now)
             results = self.archive.search(f, now, marked=True)
             # A short page (with results, or the first) is the last: its total needs no count.
             short = len(results) < f.limit and (bool(results) or not f.offset)
@@ -307,7 +286,7 @@ class WebUI:
 
     def api_articles(self, request: Request) -> Response:
         try:
-            f = _filter_from(request, datetime.now(UTC))
+            f = self._filter(request, datetime.now(UTC))
             results = self.archive.search(f)
             # The total in a header, so the body stays the contract's array.
             short = len(results) < f.limit and (results or not f.offset)
@@ -326,7 +305,7 @@ class WebUI:
 
     def export_csv(self, request: Request) -> Response:
         try:
-            rows = self.archive.search(_filter_from(request, datetime.now(UTC), limit=500))
+            rows = self.archive.search(self._filter(request, datetime.now(UTC), limit=500))
         except MediawatchError as exc:
             return PlainTextResponse(str(exc), status_code=400)
         return Response(

@@ -2,7 +2,8 @@
 
 `GET /feeds/topics/{id}.atom` and `GET /feeds/search.atom?q=...&topic=...` (the search page's
 parameters): the newest stories first, by publication date (first seen where a page gives
-none), at most MAX_ENTRIES, a story and its near-duplicates once. The XML is built by lxml,
+none), at most MAX_ENTRIES, a story and its near-duplicates once; an entry's `updated` is its
+article's last edit, so a reader shows an edited piece again. The XML is built by lxml,
 never by pasting strings, so a hostile title cannot close a tag; characters XML cannot hold
 (NUL and other controls) are dropped. With a `[web] token` the feeds ask for it like every
 page, and a feed reader can give it as a basic-auth password with any user name.
@@ -25,10 +26,12 @@ from alerts.query import CompiledQuery
 from alerts.render import safe_link
 from alerts.rules import RuleSet
 from alerts.snippets import snippet
+from crawler.archive.clock import display_zone
 from crawler.archive.filters import article_filter, one_of
 from crawler.archive.reader import Archive
 from crawler.config import Config
 from crawler.config.errors import MediawatchError
+from crawler.web.params import SEARCH_PARAMS, search_filter
 from storage.models import ArticleRow
 from storage.queries import ArticleFilter, count_articles, list_articles
 from storage.querylang import QuerySyntaxError, parse_query
@@ -38,14 +41,13 @@ ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 MAX_ENTRIES = 50
 BATCH = 200  # rows read at a time while collecting stories (copies collapse to one)
-FEED_PARAMS = ("q", "topic", "outlet", "since", "until", "min_score", "language")
 # XML 1.0 has no place for most control characters: a page's NUL would make lxml refuse.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def search_feed_url(params: Mapping[str, str]) -> str:
     """The Atom feed of a search page: its search parameters (not its page or limit)."""
-    kept = [(k, params[k]) for k in FEED_PARAMS if params.get(k)]
+    kept = [(k, params[k]) for k in SEARCH_PARAMS if params.get(k)]
     return "/feeds/search.atom" + (f"?{urlencode(kept)}" if kept else "")
 
 
@@ -62,6 +64,12 @@ def story_of(row: ArticleRow) -> int:
 def newest(row: ArticleRow) -> datetime:
     """What "newest first" sorts by: the publication date, else when it was first seen."""
     return row.published or row.first_seen
+
+
+def last_changed(row: ArticleRow) -> datetime:
+    """An entry's Atom `updated`: when the article was last edited (storage/versions.py keeps
+    the versions), else its publication date or when it was first seen."""
+    return row.edited_at or newest(row)
 
 
 def newest_stories(rows: list[ArticleRow], limit: int = MAX_ENTRIES) -> list[ArticleRow]:
@@ -122,11 +130,14 @@ def entry_summary(row: ArticleRow, rules: RuleSet) -> str:
     return snippet(row.text, rules.highlight_patterns(topics))
 
 
+def _aware(value: datetime) -> datetime:
+    """A stored time as an aware one (SQLite gives them back naive; they are UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _iso(value: datetime) -> str:
     """RFC 3339, as Atom wants (stored times are UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return _aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def atom_feed(
@@ -155,7 +166,7 @@ def atom_feed(
 
     add(feed, "id", feed_id)
     add(feed, "title", title)
-    add(feed, "updated", _iso(newest(rows[0]) if rows else now))
+    add(feed, "updated", _iso(max((last_changed(r) for r in rows), key=_aware, default=now)))
     add(feed, "link", rel="self", type="application/atom+xml", href=self_url)
     add(feed, "link", rel="alternate", type="text/html", href=page_url)
     add(add(feed, "author"), "name", "mediawatch")
@@ -164,7 +175,7 @@ def atom_feed(
         entry = add(feed, "entry")
         add(entry, "id", f"tag:mediawatch,2026:story/{story_of(row)}")
         add(entry, "title", row.title or row.url)
-        add(entry, "updated", _iso(newest(row)))
+        add(entry, "updated", _iso(last_changed(row)))
         if row.published:
             add(entry, "published", _iso(row.published))
         local = f"{base_url}/articles/{row.id}"
@@ -183,6 +194,7 @@ class Feeds:
 
     def __init__(self, config: Config, archive: Archive) -> None:
         self.archive = archive
+        self.zone = display_zone(config)
         self.topic_names = {t.id: t.name for t in config.topics}
         self.outlets = {o.id: o.name for o in config.active_outlets()}
 
@@ -213,27 +225,10 @@ class Feeds:
     def search_feed(self, request: Request) -> Response:
         """`/feeds/search.atom`: a search's newest stories; 400 for a malformed parameter."""
         now = datetime.now(UTC)
-        params = {k: v for k in FEED_PARAMS if (v := request.query_params.get(k))}
+        params = {k: v for k in SEARCH_PARAMS if (v := request.query_params.get(k))}
         try:
             one_of(params.get("topic"), self.topic_names, "topic", "topic")
-            min_score = params.get("min_score")
-            try:
-                score = float(min_score[:40]) if min_score else None
-            except ValueError:
-                return PlainTextResponse("min_score: must be a number", status_code=400)
-            f = article_filter(
-                now,
-                query=params.get("q"),
-                topic=params.get("topic"),
-                outlet=params.get("outlet"),
-                since=params.get("since"),
-                until=params.get("until"),
-                min_score=score,
-                language=params.get("language"),
-                limit=BATCH,
-                since_name="since",
-                until_name="until",
-            )
+            f = search_filter(params, now, self.zone, BATCH, paged=False)
         except MediawatchError as exc:
             return PlainTextResponse(str(exc), status_code=400)
         query = urlencode(sorted(params.items()))

@@ -1,11 +1,14 @@
-"""How the pages show values to a person: dates in the reader's zone, where a date came from,
-the daemon's heartbeat, and each language's name and writing direction."""
+"""How the pages show values to a person: dates in the reader's zone (worded by
+crawler.archive.clock, as on the terminal), where a date came from, the daemon's heartbeat, and
+each language's name and writing direction."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+
+from crawler.archive.clock import as_datetime, human_time
 
 # The daemon records a heartbeat every 15 s (crawler.service.daemon.HEARTBEAT_EVERY): a few
 # missed beats in a row mean it has stopped, not that it is busy.
@@ -40,29 +43,6 @@ DATE_SOURCES = {
     "sitemap-news": "date from the outlet's news sitemap",
     "sitemap-lastmod": "date the outlet's sitemap last changed the page (may be an update)",
 }
-
-
-def as_datetime(value: str | datetime | None) -> datetime | None:
-    """A stored time (ISO text or datetime) as an aware datetime; naive ones are UTC."""
-    if value is None or value == "":
-        return None
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def zone_name(when: datetime) -> str:
-    """The zone's abbreviation ("PKT", "IST"), or its offset as "UTC+06" where it has none."""
-    name = when.strftime("%Z")
-    return f"UTC{name}" if name[:1] in "+-" else name
-
-
-def human_time(value: str | datetime | None, zone: ZoneInfo) -> str:
-    """ "26 Nov 2026, 19:30 PKT": a time as a reader reads it, in `zone`."""
-    when = as_datetime(value)
-    if when is None:
-        return ""
-    local = when.astimezone(zone)
-    return f"{local.day} {local:%b %Y, %H:%M} {zone_name(local)}"
 
 
 def time_element(value: str | datetime | None, zone: ZoneInfo, empty: str = "") -> Markup:
