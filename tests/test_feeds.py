@@ -15,7 +15,7 @@ from lxml import etree
 from crawler.config import config_from_dict
 from tests.articles import open_db
 from tests.conftest import PG_URL, create_database, need_service, write_config
-from tests.web import http_request, store_article, web_server
+from tests.web import http_request, store_article, two_outlet_archive, web_server
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 WORDS = [
@@ -87,18 +87,7 @@ def feeds(
     two CISMOA ones, served by `mediawatch web`."""
     tmp = tmp_path_factory.mktemp("feeds")
     url = f"sqlite:///{tmp / 'mw.db'}" if request.param == "sqlite" else _reset_postgres()
-    raw = {
-        "database": {"url": url},
-        "catalogue": {"include": []},
-        "outlets": [
-            {"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
-            {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]},
-        ],
-        "web": {"token": ""},
-    }
-    path = write_config(tmp / "mediawatch.toml", raw)
-    config = config_from_dict(raw, str(path))
-    db = open_db(config)
+    path, config, db = two_outlet_archive(tmp, url)
     fatf: dict[int, Any] = {}
     # Stored in an order unlike their dates: the feed must sort by publication date.
     for n in random.Random(7).sample(range(60), 60):

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from crawler.config import config_from_dict
-from tests.articles import open_db, store
-from tests.conftest import cli_json, write_config
-from tests.web import http_request, web_server
+from tests.articles import store
+from tests.conftest import cli_json
+from tests.web import http_request, two_outlet_archive, web_server
 
 NOW = datetime.now(UTC)
 FATF = (
@@ -30,18 +29,7 @@ FATF_AGAIN = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("labels")
-    raw = {
-        "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
-        "catalogue": {"include": []},
-        "outlets": [
-            {"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
-            {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]},
-        ],
-        "web": {"token": ""},
-    }
-    path = write_config(tmp / "mediawatch.toml", raw)
-    config = config_from_dict(raw, str(path))
-    db = open_db(config)
+    path, config, db = two_outlet_archive(tmp, f"sqlite:///{tmp / 'mw.db'}")
     at = NOW - timedelta(hours=2)
     ids = {
         "fatf": store(db, config, "dawn", "dawn.example/fatf", "After the grey list", FATF, at).id,

@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 
-from crawler.config import config_from_dict
-from tests.articles import open_db, store
+from tests.articles import store
 from tests.conftest import (
     CISMOA_OPED,
     REPO,
     create_database,
     write_config,
 )
-from tests.web import http_request, web_server
+from tests.web import http_request, two_outlet_archive, web_server
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 NOW = datetime.now(UTC)
@@ -31,18 +30,7 @@ EVIL = "<script>window.__pwned = 1</script><img src=x onerror=alert(1)> FATF gre
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("web")
-    raw = {
-        "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
-        "catalogue": {"include": []},
-        "outlets": [
-            {"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
-            {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]},
-        ],
-        "web": {"token": ""},
-    }
-    config_path = write_config(tmp / "mediawatch.toml", raw)
-    config = config_from_dict(raw, str(config_path))
-    db = open_db(config)
+    config_path, config, db = two_outlet_archive(tmp, f"sqlite:///{tmp / 'mw.db'}")
     ids = {
         "cismoa": store(
             db,

@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import wait_until
+from crawler.config import Config, config_from_dict
+from storage.db import Database
+from tests.articles import open_db
+from tests.conftest import wait_until, write_config
 from tests.smtp import free_port
 
 
@@ -113,3 +116,20 @@ def artifacts_dir(tmp_path: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"screenshots in {folder}")
     return folder
+
+
+def two_outlet_archive(folder: Path, url: str) -> tuple[Path, Config, Database]:
+    """A configuration with Dawn and The Hindu and no web token, written to `folder`, and its
+    database at `url`, migrated, with the outlets in it: what the web tests serve."""
+    raw = {
+        "database": {"url": url},
+        "catalogue": {"include": []},
+        "outlets": [
+            {"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]},
+            {"id": "hindu", "name": "The Hindu", "feeds": ["https://hindu.example/f"]},
+        ],
+        "web": {"token": ""},
+    }
+    path = write_config(folder / "mediawatch.toml", raw)
+    config = config_from_dict(raw, str(path))
+    return path, config, open_db(config)
