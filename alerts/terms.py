@@ -9,21 +9,12 @@ used instead of `re` because its Unicode classes know that Devanagari and Bengal
 follow these rules, so a term means the same in a topic, a query and a search.
 """
 
-import re
-
 import regex
 
 from storage.querylang import SEPARATOR
-from storage.textnorm import fold
+from storage.textnorm import WORD_CHARS, fold, split_words, strip_urls
 
-WORD_CHARS = r"[\p{L}\p{M}\p{N}_]"
-_URL = regex.compile(r"(?:https?://|www\.)[^\s<>\"']+", regex.IGNORECASE)
-_SPLIT = regex.compile(rf"({WORD_CHARS}+)")
-# In Latin text (ASCII, Latin-1, Latin Extended, general punctuation, currency signs) there are
-# no combining marks, and the stdlib's \w is exactly WORD_CHARS there (checked by
-# tests/test_rules.py), so `re` splits it, two to three times faster than `regex`.
-_LATIN_SPLIT = re.compile(r"(\w+)")
-_NOT_LATIN = re.compile(r"[^\x00-\u024f\u2000-\u206f\u20a0-\u20cf]")
+__all__ = ["WORD_CHARS", "split_words", "strip_urls"]
 
 
 def normalise(text: str) -> str:
@@ -31,23 +22,9 @@ def normalise(text: str) -> str:
     return fold(text)
 
 
-def strip_urls(text: str) -> str:
-    """Blank out URLs (same length) so "/ttp-attack" in a link is not a mention."""
-    if "://" not in text and "www." not in text.lower():
-        return text  # most texts have no URL; the plain look costs a tenth of the pattern's
-    return _URL.sub(lambda m: " " * len(m.group()), text)
-
-
 def prepare(text: str | None) -> str:
     """A title or text as every matcher reads it: normalised, URLs blanked."""
     return strip_urls(normalise(text or ""))
-
-
-def split_words(text: str) -> list[str]:
-    """The text as [gap, word, gap, word, ..., gap]: words are runs of WORD_CHARS."""
-    if _NOT_LATIN.search(text) is None:
-        return _LATIN_SPLIT.split(text)
-    return _SPLIT.split(text)
 
 
 def is_acronym(term: str) -> bool:

@@ -30,6 +30,7 @@ from crawler.config import DEFAULT_TOPICS
 from storage.articles import OutletInfo, sync_outlets
 from storage.db import Database, open_database
 from storage.queries import ArticleFilter
+from storage.searchkeys import article_keys
 
 REALWORLD = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
 WORDS_PER_ARTICLE = 800
@@ -59,6 +60,7 @@ def build(db: Database, n: int, rng: random.Random, start: int = 0) -> None:
         sync_outlets(s, [OutletInfo("bench", "Bench", "PK", "en")])
     now = datetime.now(UTC)
     t0 = time.perf_counter()
+    keyed = db.engine.dialect.name == "postgresql"  # as the ORM writes them (storage.models)
     batch = []
     for i in range(start, n):
         # Zipf-weighted picks, drawn in one vectorised step (random.choices took 3 ms a body).
@@ -75,24 +77,27 @@ def build(db: Database, n: int, rng: random.Random, start: int = 0) -> None:
                 "score": float(draw.random() * 5),
             }
         )
+        if keyed:
+            batch[-1]["keys"] = article_keys(body[:60], body)
         if len(batch) == 2000:
             with db.engine.begin() as conn:
-                _insert(conn, batch)
+                _insert(conn, batch, keyed)
             batch = []
             print(f"\r{i + 1} articles ({time.perf_counter() - t0:.0f}s)", end="", file=sys.stderr)
     if batch:
         with db.engine.begin() as conn:
-            _insert(conn, batch)
+            _insert(conn, batch, keyed)
     print(file=sys.stderr)
 
 
-def _insert(conn, batch):  # type: ignore[no-untyped-def]
+def _insert(conn, batch, keyed):  # type: ignore[no-untyped-def]
     conn.execute(
         text(
             "INSERT INTO articles (url, url_key, outlet_id, title, text, date_source, word_count, "
             "score, first_seen, published, simhash, sim_band0, sim_band1, sim_band2, sim_band3, "
-            "language) VALUES (:url, :key, 'bench', :title, :text, 'page', 800, :score, :when, "
-            ":when, 0, 0, 0, 0, 0, 'en')"
+            f"language{', search_keys' if keyed else ''}) VALUES (:url, :key, 'bench', :title, "
+            ":text, 'page', 800, :score, :when, :when, 0, 0, 0, 0, 0, "
+            f"'en'{', :keys' if keyed else ''})"
         ),
         batch,
     )

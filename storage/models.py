@@ -23,10 +23,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
+from storage.searchkeys import article_keys
 from storage.statuses import AlertKind, AlertStatus, CrawlStatus, DigestStatus, SeenOutcome
 
 
@@ -119,6 +123,11 @@ class ArticleRow(Base):
     rechecks: Mapped[int] = mapped_column(
         Integer, server_default="0", comment="[crawl] recheck steps already taken"
     )
+    # Used on PostgreSQL only (migration 0015; empty on SQLite): never read back, set from
+    # title and text on every insert and edit (_search_keys_of_new and _of_edit below).
+    search_keys: Mapped[list[int] | None] = mapped_column(
+        ARRAY(Integer), deferred=True, deferred_raiseload=True
+    )
 
     matches: Mapped[list["MatchRow"]] = relationship(
         back_populates="article", cascade="all, delete-orphan", lazy="selectin"
@@ -151,6 +160,27 @@ class ArticleRow(Base):
         # a crawl's due re-checks: its outlet's articles whose next re-check has come
         Index("ix_articles_recheck", "outlet_id", "next_recheck_at"),
     )
+
+
+@event.listens_for(ArticleRow, "before_insert")
+def _search_keys_of_new(
+    mapper: Mapper[ArticleRow], connection: Connection, row: ArticleRow
+) -> None:
+    """PostgreSQL finds phrases through search_keys (storage.searchkeys), kept in step with
+    the title and text here and in _search_keys_of_edit. SQLite has no such column (its FTS5
+    index has positions)."""
+    if connection.dialect.name == "postgresql":
+        row.search_keys = article_keys(row.title, row.text)
+
+
+@event.listens_for(ArticleRow, "before_update")
+def _search_keys_of_edit(
+    mapper: Mapper[ArticleRow], connection: Connection, row: ArticleRow
+) -> None:
+    if connection.dialect.name == "postgresql" and any(
+        get_history(row, field).has_changes() for field in ("title", "text")
+    ):
+        row.search_keys = article_keys(row.title, row.text)
 
 
 class ArticleVersionRow(Base):

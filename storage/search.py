@@ -58,12 +58,14 @@ from storage.querylang import (
     Node,
     Or,
     Term,
+    english_prefix,
     index_keys,
     positive_terms,
     relaxed,
     to_fts5,
     to_tsquery,
 )
+from storage.searchkeys import term_keys
 
 WINDOW = 1000
 SAMPLE = 1000  # the newest articles that tell a word found in most of the archive (SQLite)
@@ -235,12 +237,15 @@ class _Narrowing:
             probe = text(
                 "SELECT w, plainto_tsquery('english', w)::text, plainto_tsquery('simple', w)::text "
                 "FROM unnest(CAST(:w AS text[])) AS w UNION ALL "
-                "SELECT '*' || w, to_tsquery('english', quote_literal(w) || ':*')::text, "
+                "SELECT '*' || w, "
+                "coalesce(to_tsquery('english', quote_literal(e) || ':*')::text, ''), "
                 "to_tsquery('simple', quote_literal(w) || ':*')::text "
-                "FROM unnest(CAST(:p AS text[])) AS w"
+                "FROM unnest(CAST(:p AS text[]), CAST(:e AS text[])) AS x(w, e)"
             )
+            # English rows are asked each prefix as english_prefix cuts it (stems, stop words).
+            cut = [english_prefix(p) for p in prefixes]
             for key, in_english, in_simple in self.session.execute(
-                probe, {"w": words, "p": prefixes}
+                probe, {"w": words, "p": prefixes, "e": cut}
             ):
                 english[key], simple[key] = in_english, in_simple
         node = self.node
@@ -248,23 +253,34 @@ class _Narrowing:
         self.simple = to_tsquery(node, simple) if node is not None else ""
 
     def _postgres_branches(self) -> list[tuple[ColumnElement[bool], Any, Any, bool]]:
-        """(rows, condition, the same asked of the lead first, uses the index) for English
-        rows and for the others. rank_vector holds a part of search_vector (migration 0014),
-        so a row whose lead matches matches: read row by row, its TOASTed vector is skipped."""
+        """(rows, condition, the same asked of the lead first, uses an index) for English rows
+        and for the others. rank_vector holds a part of search_vector (migration 0014), so a
+        row whose lead matches matches: read row by row, its TOASTed vector is skipped. The
+        condition also asks for the query's search_keys (its words and adjacent pairs,
+        storage.searchkeys), which the walk row by row leaves to the matcher (they are
+        TOASTed too)."""
         vector: Any = literal_column("articles.search_vector")
         lead: Any = literal_column("articles.rank_vector")
+        keyed = _keys_held(self.node) if self.node is not None else None
+        if keyed is not None:
+            # Rows written before migration 0015 or by older code have no keys yet.
+            keyed = or_(keyed, literal_column("articles.search_keys").is_(None))
         is_english = ArticleRow.language == "en"
         branches: list[tuple[ColumnElement[bool], Any, Any, bool]] = []
         for config, q, rows in (
             ("english", self.english, is_english),
             ("simple", self.simple, ArticleRow.language.is_distinct_from("en")),
         ):
+            condition: list[Any] = [rows]
+            lead_first: list[Any] = [rows]
             if q:
                 tsq = func.to_tsquery(literal_column(f"'{config}'::regconfig"), literal(q))
-                either = or_(lead.op("@@")(tsq), vector.op("@@")(tsq))
-                branches.append((rows, and_(rows, vector.op("@@")(tsq)), and_(rows, either), True))
-            else:
-                branches.append((rows, rows, rows, False))
+                condition.append(vector.op("@@")(tsq))
+                lead_first.append(or_(lead.op("@@")(tsq), vector.op("@@")(tsq)))
+            if keyed is not None:
+                condition.append(keyed)
+            indexed = len(condition) > 1
+            branches.append((rows, and_(*condition), and_(*lead_first), indexed))
         return branches
 
     def _postgres_match(self) -> tuple[ColumnElement[bool], Any]:
@@ -636,3 +652,19 @@ def _without(node: Node, left_out: set[Term]) -> Node | None:
     if len(items) < 2:
         return items[0] if items else None
     return And(tuple(items)) if isinstance(node, And) else Or(tuple(items))
+
+
+def _keys_held(node: Node) -> ColumnElement[bool] | None:
+    """What the articles matching the relaxed `node` hold in search_keys (storage.searchkeys):
+    each term's word and pair keys (None: nothing known, such as a prefix of one word)."""
+    column_: Any = literal_column("articles.search_keys")
+    if isinstance(node, Term):
+        keys = term_keys(node.text, node.prefix)
+        return column_.op("@>")(literal(keys, postgresql.ARRAY(Integer))) if keys else None
+    parts = [_keys_held(i) for i in node.items] if isinstance(node, And | Or) else [None]
+    if isinstance(node, And):
+        held = [p for p in parts if p is not None]
+        return and_(*held) if held else None
+    if isinstance(node, Or) and all(p is not None for p in parts):
+        return or_(*[p for p in parts if p is not None])
+    return None

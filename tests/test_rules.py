@@ -116,13 +116,13 @@ def test_ttp_never_matches_inside_a_longer_word(before: str, after: str) -> None
 
 
 def test_the_latin_fast_path_splits_words_as_the_rules_define_them() -> None:
-    """alerts.terms splits Latin text with the stdlib's \\w: it must agree with WORD_CHARS on
+    """storage.textnorm splits Latin text with the stdlib's \\w: it must agree with WORD_CHARS on
     every character of the ranges it is used for."""
     import re
 
     import regex
 
-    from alerts.terms import _NOT_LATIN, WORD_CHARS
+    from storage.textnorm import _NOT_LATIN, WORD_CHARS
 
     latin = [chr(c) for c in range(0x110000) if not _NOT_LATIN.match(chr(c))]
     assert len(latin) > 600

@@ -1,0 +1,167 @@
+"""PostgreSQL narrows a search by each article's word and word-pair keys (storage.searchkeys):
+an article the matcher finds a term in must hold the term's keys, or search would miss it."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import regex
+from sqlalchemy import text
+
+from alerts.query import CompiledQuery
+from alerts.rules import RuleSet
+from crawler.archive.reader import Archive
+from crawler.config import DEFAULT_TOPICS
+from storage.articles import NewArticle, OutletInfo, insert_article, sync_outlets
+from storage.db import Database
+from storage.queries import ArticleFilter
+from storage.searchkeys import article_keys, term_keys
+from storage.versions import Refetched, apply_recheck
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+WORDS = [
+    "grey",
+    "List",
+    "FATF",
+    "U.S.",
+    "Pakistan’s",
+    "café",
+    "CAFÉ",
+    "ﬁnance",
+    "straße",
+    "İstanbul",
+    "ΣΟΦΙΑ",
+    "σοφια",
+    "کالعدم",
+    "تنظیم",
+    "हमला",
+    "सीमा",
+    "covid-19",
+    "a_b",
+    "x2",
+]
+GAPS = [
+    " ",
+    "  ",
+    "-",
+    " - ",
+    "—",
+    "\n",
+    ". ",
+    ", ",
+    " (",
+    ") ",
+    "/",
+    "'",
+    " https://e.org/a-b ",
+    " www.dawn.com/x ",
+]
+
+
+def _text(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(WORDS) + rng.choice(GAPS) for _ in range(n))
+
+
+def test_an_article_holds_the_keys_of_every_term_the_matcher_finds_in_it() -> None:
+    rng = random.Random(5)
+    checked = 0
+    for _ in range(3000):
+        body = _text(rng, 12)
+        size = rng.choice([1, 2, 3])
+        start = rng.randrange(len(WORDS))
+        words = [WORDS[(start + k * rng.randrange(1, 3)) % len(WORDS)] for k in range(size)]
+        words = [w.upper() if rng.random() < 0.2 else w for w in words]
+        phrase = " ".join(words)
+        prefix = rng.random() < 0.2 and regex.fullmatch(r"\w{4,}", words[-1]) is not None
+        query = f'"{phrase}"' if not prefix else f"{words[-1][:3]}*"
+        term = phrase if not prefix else words[-1][:3]
+        if CompiledQuery(query).matches("", body):
+            checked += 1
+            assert set(term_keys(term, prefix)) <= set(article_keys("", body)), (query, body)
+    assert checked > 200  # the table above makes matches common enough to mean something
+
+
+def test_case_variants_the_matcher_equates_share_a_key() -> None:
+    """The matcher ignores case as the `regex` module does; keys fold with str.casefold: every
+    pair of characters the one equates, the other must too."""
+    cased = [chr(c) for c in range(0x110000) if chr(c).lower() != chr(c).upper()]
+    assert len(cased) > 2000
+    for c in cased:
+        variants = {c.lower(), c.upper(), c.title(), c.casefold(), c.swapcase()}
+        variants |= {v.lower() for v in variants} | {v.upper() for v in variants}
+        for v in variants:
+            if regex.fullmatch(regex.escape(c), v, regex.IGNORECASE):
+                assert term_keys(c) == term_keys(v) or not term_keys(c), (c, v)
+
+
+def _archive(url: str) -> tuple[Archive, Database]:
+    db = Database(url)
+    db.upgrade()
+    with db.write() as s:
+        sync_outlets(s, [OutletInfo("dawn", "Dawn", "PK", "en")])
+    return Archive(db, RuleSet(DEFAULT_TOPICS)), db
+
+
+def _add(db: Database, key: str, title: str, body: str, age: int) -> int:
+    with db.write() as s:
+        row = insert_article(
+            s,
+            NewArticle(
+                url=f"https://{key}",
+                url_key=key,
+                outlet_id="dawn",
+                title=title,
+                text=body,
+                published=NOW - timedelta(hours=age),
+                date_source="page",
+                score=1.0,
+                simhash=random.Random(key).getrandbits(63),
+                language="en",
+            ),
+            NOW,
+        )
+        assert row is not None
+        return int(row.id)
+
+
+def test_postgresql_finds_a_rare_phrase_of_common_words_edited_and_unkeyed_rows_too(
+    pg_url: str,
+) -> None:
+    archive, db = _archive(pg_url)
+    common = "related images of the story were shared by the desk. " * 5
+    for i in range(60):  # both words everywhere, never side by side
+        _add(db, f"e.org/{i}", f"Report {i}", common + f"Item {i} of the day.", i + 10)
+    holds = _add(db, "e.org/holds", "Images", "Several images related reports.", 200)
+    edited = _add(db, "e.org/edited", "Later", "Nothing here yet about it.", 300)
+    unkeyed = _add(db, "e.org/unkeyed", "Old row", "Old images related, as before.", 400)
+    with db.write() as s:
+        # As written by a version before migration 0015: found the old way.
+        s.execute(text("UPDATE articles SET search_keys = NULL WHERE id = :i"), {"i": unkeyed})
+        apply_recheck(
+            s, edited, Refetched("Later", "Now it has images—related notes in it.", 1.0), NOW
+        )
+    found = archive.search(ArticleFilter(query='"images related"', limit=20), NOW)
+    assert sorted(a["id"] for a in found) == sorted([holds, edited, unkeyed])
+    assert archive.count(ArticleFilter(query='"images related"')) == 3
+    # The keys narrowed the candidates to those three (the matcher read no other text).
+    with db.read() as s:
+        keyed = s.execute(
+            text("SELECT count(*) FROM articles WHERE search_keys @> CAST(:k AS integer[])"),
+            {"k": term_keys("images related")},
+        ).scalar_one()
+    assert keyed == 2  # the unkeyed row has none
+
+
+@pytest.mark.parametrize("query", ['"of the"', '"the story"', "story", '"Item 7"', "ite*"])
+def test_postgresql_and_sqlite_find_the_same_articles(
+    pg_url: str, tmp_path: object, query: str
+) -> None:
+    found = []
+    for url in (pg_url, f"sqlite:///{tmp_path}/k.db"):
+        archive, db = _archive(url)
+        for i in range(30):
+            _add(db, f"e.org/{i}", f"Report {i}", f"Item {i} of the day. " + "the story " * i, i)
+        found.append(
+            sorted(a["url"] for a in archive.search(ArticleFilter(query=query, limit=100), NOW))
+        )
+    assert found[0] == found[1] and found[0]
