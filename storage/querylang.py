@@ -360,6 +360,108 @@ def index_keys(node: Node) -> tuple[list[str], list[str]]:
     return sorted(words), sorted({t.text for t in terms if t.prefix})
 
 
+# PostgreSQL's English index holds each word stemmed (Snowball's Porter2) and no stop word, so
+# a prefix looked up there as it was typed misses words: "terroris*" finds no "terrorism"
+# (indexed 'terror'), "happy*" no "happyish" ('happy' is asked as 'happi'), "whic*" no
+# "which" (not indexed). The stemmer only ever rewrites a word's ending, a run of the
+# suffixes of its tables ("nationalization" -> 'nation'); the English lookup cuts off any
+# ending of the prefix that could begin such a run, so every word the prefix starts keeps the
+# cut prefix in its stem. Checked against PostgreSQL's stemmer by tests/test_query_search.py.
+# Step 1 of the stemmer may rewrite a word's end anywhere ("flies" -> 'fli', "hopping" ->
+# 'hop', "crying" -> 'cri'); the later steps only rewrite endings that start in its region R1.
+_STEP1_ENDINGS = frozenset(
+    ["sses", "ied", "ies", "s", "eed", "eedly", "ed", "edly", "ing", "ingly", "y"]
+)
+# Steps 2 to 5, then what one step leaves for a later one: "-ated" -> "-ate" (step 1b),
+# "-ability" -> "-able" (step 2), "-ativity" -> "-ative" (step 2).
+_LATER_TABLES = """
+    tional enci anci abli entli izer ization ational ation ator alism aliti alli fulness ousli
+    ousness iveness iviti biliti bli ogi fulli lessli li
+    tional ational alize icate iciti ical ful ness ative
+    al ance ence er ic able ible ant ement ment ent ism ate iti ous ive ize ion
+    e l
+    at bl iz abiliti ibiliti ibli ativiti ativeness
+"""
+_LATER = _LATER_TABLES.split()
+# A final "i" of the tables is a "y" or "ies"/"ied" in the word ("ability", "abilities").
+_STEMMED_ENDINGS = _STEP1_ENDINGS | frozenset(
+    _LATER + [e[:-1] + y for e in _LATER if e.endswith("i") for y in ("y", "ies", "ied")]
+)
+_MAX_ENDINGS = 5  # suffixes the stemmer can strip from one word, about one per step
+_DOUBLED = "bdfgmnprt"  # "hopping" -> 'hop': the stemmer undoubles these before -ing/-ed
+# PostgreSQL's english.stop (Snowball's list): never in the English index.
+_ENGLISH_STOP = """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
+    she her hers herself it its itself they them their theirs themselves what which who whom
+    this that these those am is are was were be been being have has had having do does did
+    doing a an the and but if or because as until while of at by for with about against
+    between into through during before after above below to from up down in out on off over
+    under again further then once here there when where why how all any both each few more
+    most other some such no nor not only own same so than too very s t can will just don
+    should now
+"""
+ENGLISH_STOP_WORDS = frozenset(_ENGLISH_STOP.split())
+# Porter2's exceptions whose stem is not a prefix of the word.
+_IRREGULAR_STEMS = ("dying", "lying", "tying")
+
+
+def english_prefix(stem: str) -> str | None:
+    """What PostgreSQL's English index is asked for the prefix `stem*` (as `'…':*`): the
+    prefix cut before any ending the stemmer may rewrite, so that the lookup finds every
+    English article with a word starting with `stem`; None where it can find none of them
+    for sure (the prefix starts a stop word, or nothing is left), so English articles are not
+    narrowed by it."""
+    lower = stem.lower()
+    if any(w.startswith(lower) for w in (*ENGLISH_STOP_WORDS, *_IRREGULAR_STEMS)):
+        return None
+    stem = _cut_endings(stem, whole=False)
+    # PostgreSQL stems the cut prefix too, as a word ("cryed" -> 'cri'): cut what it would.
+    while (cut := _cut_endings(stem, whole=True)) != stem:
+        stem = cut
+    return stem or None
+
+
+def _cut_endings(stem: str, whole: bool) -> str:
+    """`stem` without its longest ending that could begin a run the stemmer rewrites (with
+    `whole`, that is such a run)."""
+    lower = stem.lower()
+    region = _region1(lower)
+    # No run of endings is longer than this: a longer tail is the word's own.
+    for cut in range(max(len(stem) - _MAX_ENDINGS * 8, 0), len(stem)):
+        tail, before = lower[cut:], lower[cut - 1 : cut]
+        if _run(tail, before, 3, _STEP1_ENDINGS, whole) or (
+            cut >= region and _run(tail, before, _MAX_ENDINGS, _STEMMED_ENDINGS, whole)
+        ):
+            return stem[:cut]
+    return stem
+
+
+def _region1(word: str) -> int:
+    """Where Porter2's region R1 starts at the earliest: after the first non-vowel following
+    a vowel, a "y" taken for whichever of the two puts it earlier."""
+    pairs = (
+        i + 2 for i in range(len(word) - 1) if word[i] in "aeiouy" and word[i + 1] not in "aeiou"
+    )
+    return next(pairs, len(word))
+
+
+def _run(tail: str, before: str, left: int, endings: frozenset[str], whole: bool) -> bool:
+    """Whether `tail` is the start (with `whole`, all) of a run of at most `left` of
+    `endings`, the first perhaps a doubled consonant undoubled before -ing or -ed; `before`
+    is the letter ahead of `tail`."""
+    if left == 0 or not tail:
+        return not tail
+    doubled = tail[0] == before and tail[0] in _DOUBLED
+    if doubled and _run(tail[1:], "", left - 1, endings, whole):
+        return True
+    for ending in endings:
+        if ending == tail or (not whole and ending.startswith(tail)):
+            return True
+        if tail.startswith(ending) and _run(tail[len(ending) :], "", left - 1, endings, whole):
+            return True
+    return False
+
+
 def phrase_words(text: str) -> list[str]:
     """A term's words as the matcher reads them: split at white space and hyphens only."""
     return [w for w in SEPARATOR_RE.split(text) if w]

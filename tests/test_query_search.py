@@ -3,6 +3,7 @@ matcher, a topic with that query, and search on SQLite FTS5 and on PostgreSQL.""
 
 import json
 import random
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
 
 from alerts.query import CompiledQuery
 from alerts.rules import RuleSet
 from crawler.archive.reader import Archive
 from crawler.config import DEFAULT_TOPICS, Topic, config_from_dict
+from crawler.config.errors import QueryError
+from storage import querylang
 from storage.articles import NewArticle, OutletInfo, insert_article, sync_outlets
-from storage.db import open_database
+from storage.db import Database, open_database
 from storage.queries import ArticleFilter
+from storage.querylang import QuerySyntaxError, english_prefix
 from tests.articles import open_db, store
 from tests.conftest import run_cli, write_config
 from tests.web import http_request, web_server
@@ -126,28 +132,33 @@ def test_the_rule_matcher(query: str, expected: set[str]) -> None:
 @pytest.fixture
 def archive(db_url: str) -> Iterator[Archive]:
     with open_database(db_url) as db:
-        with db.write() as s:
-            sync_outlets(s, [OutletInfo("dawn", "Dawn", "PK", "en")])
-            for i, (key, lang, title, text) in enumerate(DOCS):
-                when = NOW - timedelta(hours=i)
-                insert_article(
-                    s,
-                    NewArticle(
-                        url=f"https://dawn.example/{key}",
-                        url_key=f"dawn.example/{key}",
-                        outlet_id="dawn",
-                        title=title,
-                        text=text,
-                        published=when,
-                        date_source="page",
-                        score=0.0,
-                        simhash=random.Random(i).getrandbits(63),
-                        language=lang,
-                        matches=[],
-                    ),
-                    when,
-                )
+        fill(db, DOCS)
         yield Archive(db, RuleSet(DEFAULT_TOPICS))
+
+
+def fill(db: Database, docs: list[tuple[str, str, str, str]]) -> None:
+    """The (key, language, title, text) documents stored as articles, newest first."""
+    with db.write() as s:
+        sync_outlets(s, [OutletInfo("dawn", "Dawn", "PK", "en")])
+        for i, (key, lang, title, text) in enumerate(docs):
+            when = NOW - timedelta(hours=i)
+            insert_article(
+                s,
+                NewArticle(
+                    url=f"https://dawn.example/{key}",
+                    url_key=f"dawn.example/{key}",
+                    outlet_id="dawn",
+                    title=title,
+                    text=text,
+                    published=when,
+                    date_source="page",
+                    score=0.0,
+                    simhash=random.Random(i).getrandbits(63),
+                    language=lang,
+                    matches=[],
+                ),
+                when,
+            )
 
 
 def found(archive: Archive, query: str, **kw: object) -> list[str]:
@@ -165,6 +176,116 @@ def test_search_finds_what_the_topic_matches(archive: Archive) -> None:
         if set(got) != expected or len(got) != len(set(got)) or total != len(expected):
             wrong[query] = (sorted(got), total, sorted(expected))
     assert wrong == {}
+
+
+# Prefixes PostgreSQL's English index stems or drops (stop words), and terms full of the
+# characters its query syntax means something by: search must still find what the matcher does.
+WORD_DOCS = [
+    ("terrorism", "en", "Terror", "A rise in terrorism was reported."),
+    ("happyish", "en", "Mood", "A happyish crowd gathered."),
+    ("stop", "en", "Which", "Which of these was about it?"),
+    ("nation", "en", "Policy", "The nationalization of banks, interoperability tested."),
+    ("dying", "en", "Light", "The dying light."),
+    ("tokens", "en", "Code", "Tokenized; the flies."),
+    (
+        "marks",
+        "en",
+        "Marks",
+        r"See a\b and C:\Temp; it's O'Brien's AT&T: x|y, Yahoo! and abc<->def (rare) k:v.",
+    ),
+    ("urdu", "ur", "Terror", "terrorism in Urdu-language pages is not stemmed."),
+]
+WORD_CASES = [
+    ("terroris*", {"terrorism", "urdu"}),
+    ("happy*", {"happyish"}),
+    ("whic*", {"stop"}),
+    ("thes*", {"stop"}),
+    ("abou*", {"stop"}),
+    ("nationaliz*", {"nation"}),
+    ("interoperab*", {"nation"}),
+    ("dyi*", {"dying"}),
+    ("tokeniz*", {"tokens"}),
+    ("flie*", {"tokens"}),
+    ("Yah*", {"marks"}),
+    (r"a\b", {"marks"}),
+    (r'"C:\Temp"', {"marks"}),
+    ("it's", {"marks"}),
+    ("\"O'Brien's\"", {"marks"}),
+    ("AT&T", {"marks"}),
+    ("x|y", {"marks"}),
+    ("Yahoo!", {"marks"}),
+    ("abc<->def", {"marks"}),
+    ("(rare)", {"marks"}),
+    ("k:v", {"marks"}),
+    ("title:Mood OR k:v", {"happyish", "marks"}),
+]
+# Never a database error: the same readable error as a topic with the query gets.
+WORD_ERRORS = [r"a\b*", "*", "abc:*", "O'Bri*", "abc&def*", "a|b*", "<->", "!", "'", ":"]
+
+
+@pytest.mark.parametrize(("query", "expected"), WORD_CASES)
+def test_the_matcher_on_stemmed_and_marked_words(query: str, expected: set[str]) -> None:
+    compiled = CompiledQuery(query)
+    assert {d[0] for d in WORD_DOCS if compiled.matches(d[2], d[3])} == expected
+
+
+def test_search_finds_stemmed_prefixes_and_marked_words(db_url: str) -> None:
+    """On PostgreSQL the English index holds 'terror' for "terrorism" and nothing for
+    "which": `terroris*` and `whic*` find them all the same, as the matcher does."""
+    with open_database(db_url) as db:
+        fill(db, WORD_DOCS)
+        archive = Archive(db, RuleSet(DEFAULT_TOPICS))
+        wrong = {}
+        for query, expected in WORD_CASES:
+            got = found(archive, query)
+            if set(got) != expected or archive.count(ArticleFilter(query=query)) != len(expected):
+                wrong[query] = (sorted(got), sorted(expected))
+        assert wrong == {}
+        for query in WORD_ERRORS:
+            with pytest.raises(QuerySyntaxError) as topic_error:
+                CompiledQuery(query)
+            with pytest.raises(QueryError) as search_error:
+                found(archive, query)
+            assert str(topic_error.value) in str(search_error.value)
+
+
+def test_english_prefix_cuts_what_the_stemmer_may_rewrite() -> None:
+    assert english_prefix("terror") == "terror"
+    assert english_prefix("terroris") == "terror"
+    assert english_prefix("nationaliz") == "nat"  # "nationalization": 'nation'
+    assert english_prefix("Pak") == "Pak"
+    assert english_prefix("flie") == "fl"  # "flies": 'fli'
+    assert english_prefix("cryed") == "cr"  # itself stemmed: 'cri'
+    assert [english_prefix(p) for p in ("whic", "thes", "abou", "dyi", "eed")] == [None] * 5
+
+
+def test_english_prefix_against_postgresql_s_stemmer(pg_url: str) -> None:
+    """For every prefix (3 letters or more) of every word of the README and of words built
+    from the stemmer's suffixes, the English lookup of the prefix finds the word as
+    PostgreSQL's English index holds it (or asks nothing: a stop word, or nothing left)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", readme)}
+    bases = ["nation", "general", "terror", "hope", "happy", "control", "relate", "cry", "hop"]
+    suffixes = sorted(querylang._STEMMED_ENDINGS)
+    words |= {b + s + t for b in bases for s in suffixes for t in ("", "s", "ly", "ness")}
+    pairs = [(w, english_prefix(w[:n])) for w in sorted(words) for n in range(3, len(w) + 1)]
+    asked = [(w, p) for w, p in pairs if p is not None]
+    assert len(asked) > 0.9 * len(pairs)
+    # a prefix whose lookup is a stop word ('t':*) asks nothing: not narrowed, not missed
+    missed_sql = (
+        "SELECT w, p FROM unnest(CAST(:w AS text[]), CAST(:p AS text[])) AS x(w, p), "
+        "to_tsvector('english', w) AS v, to_tsquery('english', quote_literal(p) || ':*') AS q "
+        "WHERE v <> '' AND q::text <> '' AND NOT v @@ q"
+    )
+    stop_sql = "SELECT w FROM unnest(CAST(:w AS text[])) AS w WHERE to_tsvector('english', w) <> ''"
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        missed = conn.execute(
+            sql(missed_sql), {"w": [w for w, _ in asked], "p": [p for _, p in asked]}
+        ).all()
+        stop = conn.execute(sql(stop_sql), {"w": sorted(querylang.ENGLISH_STOP_WORDS)}).all()
+    engine.dispose()
+    assert missed == [] and stop == []
 
 
 @pytest.mark.parametrize("window", [1000, 10])

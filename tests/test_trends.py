@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import random
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -238,6 +239,33 @@ def test_table_csv_and_usage_errors(world: dict[str, Any]) -> None:
         result = run_cli("--config", config, "trends", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_since_date_is_read_in_the_display_zone(tmp_path: Path) -> None:
+    """`--since DAY` and /trends?since=DAY mean from midnight in the display zone, as
+    `search --since` does: in Karachi (UTC+5) a story published at 02:00 on DAY (21:00 UTC
+    the day before) counts, one published at 23:00 the evening before does not. Periods stay
+    UTC days, so it counts on the UTC day it was published."""
+    path, config = fixture_config(tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    write_config(path, {**raw, "web": {"token": "", "timezone": "Asia/Karachi"}})
+    day = TODAY - timedelta(days=5)
+    before = datetime.combine(day, time(0), tzinfo=UTC)
+    archive = Archive(config)
+    archive.story(["ttp"], [("dawn", before - timedelta(hours=3))], title="Late TTP story")
+    archive.story(["ttp"], [("dawn", before - timedelta(hours=6))], title="Evening TTP story")
+    archive.db.dispose()
+    eve = (day - timedelta(days=1)).isoformat()
+    since = ["--since", day.isoformat()]
+    rows = cli_json("--config", str(path), "trends", "--topic", "ttp", *since, "--format", "json")
+    assert nonzero(rows) == {(eve, "ttp", 1)}
+    found = cli_json("--config", str(path), "search", *since, "--format", "json")
+    assert [r["title"] for r in found] == ["Late TTP story"]
+    with web_server(path) as base:
+        status, _, body = http_request(f"{base}/api/trends?topic=ttp&since={day}")
+        assert status == 200 and json.loads(body) == rows
+        status, _, body = http_request(f"{base}/trends?topic=ttp&since={day}")
+        assert status == 200 and f'<tr><td>{eve}</td><td class="num">1</td>' in body.decode()
 
 
 def test_story_counts_one_query_totals(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 of storage.trends filled out to every period, share of voice, and the recorded spikes."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from crawler.archive.filters import clean_text
@@ -35,9 +35,11 @@ def trend_query(
     since: str | None = None,
     interval: str | None = None,
     since_name: str = "--since",
+    zone: tzinfo = UTC,
 ) -> TrendQuery:
     """A TrendQuery from what a person typed; UsageError (exit 2, HTTP 400) naming the
-    parameter and the valid values otherwise."""
+    parameter and the valid values otherwise. A `since` date without a zone is read in `zone`
+    (the display zone), as `search --since` reads it."""
     chosen: list[str] = []
     for t in topics or []:
         t = clean_text(t, "topic") or ""
@@ -49,7 +51,7 @@ def trend_query(
             chosen.append(t)
     group = _choice(by or GroupBy.TOPIC, GroupBy, "by")
     step = _choice(interval or Interval.DAY, Interval, "interval")
-    start = parse_since(clean_text(since or DEFAULT_SINCE, since_name), now, since_name)
+    start = parse_since(clean_text(since or DEFAULT_SINCE, since_name), now, since_name, zone)
     assert start is not None
     if start >= now:
         raise UsageError(f"{since_name} {since}: is not in the past, so nothing can be counted")

@@ -37,14 +37,22 @@ def trends(
 
     A story (an article and its near-duplicates) counts once per topic, and once per outlet,
     country or language that ran it; dates are publication dates (first seen where a page
-    gives none) in UTC, and weeks start on Monday.
+    gives none) in UTC, and weeks start on Monday. A --since date without a zone is read in
+    the display zone ([web] timezone), as search reads it.
     """
+    from crawler.archive.clock import display_zone
     from crawler.archive.reader import Archive
     from crawler.archive.trends import trend_query, trend_rows
 
     config = load(config_path)
     q = trend_query(
-        datetime.now(UTC), [t.id for t in config.topics], list(topics), by, since, interval
+        datetime.now(UTC),
+        [t.id for t in config.topics],
+        list(topics),
+        by,
+        since,
+        interval,
+        zone=display_zone(config),
     )
     with Archive.open(config) as archive:
         rows = trend_rows(archive.db, q)

@@ -56,16 +56,19 @@ class StatusReport:
         }
 
     def as_text(self, zone: ZoneInfo = UTC_ZONE) -> str:
-        """The report for a person; the heartbeat in `zone` (the display zone)."""
+        """The report for a person; its times (last crawls, heartbeat, workers last seen) in
+        `zone` (the display zone), the zone named."""
+        lasts = [for_person(s.last_started, zone, "-") for s, _ in self.outlets]
+        # "2026-11-26 19:30 UTC" fits 20 characters; a longer zone name widens the column.
+        wide = max([20, *map(len, lasts)])
         lines = [
-            f"{'OUTLET':22} {'HEALTH':13} {'LAST CRAWL':20} {'RESULT':8} {'PAGES':>5} "
+            f"{'OUTLET':22} {'HEALTH':13} {'LAST CRAWL':{wide}} {'RESULT':8} {'PAGES':>5} "
             f"{'NEW':>4} {'ERR':>4} {'STORED':>6}"
         ]
-        for s, h in self.outlets:
-            last = s.last_started.strftime("%Y-%m-%d %H:%M UTC") if s.last_started else "-"
+        for (s, h), last in zip(self.outlets, lasts, strict=True):
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(s.last_error_kinds.items()))
             lines.append(
-                f"{s.outlet_id:22} {h:13} {last:20} {s.last_status or '-':8} {s.last_pages:>5} "
+                f"{s.outlet_id:22} {h:13} {last:{wide}} {s.last_status or '-':8} {s.last_pages:>5} "
                 f"{s.last_new:>4} {s.last_errors:>4} {s.articles:>6}"
                 + (f"  ({kinds})" if kinds else "")
             )
@@ -78,7 +81,7 @@ class StatusReport:
         if self.rules_changed:
             lines.append(f"topics changed: {DRIFT_MESSAGE}")
         if self.queue is not None:
-            lines.extend(_queue_lines(self.queue))
+            lines.extend(_queue_lines(self.queue, zone))
         return "\n".join(lines)
 
 
@@ -92,8 +95,9 @@ def _heartbeat_text(heartbeat: str | None, zone: ZoneInfo) -> str:
         return heartbeat
 
 
-def _queue_lines(q: dict[str, Any]) -> list[str]:
-    """The Redis queue: its length, then one line per worker (host, pid, last seen, job)."""
+def _queue_lines(q: dict[str, Any], zone: ZoneInfo = UTC_ZONE) -> list[str]:
+    """The Redis queue: its length, then one line per worker (host, pid, last seen in `zone`
+    to the second, job)."""
     if "error" in q:
         return [f"queue {q['url']}: {q['error']}"]
     jobs, workers = q["queued"], q["workers"]
@@ -102,10 +106,10 @@ def _queue_lines(q: dict[str, Any]) -> list[str]:
         f"{workers} worker{'' if workers == 1 else 's'}"
     ]
     for w in q.get("worker_details", []):
-        seen = (w["last_seen"] or "never")[:19].replace("T", " ")
+        seen = for_person(w["last_seen"], zone, "never", seconds=True)
         job = f"crawling {w['current_job']}" if w["current_job"] else "idle"
         lines.append(
-            f"  worker {w['host']} pid {w['pid']}: {job}, last seen {seen} UTC, "
+            f"  worker {w['host']} pid {w['pid']}: {job}, last seen {seen}, "
             f"{w['jobs_done']} job{'' if w['jobs_done'] == 1 else 's'} done, "
             f"{w['jobs_failed']} failed"
         )

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from crawler.archive.clock import display_zone
 from crawler.archive.reader import Archive
 from crawler.archive.trends import (
     TrendQuery,
@@ -138,6 +139,9 @@ class TrendPages:
         self.templates = templates
         self.topic_names = {t.id: t.name for t in config.topics}
         self.outlets = {o.id: o.name for o in config.active_outlets()}
+        # `since` without a zone is read in the display zone, as the search parameters are
+        # (crawler.web.params) and as `mediawatch trends --since` reads it.
+        self.zone = display_zone(config)
 
     def routes(self) -> list[Route]:
         return [Route("/trends", self.page), Route("/api/trends", self.api)]
@@ -152,6 +156,7 @@ class TrendPages:
             q.get("since") or None,
             q.get("interval") or None,
             since_name="since",
+            zone=self.zone,
         )
 
     def api(self, request: Request) -> Response:
