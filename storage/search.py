@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -217,6 +218,7 @@ class _Narrowing:
         self.node = relaxed(query)
         self.rows: float | None = None  # PostgreSQL's estimate of the articles, once asked
         self.top: int | None = None  # and one more than the newest id
+        self.settled = False  # this transaction's planner settings made (_postgres_settings)
         if self.postgres:
             self._postgres_queries(query)
         else:
@@ -248,6 +250,7 @@ class _Narrowing:
                 probe, {"w": words, "p": prefixes, "e": cut}
             ):
                 english[key], simple[key] = in_english, in_simple
+        self.lexemes = {"english": english, "simple": simple}
         node = self.node
         self.english = to_tsquery(node, english) if node is not None else ""
         self.simple = to_tsquery(node, simple) if node is not None else ""
@@ -255,32 +258,33 @@ class _Narrowing:
     def _postgres_branches(self) -> list[tuple[ColumnElement[bool], Any, Any, bool]]:
         """(rows, condition, the same asked of the lead first, uses an index) for English rows
         and for the others. rank_vector holds a part of search_vector (migration 0014), so a
-        row whose lead matches matches: read row by row, its TOASTed vector is skipped. The
-        condition also asks for the query's search_keys (its words and adjacent pairs,
-        storage.searchkeys), which the walk row by row leaves to the matcher (they are
-        TOASTed too)."""
+        row whose lead matches matches: read row by row, its TOASTed vector is skipped.
+
+        A phrase is looked up by its word pairs' search_keys (storage.searchkeys), other terms
+        by the tsquery; rows without keys (written before migration 0015) by the tsquery
+        alone, through ix_articles_unkeyed. A walk row by row asks the tsquery alone: the
+        keys are TOASTed too, and the matcher decides anyway."""
         vector: Any = literal_column("articles.search_vector")
         lead: Any = literal_column("articles.rank_vector")
-        keyed = _keys_held(self.node) if self.node is not None else None
-        if keyed is not None:
-            # Rows written before migration 0015 or by older code have no keys yet.
-            keyed = or_(keyed, literal_column("articles.search_keys").is_(None))
         is_english = ArticleRow.language == "en"
+        keyed = self.node is not None and _has_keys(self.node)
         branches: list[tuple[ColumnElement[bool], Any, Any, bool]] = []
         for config, q, rows in (
             ("english", self.english, is_english),
             ("simple", self.simple, ArticleRow.language.is_distinct_from("en")),
         ):
-            condition: list[Any] = [rows]
-            lead_first: list[Any] = [rows]
-            if q:
-                tsq = func.to_tsquery(literal_column(f"'{config}'::regconfig"), literal(q))
-                condition.append(vector.op("@@")(tsq))
-                lead_first.append(or_(lead.op("@@")(tsq), vector.op("@@")(tsq)))
-            if keyed is not None:
-                condition.append(keyed)
-            indexed = len(condition) > 1
-            branches.append((rows, and_(*condition), and_(*lead_first), indexed))
+            tsq = func.to_tsquery(literal_column(f"'{config}'::regconfig"), literal(q))
+            every = vector.op("@@")(tsq) if q else None
+            either = or_(lead.op("@@")(tsq), vector.op("@@")(tsq)) if q else None
+            narrowed = every
+            if keyed and self.node is not None:
+                by_keys = _narrowed(self.node, config, self.lexemes[config])
+                unkeyed = literal_column("articles.search_keys").is_(None)
+                if by_keys is not None:
+                    narrowed = or_(by_keys, and_(unkeyed, every if every is not None else true()))
+            condition = and_(rows, narrowed) if narrowed is not None else rows
+            lead_first = and_(rows, either) if either is not None else rows
+            branches.append((rows, condition, lead_first, narrowed is not None))
         return branches
 
     def _postgres_match(self) -> tuple[ColumnElement[bool], Any]:
@@ -387,9 +391,16 @@ class _Narrowing:
 
     def _postgres_settings(self) -> None:
         """For this transaction: the GIN index over a sequential scan (see below), and no JIT
-        (the seqscan penalty makes every plan look costly enough to compile: 0.5 s wasted)."""
-        self.session.execute(text("SET LOCAL enable_seqscan = off"))
-        self.session.execute(text("SET LOCAL jit = off"))
+        (the seqscan penalty makes every plan look costly enough to compile: 0.5 s wasted).
+        Set once, in one round trip."""
+        if not self.settled:
+            self.session.execute(
+                text(
+                    "SELECT set_config('enable_seqscan', 'off', true), "
+                    "set_config('jit', 'off', true)"
+                )
+            )
+            self.settled = True
 
     def _planned(self, stmt: Any) -> float:
         """The rows the planner expects `stmt` to find (and, once, the articles it counts)."""
@@ -620,7 +631,10 @@ def _densest(body: str, starts: list["re.Pattern[str]"]) -> str:
     its start when none does."""
     if len(body) <= EXCERPT:
         return body
-    hits = sorted((m.start(), n) for n, p in enumerate(starts) for m in p.finditer(body))[:500]
+    # The first few hundred of each word's places: a common word's thousands change nothing.
+    hits = sorted(
+        (m.start(), n) for n, p in enumerate(starts) for m in islice(p.finditer(body), 200)
+    )[:500]
     if not hits:
         return body[: body.find(" ", EXCERPT) if " " in body[EXCERPT:] else len(body)]
     best, best_at, end = 0, 0, 0
@@ -654,17 +668,30 @@ def _without(node: Node, left_out: set[Term]) -> Node | None:
     return And(tuple(items)) if isinstance(node, And) else Or(tuple(items))
 
 
-def _keys_held(node: Node) -> ColumnElement[bool] | None:
-    """What the articles matching the relaxed `node` hold in search_keys (storage.searchkeys):
-    each term's word and pair keys (None: nothing known, such as a prefix of one word)."""
-    column_: Any = literal_column("articles.search_keys")
+def _has_keys(node: Node) -> bool:
+    """Whether a term of the relaxed `node` has search_keys (a phrase of two words or more)."""
     if isinstance(node, Term):
-        keys = term_keys(node.text, node.prefix)
-        return column_.op("@>")(literal(keys, postgresql.ARRAY(Integer))) if keys else None
-    parts = [_keys_held(i) for i in node.items] if isinstance(node, And | Or) else [None]
-    if isinstance(node, And):
-        held = [p for p in parts if p is not None]
-        return and_(*held) if held else None
-    if isinstance(node, Or) and all(p is not None for p in parts):
-        return or_(*[p for p in parts if p is not None])
+        return bool(term_keys(node.text, node.prefix))
+    return isinstance(node, And | Or) and any(_has_keys(i) for i in node.items)
+
+
+def _narrowed(node: Node, config: str, lexemes: dict[str, str]) -> ColumnElement[bool] | None:
+    """The relaxed `node` asked of keyed rows: a phrase by its pairs' search_keys, any other
+    term by the tsquery of its words in `config` (None: nothing narrows, such as a stop word)."""
+    if isinstance(node, Term):
+        if keys := term_keys(node.text, node.prefix):
+            held: Any = literal_column("articles.search_keys")
+            return held.op("@>")(literal(keys, postgresql.ARRAY(Integer)))
+        if not (q := to_tsquery(node, lexemes)):
+            return None
+        vector: Any = literal_column("articles.search_vector")
+        return vector.op("@@")(func.to_tsquery(literal_column(f"'{config}'::regconfig"), q))
+    parts = (
+        [_narrowed(i, config, lexemes) for i in node.items] if isinstance(node, And | Or) else []
+    )
+    known = [p for p in parts if p is not None]
+    if isinstance(node, And) and known:
+        return and_(*known)
+    if isinstance(node, Or) and known and len(known) == len(parts):
+        return or_(*known)
     return None

@@ -1,21 +1,20 @@
-"""Word and word-pair keys of an article, so that PostgreSQL finds words and phrases exactly.
+"""Word-pair keys of an article, so that PostgreSQL finds a phrase through an index.
 
 PostgreSQL's text index narrows a search by stems without positions: a phrase of two common
-words ("images related") narrows to every article holding both words, and the matcher then
+words ("images related") narrowed to every article holding both words, and the matcher then
 read tens of thousands of texts to find the 20 that hold the phrase (8-15 s at 200,000
-articles); a word whose stem others share ("relatively": 'relat') likewise. Its phrase
-operator cannot stand in: it keeps at most 255 positions of a word and none past 16,383, and
-gives "grey.list" or a URL's words no position of their own, so it misses what the matcher
-finds.
+articles). Its phrase operator cannot stand in: it keeps at most 255 positions of a word and
+none past 16,383, and gives "grey.list" or a URL's words no position of their own, so it
+misses what the matcher finds.
 
-So each article also holds these keys (articles.search_keys, migration 0015, GIN-indexed):
-a hash of every word and of every two words that follow each other, the words split as the
-matcher splits them (runs of letters, marks, digits and `_`), folded as it folds them (NFKC,
-Urdu letter variants, case), URLs blanked as it blanks them. A term's own keys are then held
-by every article the matcher finds it in: the term's words are the matched text's words, one
-after another. Keys are KEY_BITS-bit hashes: a few articles share a key by chance, and the
-matcher drops them; a smaller key space keeps the index's lists dense (about 1,200 keys for
-800 words). SQLite's FTS5 keeps positions and needs none of this.
+So each article also holds these keys (articles.search_keys, migration 0015, GIN-indexed): a
+hash of every two words that follow each other, the words split as the matcher splits them
+(runs of letters, marks, digits and `_`), folded as it folds them (NFKC, Urdu letter variants,
+case), URLs blanked as it blanks them. A phrase's own keys are then held by every article the
+matcher finds it in: the phrase's words are the matched text's words, one after another.
+Keys are KEY_BITS-bit hashes: a few articles share a key by chance, and the matcher drops
+them. Single words need no keys (the text index finds them). SQLite's FTS5 keeps positions
+and needs none of this.
 """
 
 from itertools import pairwise
@@ -34,9 +33,7 @@ def _words(text: str) -> list[str]:
 
 
 def _keys(words: list[str]) -> set[int]:
-    keys = {crc32(w.encode()) & _MASK for w in words}
-    keys.update(crc32(f"{a} {b}".encode()) & _MASK for a, b in pairwise(words))
-    return keys
+    return {crc32(f"{a} {b}".encode()) & _MASK for a, b in pairwise(words)}
 
 
 def article_keys(title: str | None, text: str | None) -> list[int]:
@@ -46,6 +43,6 @@ def article_keys(title: str | None, text: str | None) -> list[int]:
 
 def term_keys(term: str, prefix: bool = False) -> list[int]:
     """Keys every article the matcher finds `term` in holds (a prefix term's last word is
-    unfinished: only the words before it count); [] when the term has no word."""
+    unfinished: only the words before it count); [] for a single word."""
     words = _words(term)
     return sorted(_keys(words[:-1] if prefix else words))

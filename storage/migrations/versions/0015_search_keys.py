@@ -1,9 +1,9 @@
-"""search keys: PostgreSQL finds phrases and exact words through an index (storage.searchkeys)
+"""search keys: PostgreSQL finds phrases through an index of word pairs (storage.searchkeys)
 
 A phrase of two common words narrowed, through search_vector, to every article holding both
 words, and the matcher read up to 49,000 texts to find 20 holding the phrase (8-15 s at
-200,000 articles). articles.search_keys holds hashes of each word and each pair of adjacent
-words, as the matcher reads them; its GIN index finds the articles holding a phrase's pairs.
+200,000 articles). articles.search_keys holds hashes of each pair of adjacent words, as the
+matcher reads them; its GIN index finds the articles holding a phrase's pairs.
 They are computed in Python (the matcher's own word splitting and folding), on every insert
 and edit (storage.models), and here for the rows already stored: about a millisecond an
 article, logged every 10,000. Rows without keys (written by older code) are still found, the
