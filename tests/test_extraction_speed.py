@@ -1,5 +1,5 @@
-"""What makes extraction cheaper must not change what it finds: the byline search spelt without
-regular expressions selects what trafilatura's selects, a page's declared date is kept without
+"""What makes extraction cheaper must not change what it finds: the byline search spelt in
+Python selects what trafilatura's expressions select, a page's declared date is kept without
 htmldate's second opinion, and workers start without importing the whole program."""
 
 import gzip
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import trafilatura
 from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
@@ -59,7 +60,9 @@ def selections(html: str) -> tuple[list[list[str]], list[list[str]]]:
     def named(found: list[object]) -> list[str]:
         return [page.readable_title(" ".join(e.itertext())) for e in found]  # type: ignore[attr-defined]
 
-    return [named(x(theirs)) for x in AUTHOR_XPATHS], [named(x(ours)) for x in page._AUTHOR]
+    return [named(x(theirs)) for x in AUTHOR_XPATHS], [
+        named(x) for x in page._byline_candidates(ours)
+    ]
 
 
 def test_the_byline_search_selects_what_trafilaturas_selects() -> None:
@@ -76,6 +79,82 @@ def test_the_byline_search_agrees_on_every_golden_page() -> None:
         html = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
         theirs, ours = selections(html)
         assert ours == theirs, path.name
+
+
+def pruned_parts(html: str) -> tuple[list[str], list[str]]:
+    """The elements trafilatura prunes before its byline search, and those ours says it does
+    (both in document order)."""
+    tree = page.parse_html(html)
+    assert tree is not None
+    pruned = {e for x in AUTHOR_DISCARD_XPATHS for e in x(tree)}
+    elements = [e for e in tree.iter() if isinstance(e.tag, str)]
+
+    def named(found: list[object]) -> list[str]:
+        return [page.readable_title(" ".join(e.itertext())) for e in found]  # type: ignore[attr-defined]
+
+    return named([e for e in elements if e in pruned]), named(
+        [e for e in elements if page._discarded(e)]
+    )
+
+
+def test_the_pruned_parts_are_trafilaturas() -> None:
+    theirs, ours = pruned_parts(synthetic_page())
+    assert theirs and ours == theirs
+    for path in sorted(need_golden().glob("*/*.html.gz")):
+        theirs, ours = pruned_parts(gzip.decompress(path.read_bytes()).decode("utf-8", "replace"))
+        assert ours == theirs, path.name
+
+
+def trafilaturas_text(html: str, url: str) -> str | None:
+    tree = page.parse_html(html)
+    assert tree is not None
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=False,
+        include_comments=False,
+        include_tables=False,
+        deduplicate=False,
+    )
+    return None if doc is None or isinstance(doc, dict) else doc.text
+
+
+def ours_text(html: str, url: str) -> str | None:
+    tree = page.parse_html(html)
+    assert tree is not None
+    return page._article_text(tree, html, url)
+
+
+def link_list_page(links: int) -> str:
+    """A short article, comments, a cookie banner, a follow-up article and `links` headlines:
+    with many, the article is a small share of the page and trafilatura tries again."""
+    text = "Rivers rose across the district overnight; residents moved to higher ground. " * 3
+    more = "".join(
+        f"<li><a href='/s/{i}'>Another headline about the river and the rain, number {i}</a></li>"
+        for i in range(links)
+    )
+    return (
+        "<html><head><title>Flood warning</title></head><body><article><h1>Flood warning</h1>"
+        f"<p>{text}</p></article><div class='more'><ul>{more}</ul></div>"
+        f"<div id='comments'><p>{'A long comment about the flood. ' * 20}</p></div>"
+        "<div class='cookie-banner'>We use cookies</div>"
+        "<div class='mvp-post-add-box'><p>Next article</p></div></body></html>"
+    )
+
+
+@pytest.mark.parametrize("links", [5, 120])
+def test_the_article_text_is_trafilaturas(links: int) -> None:
+    html = link_list_page(links)
+    assert ours_text(html, "https://news.example/flood") == trafilaturas_text(
+        html, "https://news.example/flood"
+    )
+
+
+def test_the_article_text_is_trafilaturas_on_every_golden_page() -> None:
+    for path in sorted(need_golden().glob("*/*.html.gz")):
+        html = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        url = f"https://news.example/{path.stem}"
+        assert ours_text(html, url) == trafilaturas_text(html, url), path.name
 
 
 def test_a_byline_is_the_author_when_the_page_declares_none() -> None:
