@@ -70,6 +70,7 @@ from storage.searchkeys import term_keys
 
 WINDOW = 1000
 SAMPLE = 1000  # the newest articles that tell a word found in most of the archive (SQLite)
+RANKED = 32  # words of a query that rank results (SQLite) and place snippets (PostgreSQL)
 COUNT_EXACT = 10_000
 CONFIRM_BATCH = 200
 HALF_LIFE_DAYS = 14.0
@@ -381,8 +382,10 @@ class _Narrowing:
         held = text(
             "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH :q AND rowid >= :low"
         )
-        common = set()
-        for term in dict.fromkeys(_terms(words)):
+        terms = list(dict.fromkeys(_terms(words)))
+        # A pasted paragraph as a query: its first RANKED words rank, one count each.
+        common = set(terms[RANKED:])
+        for term in terms[:RANKED]:
             if 2 * (self.session.scalar(held, {"q": to_fts5(term), "low": low}) or 0) > sampled:
                 common.add(term)
         kept = _without(words, common)
@@ -533,7 +536,8 @@ class _Narrowing:
         is given about EXCERPT characters where the lexemes, looked for as word starts, are
         densest (the page's rows are loaded already); the whole text for a row whose stretch
         shows no match (a stem not spelled out in the text, such as 'happi' for "happy")."""
-        lexemes = _LEXEME.findall(self.english) + _LEXEME.findall(self.simple)
+        lexemes = list(dict.fromkeys(_LEXEME.findall(self.english) + _LEXEME.findall(self.simple)))
+        lexemes = lexemes[:RANKED]
         starts = [re.compile(r"(?<!\w)" + re.escape(w.replace("''", "'")), re.I) for w in lexemes]
         rows = [self.session.get(ArticleRow, i) for i in ids]
         texts = {r.id: r.text or "" for r in rows if r is not None}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from alerts.rules import RuleSet
 from crawler.archive.reader import Archive
@@ -383,3 +383,23 @@ def test_snippets_of_long_texts_show_the_match_deep_inside(db_url: str) -> None:
             [hit] = archive.search(ArticleFilter(query=query), NOW, marked=True)
             assert marked in hit["snippet_marked"]
             assert len(hit["snippet"]) < 600
+
+
+def test_a_pasted_paragraph_is_one_search_not_a_count_per_word(archive: Archive) -> None:
+    """A query of hundreds of words (a paragraph pasted into the box) ranks by its first
+    words: the database is asked a bounded number of statements, not one per word."""
+    words = [f"word{i}" for i in range(600)]
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(archive.db.engine, "before_cursor_execute", count)
+    try:
+        found = find(archive, " OR ".join(["FATF", *words]))
+    finally:
+        event.remove(archive.db.engine, "before_cursor_execute", count)
+    assert found and all(
+        k in keys(archive.search(ArticleFilter(query="FATF", limit=50), NOW)) for k in found
+    )
+    assert len(statements) < 60
