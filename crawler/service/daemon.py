@@ -41,6 +41,7 @@ SPIKE_EVERY = timedelta(minutes=15)  # and after each crawl
 HEARTBEAT_EVERY = timedelta(seconds=15)
 TERM_FREQUENCIES_EVERY = timedelta(minutes=15)  # a check; the refresh itself is rarer
 FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
+SNAPSHOT_FIRST_AFTER = timedelta(minutes=5)
 # A job that starts later than this after its due time is logged: the daemon has more to do
 # than one process can (a busy event loop, too many outlets on short intervals).
 LATE_START = timedelta(seconds=1)
@@ -120,11 +121,14 @@ class Daemon:
         ]
         scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
         for job, every, grace in housekeeping:
+            # The snapshot's first check waits for the first crawls: on a large PostgreSQL
+            # archive taking it costs about a minute of the database's time.
+            first = now + (SNAPSHOT_FIRST_AFTER if job == self._term_frequencies else timedelta())
             scheduler.add_job(
                 job,
                 IntervalTrigger(seconds=every.total_seconds()),
                 id=job.__name__.strip("_"),
-                next_run_time=now,
+                next_run_time=first,
                 misfire_grace_time=int(grace.total_seconds()),
             )
         return scheduler
