@@ -28,8 +28,9 @@ _MASK = (1 << KEY_BITS) - 1
 
 def _words(text: str) -> list[str]:
     """The text's words as the matcher reads them, case folded: through capitals first, since
-    the matcher takes "ı" for "I" and "I" for "i" (tests/test_search_keys.py checks all)."""
-    return [w.upper().casefold() for w in split_words(strip_urls(fold(text)))[1::2]]
+    the matcher takes "ı" for "I" and "I" for "i", and "İ" for "i" too, which str.casefold
+    makes "i" and a dot (tests/test_search_keys.py and test_search_keys_edges.py)."""
+    return [w.upper().casefold().replace("i\u0307", "i") for w in split_words(text)[1::2]]
 
 
 def _keys(words: list[str]) -> set[int]:
@@ -38,11 +39,14 @@ def _keys(words: list[str]) -> set[int]:
 
 def article_keys(title: str | None, text: str | None) -> list[int]:
     """The keys of an article's title and text (a pair never spans the two)."""
-    return sorted(_keys(_words(title or "")) | _keys(_words(text or "")))
+    title, text = strip_urls(fold(title or "")), strip_urls(fold(text or ""))
+    return sorted(_keys(_words(title)) | _keys(_words(text)))
 
 
 def term_keys(term: str, prefix: bool = False) -> list[int]:
     """Keys every article the matcher finds `term` in holds (a prefix term's last word is
-    unfinished: only the words before it count); [] for a single word."""
-    words = _words(term)
+    unfinished: only the words before it count); [] for a single word. A term's URLs are
+    not blanked: the matcher does not blank them, and the text it matches has none there
+    ("p www.- r" finds "p www. r", whose words are p, www and r)."""
+    words = _words(fold(term))
     return sorted(_keys(words[:-1] if prefix else words))

@@ -4,15 +4,20 @@ htmldate's second opinion, and workers start without importing the whole program
 
 import gzip
 import os
+import random
 import subprocess
 import sys
+import time
 from copy import deepcopy
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import trafilatura
+from lxml.etree import tostring
 from trafilatura.htmlprocessing import prune_unwanted_nodes
+from trafilatura.metadata import extract_author, extract_meta_json
+from trafilatura.settings import Document
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 from crawler.extraction import page
@@ -166,6 +171,95 @@ def test_a_byline_is_the_author_when_the_page_declares_none() -> None:
     )
     x = page.extract_page(html, "https://news.example/budget")
     assert x is not None and x.author == "Sana Mir"
+
+
+def byline_page(rng: random.Random) -> str:
+    """Bylines inside bylines, pruned parts (dates, comments, figures) inside both, and text
+    and tails around each: what the byline search reads as trafilatura's extract_author does."""
+    attrs = ["", ' class="author"', ' class="byline"', ' class="comments"', ' class="sidebar"',
+             ' id="author"', ' class="meta-date"', ' itemprop="author"', ' class="date"',
+             ' rel="author"']  # fmt: skip
+    tags = ["div", "span", "p", "a", "time", "figure", "section", "strong", "b", "h3"]
+    words = ["By", "Sana", "Mir", "and", "", " ", "x", "Ali", "Khan,", "12", "May", "long " * 30]
+
+    def node(depth: int) -> str:
+        if depth > 5 or rng.random() < 0.3:
+            return rng.choice(words)
+        tag = rng.choice(tags)
+        inner = "".join(node(depth + 1) for _ in range(rng.randint(0, 4)))
+        return f"<{tag}{rng.choice(attrs)}>{rng.choice(words)}{inner}</{tag}>{rng.choice(words)}"
+
+    return "<html><body>" + "".join(node(0) for _ in range(rng.randint(1, 4))) + "</body></html>"
+
+
+def test_the_byline_is_trafilaturas_with_pruned_parts_inside() -> None:
+    rng = random.Random(3)
+    named = 0
+    for _ in range(1500):
+        html = byline_page(rng)
+        theirs, ours = page.parse_html(html), page.parse_html(html)
+        assert theirs is not None and ours is not None
+        expected = extract_author(theirs)
+        assert page._byline(ours) == expected, html
+        named += expected is not None
+    assert named > 500
+
+
+def test_nested_bylines_each_holding_a_date_take_linear_time() -> None:
+    """Each byline once had its whole subtree copied and pruned: 12 s for this 107 KB page."""
+    chain = '<div class="author">x ' * 200 + "<time>t</time>" + "long text " * 100
+    html = f"<html><body><p>Text.</p>{(chain + '</div>' * 200) * 16}</body></html>"
+    tree = page.parse_html(html)
+    assert tree is not None
+    start = time.process_time()
+    assert page._byline(tree) is None  # every byline is too long to be a name
+    assert time.process_time() - start < 2
+
+
+def test_the_page_is_parsed_as_trafilatura_parses_it() -> None:
+    """(Not quite always: a DOCTYPE after white space goes here, and stays there.)"""
+    pages = [
+        "<!DOCTYPE html>\n<html><head><title>t</title></head><body><p>x</p></body></html>",
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/'
+        'xhtml1/DTD/xhtml1-strict.dtd"><html><body><p>x</p></body></html>',
+        "  <! DOCTYPE html/><html><body><p>x</p></body></html>",
+        "<html><body>\x01<p>x</p></body></html>",
+        "\x01<!DOCTYPE html><html><body><p>x</p></body></html>",
+    ]
+    for html in pages:
+        ours, theirs = page.parse_html(html), trafilatura.load_html(html)
+        assert ours is not None and theirs is not None
+        assert tostring(ours) == tostring(theirs), html[:200]
+
+
+@pytest.mark.parametrize("start", ["<! DOCTYPE ", "<!doctype html><!DOCTYPE ", "\x01<!DOCTYPE "])
+def test_a_doctype_of_slashes_is_parsed_in_linear_time(start: str) -> None:
+    """trafilatura's DOCTYPE pattern backtracks over a first line of slashes: 3.7 s for 40 KB."""
+    html = start + "/" * 200_000 + "<html><body><p>Text.</p></body></html>"
+    begin = time.process_time()
+    assert page.parse_html(html) is not None
+    assert time.process_time() - begin < 2
+
+
+def test_json_ld_is_read_as_trafilatura_reads_it() -> None:
+    """_meta_json against trafilatura's extract_meta_json: golden pages, escaped quotes and
+    spaces in strings, and JSON cut short (read by its error path)."""
+    script = '<html><head><script type="application/ld+json">{}</script></head><body></body></html>'
+    pages = [
+        script.format('{"@type": "NewsArticle", "author": {"name": "Sana  Mir"}, "headline": '
+                      '"A \\"b\\"  c"}'),
+        script.format('{"@type": "NewsArticle", "author": {"name": "Ali Khan"}, "headline": "cut'),
+    ]  # fmt: skip
+    pages += [
+        gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        for path in sorted(need_golden().glob("*/*.html.gz"))
+    ]
+    for html in pages:
+        ours, theirs = page.parse_html(html), page.parse_html(html)
+        assert ours is not None and theirs is not None
+        a, b = page._meta_json(ours, Document()), extract_meta_json(theirs, Document())
+        for name in ("title", "author", "sitename", "categories", "tags", "url", "pagetype"):
+            assert getattr(a, name) == getattr(b, name), (name, html[:200])
 
 
 def test_a_declared_date_stands_even_when_the_text_suggests_another() -> None:

@@ -7,7 +7,7 @@ page and would otherwise stall every download in the crawler's event loop.
 import json
 import logging
 import re
-from copy import copy, deepcopy
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -44,7 +44,6 @@ from trafilatura.core import (
 )
 from trafilatura.deduplication import sample_tokens
 from trafilatura.external import compare_extraction, justext_rescue
-from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.json_metadata import (
     extract_json,
     extract_json_parse_error,
@@ -62,7 +61,12 @@ from trafilatura.metadata import (
     find_date,
 )
 from trafilatura.settings import BASIC_CLEAN_XPATH, Document, Extractor
-from trafilatura.utils import HTML_PARSER, is_dubious_html, repair_faulty_html
+from trafilatura.utils import (
+    HTML_PARSER,
+    INVALID_XML_CHARS,
+    is_dubious_html,
+    repair_faulty_html,
+)
 from trafilatura.xml import delete_element, xmltotxt
 from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
 
@@ -111,6 +115,9 @@ WARM_UP_PAGE = (
     + "</p></article></body></html>"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What trafilatura's DOCTYPE pattern (utils.DOCTYPE_TAG) starts with.
+_DOCTYPE = re.compile(r"< ?! ?doctype", re.IGNORECASE)
+_NOT_SPACE = re.compile(r"\S")
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]+\s+")
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 # py3langid walks the text byte by byte in Python: a paragraph or two names the language as
@@ -154,10 +161,9 @@ _DISCARDED = (
     + _has("class", *_DISCARDED_CLASS_PARTS)
     + " or contains(@data-component, 'Figure')] or self::time or self::figure"
 )
-# What trafilatura prunes before its byline search, asked of one element: has it a pruned part
-# inside? (Whether it is in one is asked in Python, _in_discarded: libxml2 takes ~0.1 ms to set
-# up each such question, and a page with comments has hundreds of bylines in them.)
-_HOLDS_DISCARDED = XPath(f"boolean(descendant::*[{_DISCARDED}])")
+# What trafilatura prunes before its byline search, as one expression (the tests compare it
+# with trafilatura's; the search itself asks _discarded of each element: libxml2 takes ~0.1 ms
+# to set up each question, and a page with comments has hundreds of bylines in them).
 _AUTHOR_DISCARD = [XPath(f"descendant::*[{_DISCARDED}]")]
 # trafilatura's three byline expressions (metadata.AUTHOR_XPATHS), spelt out in Python and
 # answered in one walk over the page: libxml2 takes ~15 contains() tests per element for each
@@ -565,31 +571,56 @@ def _byline(tree: HtmlElement) -> str | None:
     element its byline patterns find whose text is a name's length. Here the patterns run on
     the page as it is and each element found is checked instead: one inside a pruned part is
     passed over, and only one holding a pruned part is copied and pruned (the same text, with
-    a pruned part's tail kept as trafilatura keeps it)."""
+    a pruned part's tail kept as trafilatura keeps it). Each element's words are read once
+    (_byline_words): nested bylines, each holding a pruned part, once cost a copy and a prune
+    of each one's whole subtree (47 s for a 425 KB page of them)."""
     known: dict[HtmlElement, bool] = {}
+    words: dict[HtmlElement, list[str] | None] = {}
+    tried: set[HtmlElement] = set()
     for candidates in _byline_candidates(tree):
         for found in candidates:
-            if _in_discarded(found, known):
-                continue
-            if _HOLDS_DISCARDED(found):
-                found = prune_unwanted_nodes(deepcopy(found), _AUTHOR_DISCARD)
-            if author := _short_text(found, _MAX_AUTHOR_CHARS):
+            if found in tried or _in_discarded(found, known):
+                continue  # an element an expression before found and turned down
+            tried.add(found)
+            said = _byline_words(found, words, _MAX_AUTHOR_CHARS)
+            if said is not None and len(author := " ".join(said)) > 2:
                 return normalize_authors(None, author)
     return None
 
 
-def _short_text(element: HtmlElement, limit: int) -> str | None:
-    """The element's text on one line (as trafilatura's trim(" ".join(itertext()))) when it
-    is 3 to `limit` - 1 characters long, else None; reading stops once it is too long."""
+def _byline_words(
+    element: HtmlElement, known: dict[HtmlElement, list[str] | None], limit: int
+) -> list[str] | None:
+    """The words of the element's text as trafilatura's byline search reads them: without the
+    parts it prunes (_discarded), each one's tail joined to the text before it (as its
+    delete_element joins it); None when they are `limit` characters long or more, joined by
+    spaces. `known` keeps each element's words, which the bylines around it share."""
+    if element in known:
+        return known[element]
     words: list[str] = []
-    size = -1  # the spaces between words
-    for part in element.itertext():
-        more = part.split()
+    size = -1  # the length of the words joined by spaces
+    slot = element.text or ""  # text that reads as one piece (itertext's)
+    for child in element:
+        element_child = isinstance(child.tag, str)  # a comment's text is not read, its tail is
+        if element_child and _discarded(child):
+            slot += child.tail or ""
+            continue
+        inner = _byline_words(child, known, limit) if element_child else []
+        if inner is None:
+            known[element] = None
+            return None
+        more = slot.split() + inner
         words += more
         size += len(more) + sum(map(len, more))
         if size >= limit:
+            known[element] = None
             return None
-    return " ".join(words) if size > 2 else None
+        slot = child.tail or ""
+    more = slot.split()
+    words += more
+    size += len(more) + sum(map(len, more))
+    known[element] = words if size < limit else None
+    return known[element]
 
 
 def extract_text(text: str) -> Extracted | None:
@@ -618,13 +649,26 @@ def extract_text(text: str) -> Extracted | None:
 
 def parse_html(html: str) -> HtmlElement | None:
     """The page as one lxml tree (None when it is not HTML at all), parsed in linear time."""
-    start = html.lstrip()
-    if start[:9].lower() == "<!doctype":
-        # trafilatura strips a DOCTYPE with a pattern that is quadratic on a long first line;
-        # an HTML parser needs none, and one with an internal subset may declare entities.
-        end = start.find(">")
-        html = start[end + 1 :] if end >= 0 else ""
-    return _load_html(html)
+    # trafilatura strips a DOCTYPE with a pattern that is quadratic on a long first line (40 KB
+    # of "<! DOCTYPE ////" took 3.7 s); an HTML parser needs none, and one with an internal
+    # subset may declare entities. So the DOCTYPE goes first, and any its pattern would then
+    # see at the very start, as it would after its own removal of control characters.
+    html = INVALID_XML_CHARS.sub("", html)
+    at = _text_at(html, 0)
+    if html[at : at + 9].lower() != "<!doctype":
+        at = 0  # read whole, as trafilatura reads it (its pattern needs one at the very start)
+    while declaration := _DOCTYPE.match(html, at):
+        end = html.find(">", declaration.end())
+        if end < 0:
+            return _load_html("")
+        at = end + 1
+    return _load_html(html[at:] if at else html)
+
+
+def _text_at(html: str, at: int) -> int:
+    """Where the first character from `at` on that is not white space is (or the end)."""
+    found = _NOT_SPACE.search(html, at)
+    return found.start() if found else len(html)
 
 
 def _load_html(html: str) -> HtmlElement | None:
