@@ -132,13 +132,16 @@ def search(
             ((c.id, rank_value(c.relevance / top, c.score, c.dated, now)) for c in window),
             key=lambda pair: (-pair[1], -pair[0]),
         )
-        pos = 0
+        pos, checked, confirmed = 0, 0, 0
         while pos < len(ranked) and len(found) < needed:
-            # About twice what is still wanted: most candidates are confirmed.
-            size = min(max(2 * (needed - len(found)), 20), CONFIRM_BATCH)
+            # About twice what is still wanted while most candidates are confirmed; more,
+            # at the rate seen, when few are (a word sharing its stem with a commoner one).
+            rate = confirmed / checked if checked else 1.0
+            size = min(max(round(2 * (needed - len(found)) / max(rate, 0.02)), 20), CONFIRM_BATCH)
             batch, pos = ranked[pos : pos + size], pos + size
             kept = _confirmed(session, [i for i, _ in batch], confirm)
             found += [(i, rank) for i, rank in batch if i in kept]
+            checked, confirmed = checked + len(batch), confirmed + len(kept)
         if len(window) < max(WINDOW, f.limit):
             break
         older_than = min(c.id for c in window)
@@ -220,6 +223,8 @@ class _Narrowing:
         self.rows: float | None = None  # PostgreSQL's estimate of the articles, once asked
         self.top: int | None = None  # and one more than the newest id
         self.settled = False  # this transaction's planner settings made (_postgres_settings)
+        self.index_scans = True  # enable_indexscan, as this transaction has it
+        self.unkeyed: bool | None = None  # whether some articles lack search_keys, once asked
         if self.postgres:
             self._postgres_queries(query)
         else:
@@ -262,11 +267,13 @@ class _Narrowing:
         row whose lead matches matches: read row by row, its TOASTed vector is skipped.
 
         A phrase is looked up by its word pairs' search_keys (storage.searchkeys), other terms
-        by the tsquery; rows without keys (written before migration 0015) by the tsquery
-        alone, through ix_articles_unkeyed. A walk row by row asks the tsquery alone: the
-        keys are TOASTed too, and the matcher decides anyway."""
+        by the tsquery. Rows without keys (written before migration 0015) are a branch of their
+        own, asked the tsquery alone through ix_articles_unkeyed: ORed into one condition, the
+        keys of every hit were read back from TOAST to test it again (200 ms for 6,888 hits).
+        A walk row by row asks the tsquery alone: the matcher decides anyway."""
         vector: Any = literal_column("articles.search_vector")
         lead: Any = literal_column("articles.rank_vector")
+        unkeyed = literal_column("articles.search_keys").is_(None)
         is_english = ArticleRow.language == "en"
         keyed = self.node is not None and _has_keys(self.node)
         branches: list[tuple[ColumnElement[bool], Any, Any, bool]] = []
@@ -275,18 +282,27 @@ class _Narrowing:
             ("simple", self.simple, ArticleRow.language.is_distinct_from("en")),
         ):
             tsq = func.to_tsquery(literal_column(f"'{config}'::regconfig"), literal(q))
-            every = vector.op("@@")(tsq) if q else None
-            either = or_(lead.op("@@")(tsq), vector.op("@@")(tsq)) if q else None
-            narrowed = every
-            if keyed and self.node is not None:
-                by_keys = _narrowed(self.node, config, self.lexemes[config])
-                unkeyed = literal_column("articles.search_keys").is_(None)
-                if by_keys is not None:
-                    narrowed = or_(by_keys, and_(unkeyed, every if every is not None else true()))
-            condition = and_(rows, narrowed) if narrowed is not None else rows
-            lead_first = and_(rows, either) if either is not None else rows
-            branches.append((rows, condition, lead_first, narrowed is not None))
+            every = [vector.op("@@")(tsq)] if q else []
+            lead_first = and_(rows, or_(lead.op("@@")(tsq), vector.op("@@")(tsq))) if q else rows
+            node = self.node if keyed else None
+            by_keys = _narrowed(node, config, self.lexemes[config]) if node is not None else None
+            if by_keys is None:
+                branches.append((rows, and_(rows, *every), lead_first, bool(every)))
+                continue
+            branches.append((rows, and_(rows, by_keys), lead_first, True))
+            if self._unkeyed_rows():
+                branches.append((rows, and_(rows, unkeyed, *every), lead_first, True))
         return branches
+
+    def _unkeyed_rows(self) -> bool:
+        """Whether any article lacks search_keys (asked once, through ix_articles_unkeyed)."""
+        if self.unkeyed is None:
+            self.unkeyed = bool(
+                self.session.scalar(
+                    text("SELECT EXISTS (SELECT 1 FROM articles WHERE search_keys IS NULL)")
+                )
+            )
+        return self.unkeyed
 
     def _postgres_match(self) -> tuple[ColumnElement[bool], Any]:
         """(rows matching, relevance). Relevance is ts_rank over rank_vector, the title and
@@ -434,10 +450,15 @@ class _Narrowing:
         for _, condition, lead_first, indexed in self._postgres_branches():
             # Older than the `limit`-th found so far: not among the newest `limit`.
             floor = found[limit - 1] if len(found) >= limit > 0 else None
+            # A set: a walk row by row finds keyed and unkeyed rows alike.
             found = sorted(
-                found + self._newest(f, limit, older_than, floor, condition, lead_first, indexed),
+                {
+                    *found,
+                    *self._newest(f, limit, older_than, floor, condition, lead_first, indexed),
+                },
                 reverse=True,
             )[:limit]
+        self._index_scans(True)
         if not ranked:
             return [_Candidate(i, 0.0, 0.0, None) for i in found]
         # One array, not 1,000 bound parameters (expanding those took 10 ms of Python).
@@ -474,15 +495,15 @@ class _Narrowing:
         )
         hits = self._planned(rows.where(condition)) if indexed else 0.0
         total = max(self.rows or 1.0, 1.0)
-        conn = self.session.connection()
         if not indexed or hits * hits > 24 * limit * total:
+            self._index_scans(True)
             stmt = rows.where(lead_first).order_by(ArticleRow.id.desc()).limit(limit)
             return list(self.session.scalars(stmt))
         # `id + 0`: the planner cannot walk the primary key backwards instead.
         newest = rows.where(condition).order_by((ArticleRow.id + 0).desc()).limit(limit)
         top = older_than if older_than is not None else self._top()
         span = int(3 * limit * total / max(hits, 1.0))
-        conn.exec_driver_sql("SET LOCAL enable_indexscan = off")  # bitmaps, ANDed
+        self._index_scans(False)  # bitmaps, ANDed
         ids: list[int] = []
         while hits > 2 * limit and top - span > (floor or 0):
             ids = list(self.session.scalars(newest.where(ArticleRow.id >= top - span)))
@@ -491,10 +512,16 @@ class _Narrowing:
             span *= 4
         else:
             ids = list(self.session.scalars(newest))
-        # Set back on success only: after an error the transaction is aborted, and SET LOCAL
-        # ends with it anyway (a reset there would raise and hide the real error).
-        conn.exec_driver_sql("SET LOCAL enable_indexscan = on")
         return ids
+
+    def _index_scans(self, on: bool) -> None:
+        """Plain index scans on or off for this transaction, asked only when that changes.
+        Set back on success only: after an error the transaction is aborted, and SET LOCAL
+        ends with it anyway (a reset there would raise and hide the real error)."""
+        if self.index_scans != on:
+            value = "on" if on else "off"
+            self.session.connection().exec_driver_sql(f"SET LOCAL enable_indexscan = {value}")
+            self.index_scans = on
 
     def _top(self) -> int:
         """One more than the newest article's id (asked once)."""
