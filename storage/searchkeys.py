@@ -20,6 +20,9 @@ and needs none of this.
 from itertools import pairwise
 from zlib import crc32
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from storage.textnorm import fold, split_words, strip_urls
 
 KEY_BITS = 22
@@ -50,3 +53,27 @@ def term_keys(term: str, prefix: bool = False) -> list[int]:
     ("p www.- r" finds "p www. r", whose words are p, www and r)."""
     words = _words(fold(term))
     return sorted(_keys(words[:-1] if prefix else words))
+
+
+def fill_search_keys(session: Session, limit: int = 500) -> tuple[int, int]:
+    """Key up to `limit` articles stored without keys (before migration 0015), newest first:
+    (keyed now, still without keys). PostgreSQL only; elsewhere (0, 0)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0, 0
+    rows = session.execute(
+        text(
+            "SELECT id, title, text FROM articles WHERE search_keys IS NULL "
+            "ORDER BY id DESC LIMIT :n FOR UPDATE SKIP LOCKED"
+        ),
+        {"n": limit},
+    ).all()
+    if rows:
+        session.execute(
+            text("UPDATE articles SET search_keys = :keys WHERE id = :id"),
+            [{"id": i, "keys": article_keys(title, body)} for i, title, body in rows],
+        )
+    left = session.scalar(
+        text("SELECT count(*) FROM (SELECT 1 FROM articles WHERE search_keys IS NULL LIMIT :c) c"),
+        {"c": 1_000_000},
+    )
+    return len(rows), int(left or 0)

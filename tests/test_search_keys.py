@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import regex
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from alerts.query import CompiledQuery
 from alerts.rules import RuleSet
@@ -14,8 +14,9 @@ from crawler.archive.reader import Archive
 from crawler.config import DEFAULT_TOPICS
 from storage.articles import NewArticle, OutletInfo, insert_article, sync_outlets
 from storage.db import Database
+from storage.migrate import upgrade
 from storage.queries import ArticleFilter
-from storage.searchkeys import article_keys, term_keys
+from storage.searchkeys import article_keys, fill_search_keys, term_keys
 from storage.versions import Refetched, apply_recheck
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -165,3 +166,45 @@ def test_postgresql_and_sqlite_find_the_same_articles(
             sorted(a["url"] for a in archive.search(ArticleFilter(query=query, limit=100), NOW))
         )
     assert found[0] == found[1] and found[0]
+
+
+def test_articles_stored_before_the_keys_are_found_then_keyed_in_batches(pg_url: str) -> None:
+    """Upgrading adds the keys column without computing keys (minutes on a large archive,
+    with every writer waiting); the older articles are found the old way, then keyed a batch
+    at a time, newest first, by the daemon or `crawl` (storage.searchkeys.fill_search_keys)."""
+    engine = create_engine(pg_url)
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outlets (id, name, country, language) VALUES ('dawn', 'D', 'PK', 'en')"
+            )
+        )
+        for i in range(1, 8):
+            conn.execute(
+                text(
+                    "INSERT INTO articles (id, url, url_key, outlet_id, title, text, date_source,"
+                    " word_count, score, first_seen, simhash, sim_band0, sim_band1, sim_band2,"
+                    " sim_band3, language) VALUES (:i, :u, :u, 'dawn', 'Old', :t, 'page', 4, 1.0,"
+                    " '2026-11-20 08:00:00', :i, 0, 0, 0, 0, 'en')"
+                ),
+                {"i": i, "u": f"e.org/{i}", "t": f"Piece {i}: the grey list again."},
+            )
+    upgrade(engine, "head")
+    engine.dispose()
+    archive, db = _archive(pg_url)
+    query = ArticleFilter(query='"grey list"', limit=20)
+    assert len(archive.search(query, NOW)) == 7  # found without keys
+    with db.write() as s:
+        assert fill_search_keys(s, limit=5) == (5, 2)
+    with db.read() as s:
+        keyed = s.execute(
+            text("SELECT id FROM articles WHERE search_keys @> CAST(:k AS integer[]) ORDER BY id"),
+            {"k": term_keys("grey list")},
+        ).scalars()
+        assert list(keyed) == [3, 4, 5, 6, 7]  # the newest first
+    assert len(archive.search(query, NOW)) == 7  # keyed and unkeyed rows alike
+    with db.write() as s:
+        assert fill_search_keys(s) == (2, 0)
+        assert fill_search_keys(s) == (0, 0)
+    assert len(archive.search(query, NOW)) == 7

@@ -31,6 +31,7 @@ from crawler.service.jobs import CrawlQueue
 from crawler.service.runner import crawl_outlet, run_in_reactor
 from spiders.outlets import Outlet
 from storage.runs import mark_interrupted
+from storage.searchkeys import fill_search_keys
 from storage.similar import refresh_term_frequencies
 from storage.state import set_state
 
@@ -42,6 +43,8 @@ HEARTBEAT_EVERY = timedelta(seconds=15)
 TERM_FREQUENCIES_EVERY = timedelta(minutes=15)  # a check; the refresh itself is rarer
 FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
 SNAPSHOT_FIRST_AFTER = timedelta(minutes=5)
+SEARCH_KEYS_EVERY = timedelta(seconds=30)  # articles stored before migration 0015, keyed
+SEARCH_KEYS_BATCHES = 4  # of 500 articles each, every SEARCH_KEYS_EVERY (about 5 s of work)
 # A job that starts later than this after its due time is logged: the daemon has more to do
 # than one process can (a busy event loop, too many outlets on short intervals).
 LATE_START = timedelta(seconds=1)
@@ -65,6 +68,8 @@ class Daemon:
         self.jobs: set[asyncio.Task[Any]] = set()
         self.queue_out: CrawlQueue | None = CrawlQueue(config) if config.queue.url else None
         self.jobs_started = 0
+        self.keys_done = False  # every stored article has its search keys (_search_keys)
+        self.keys_runs = 0  # runs of _search_keys that keyed something, for its log lines
         self.latest_start = timedelta(0)  # the largest delay between a job's due time and start
 
     def now(self) -> datetime:
@@ -118,6 +123,7 @@ class Daemon:
             (self._spikes, SPIKE_EVERY, timedelta(minutes=15)),
             (self._heartbeat, HEARTBEAT_EVERY, timedelta(minutes=1)),
             (self._term_frequencies, TERM_FREQUENCIES_EVERY, timedelta(minutes=15)),
+            (self._search_keys, SEARCH_KEYS_EVERY, timedelta(minutes=1)),
         ]
         scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
         for job, every, grace in housekeeping:
@@ -252,6 +258,33 @@ class Daemon:
                 taken.articles,
                 (self.now() - started).total_seconds(),
             )
+
+    async def _search_keys(self) -> None:
+        """Key the articles stored before migration 0015, a few batches at a time (each its own
+        transaction, in a thread), so that their phrases are found through the index too; a
+        line every tenth run says how many are left."""
+        if self.keys_done or self.stopping.is_set():
+            return
+        self._track()
+        keyed, left = 0, 0
+        for _ in range(SEARCH_KEYS_BATCHES):
+            try:
+                batch, left = await asyncio.to_thread(self._fill_search_keys)
+            except Exception:
+                logger.exception("could not compute search keys; will try again")
+                return
+            keyed += batch
+            if not left:
+                self.keys_done = True
+                break
+        if keyed:
+            if self.keys_runs % 10 == 0 or self.keys_done:
+                logger.info("search keys: %d articles keyed, %d to go", keyed, left)
+            self.keys_runs += 1
+
+    def _fill_search_keys(self) -> tuple[int, int]:
+        with self.context.db.write() as session:
+            return fill_search_keys(session)
 
     async def _shutdown(self) -> None:
         """Pause the scheduler, let running crawls stop (or give up after the grace period),

@@ -92,6 +92,8 @@ def crawl_once(
             logger.error("alerts not delivered now, the database is unavailable: %s", exc)
         if snapshot and not (stop and stop.signal) and any(r.new_articles for r in results):
             _refresh_term_frequencies(context)
+        if snapshot and not (stop and stop.signal):
+            _fill_search_keys(context)
         # Read last: a signal during the spike check, the delivery or the refresh (none of
         # them is cut short) still ends the command as stopped, exit 130/143, not 0.
         stopped = stop.signal.name if stop and stop.signal else None
@@ -116,6 +118,26 @@ def _spike_alerts(config: Config, context: CrawlContext) -> int:
         logger.exception("spike detection failed; the next crawl checks again")
         return 0
     return sum(s.queued for s in found)
+
+
+def _fill_search_keys(context: CrawlContext, batches: int = 4) -> None:
+    """Key some articles stored before migration 0015 (PostgreSQL), as the daemon does
+    continuously, so that `crawl` from cron gets there too: 2,000 a run, a few seconds."""
+    from storage.searchkeys import fill_search_keys
+
+    keyed, left = 0, 0
+    try:
+        for _ in range(batches):
+            with context.db.write() as session:
+                batch, left = fill_search_keys(session)
+            keyed += batch
+            if not left:
+                break
+    except SQLAlchemyError as exc:
+        logger.error("search keys not computed now, the database is unavailable: %s", exc)
+        return
+    if keyed:
+        logger.info("search keys: %d articles keyed, %d to go", keyed, left)
 
 
 def _refresh_term_frequencies(context: CrawlContext) -> None:
