@@ -1,8 +1,10 @@
 """PostgreSQL narrows a search by each article's word and word-pair keys (storage.searchkeys):
 an article the matcher finds a term in must hold the term's keys, or search would miss it."""
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import regex
@@ -11,13 +13,16 @@ from sqlalchemy import create_engine, text
 from alerts.query import CompiledQuery
 from alerts.rules import RuleSet
 from crawler.archive.reader import Archive
-from crawler.config import DEFAULT_TOPICS
+from crawler.config import DEFAULT_TOPICS, config_from_dict
+from crawler.runtime.context import CrawlContext
+from crawler.service.daemon import Daemon
 from storage.articles import NewArticle, OutletInfo, insert_article, sync_outlets
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.queries import ArticleFilter
 from storage.searchkeys import article_keys, fill_search_keys, term_keys
 from storage.versions import Refetched, apply_recheck
+from tests.conftest import write_config
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 WORDS = [
@@ -208,3 +213,29 @@ def test_articles_stored_before_the_keys_are_found_then_keyed_in_batches(pg_url:
         assert fill_search_keys(s) == (2, 0)
         assert fill_search_keys(s) == (0, 0)
     assert len(archive.search(query, NOW)) == 7
+
+
+def test_the_daemon_keys_the_older_articles(pg_url: str, tmp_path: Path) -> None:
+    raw = {
+        "database": {"url": pg_url},
+        "catalogue": {"include": []},
+        "outlets": [{"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]}],
+    }
+    config = config_from_dict(raw, str(write_config(tmp_path / "m.toml", raw)))
+    _, db = _archive(pg_url)
+    for i in range(1200):
+        _add(db, f"e.org/{i}", f"Report {i}", "The grey list again.", i)
+    with db.write() as s:  # as an older version wrote them
+        s.execute(text("UPDATE articles SET search_keys = NULL"))
+
+    async def run() -> Daemon:
+        with CrawlContext.create(config) as context:
+            daemon = Daemon(config, context)
+            assert daemon._schedule(asyncio.get_running_loop()).get_job("search_keys")
+            await daemon._search_keys()
+            return daemon
+
+    daemon = asyncio.run(run())
+    assert daemon.keys_done  # 1,200 articles: three batches of the four a run may take
+    with db.read() as s:
+        assert s.scalar(text("SELECT count(*) FROM articles WHERE search_keys IS NULL")) == 0
