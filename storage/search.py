@@ -289,9 +289,14 @@ class _Narrowing:
             if by_keys is None:
                 branches.append((rows, and_(rows, *every), lead_first, bool(every)))
                 continue
-            branches.append((rows, and_(rows, by_keys), lead_first, True))
-            if self._unkeyed_rows():
-                branches.append((rows, and_(rows, unkeyed, *every), lead_first, True))
+            if not self._unkeyed_rows():
+                branches.append((rows, and_(rows, by_keys), lead_first, True))
+                continue
+            # Disjoint, as count() sums them: a term asked by the tsquery in by_keys (ORed
+            # with a phrase) matches unkeyed rows too. The null bitmap is in the row, not TOAST.
+            keyed_rows = literal_column("articles.search_keys").is_not(None)
+            branches.append((rows, and_(rows, keyed_rows, by_keys), lead_first, True))
+            branches.append((rows, and_(rows, unkeyed, *every), lead_first, True))
         return branches
 
     def _unkeyed_rows(self) -> bool:

@@ -55,11 +55,14 @@ def term_keys(term: str, prefix: bool = False) -> list[int]:
     return sorted(_keys(words[:-1] if prefix else words))
 
 
-def fill_search_keys(session: Session, limit: int = 500) -> tuple[int, int]:
-    """Key up to `limit` articles stored without keys (before migration 0015), newest first:
-    (keyed now, still without keys). PostgreSQL only; elsewhere (0, 0)."""
+KEY_BATCH = 500  # articles keyed in one transaction by fill_search_keys: about a second
+
+
+def fill_search_keys(session: Session, limit: int = KEY_BATCH) -> int:
+    """Key up to `limit` articles stored without keys (before migration 0015), newest first;
+    how many. PostgreSQL only; elsewhere 0. Rows another transaction holds are skipped."""
     if session.get_bind().dialect.name != "postgresql":
-        return 0, 0
+        return 0
     rows = session.execute(
         text(
             "SELECT id, title, text FROM articles WHERE search_keys IS NULL "
@@ -72,8 +75,19 @@ def fill_search_keys(session: Session, limit: int = 500) -> tuple[int, int]:
             text("UPDATE articles SET search_keys = :keys WHERE id = :id"),
             [{"id": i, "keys": article_keys(title, body)} for i, title, body in rows],
         )
-    left = session.scalar(
-        text("SELECT count(*) FROM (SELECT 1 FROM articles WHERE search_keys IS NULL LIMIT :c) c"),
-        {"c": 1_000_000},
+    return len(rows)
+
+
+def articles_without_keys(session: Session, cap: int = 1_000_000) -> int:
+    """How many articles still lack keys (at most `cap`: a count for a log line)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    return int(
+        session.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM articles WHERE search_keys IS NULL LIMIT :c) c"
+            ),
+            {"c": cap},
+        )
+        or 0
     )
-    return len(rows), int(left or 0)

@@ -3,8 +3,12 @@ an article the matcher finds a term in must hold the term's keys, or search woul
 
 import asyncio
 import random
+import signal
+import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import regex
@@ -15,12 +19,14 @@ from alerts.rules import RuleSet
 from crawler.archive.reader import Archive
 from crawler.config import DEFAULT_TOPICS, config_from_dict
 from crawler.runtime.context import CrawlContext
+from crawler.service import once
 from crawler.service.daemon import Daemon
+from crawler.service.stopping import StopOnSignal
 from storage.articles import NewArticle, OutletInfo, insert_article, sync_outlets
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.queries import ArticleFilter
-from storage.searchkeys import article_keys, fill_search_keys, term_keys
+from storage.searchkeys import article_keys, articles_without_keys, fill_search_keys, term_keys
 from storage.versions import Refetched, apply_recheck
 from tests.conftest import write_config
 
@@ -201,7 +207,8 @@ def test_articles_stored_before_the_keys_are_found_then_keyed_in_batches(pg_url:
     query = ArticleFilter(query='"grey list"', limit=20)
     assert len(archive.search(query, NOW)) == 7  # found without keys
     with db.write() as s:
-        assert fill_search_keys(s, limit=5) == (5, 2)
+        assert fill_search_keys(s, limit=5) == 5
+        assert articles_without_keys(s) == 2
     with db.read() as s:
         keyed = s.execute(
             text("SELECT id FROM articles WHERE search_keys @> CAST(:k AS integer[]) ORDER BY id"),
@@ -210,8 +217,9 @@ def test_articles_stored_before_the_keys_are_found_then_keyed_in_batches(pg_url:
         assert list(keyed) == [3, 4, 5, 6, 7]  # the newest first
     assert len(archive.search(query, NOW)) == 7  # keyed and unkeyed rows alike
     with db.write() as s:
-        assert fill_search_keys(s) == (2, 0)
-        assert fill_search_keys(s) == (0, 0)
+        assert fill_search_keys(s) == 2
+        assert fill_search_keys(s) == 0
+        assert articles_without_keys(s) == 0
     assert len(archive.search(query, NOW)) == 7
 
 
@@ -239,3 +247,52 @@ def test_the_daemon_keys_the_older_articles(pg_url: str, tmp_path: Path) -> None
     assert daemon.keys_done  # 1,200 articles: three batches of the four a run may take
     with db.read() as s:
         assert s.scalar(text("SELECT count(*) FROM articles WHERE search_keys IS NULL")) == 0
+
+
+def test_articles_without_keys_are_counted_once_for_a_phrase_or_a_word(pg_url: str) -> None:
+    archive, db = _archive(pg_url)
+    for i in range(6):
+        _add(db, f"e.org/{i}", f"Report {i}", "Pakistan again." if i % 2 else "The grey list.", i)
+    with db.write() as s:  # as an older version wrote them
+        s.execute(text("UPDATE articles SET search_keys = NULL WHERE id % 3 <> 0"))
+    query = ArticleFilter(query='"grey list" OR pakistan', limit=20)
+    assert len(archive.search(query, NOW)) == 6
+    assert archive.count(query) == 6
+
+
+def _context_config(url: str, tmp_path: Path) -> Any:
+    raw = {
+        "database": {"url": url},
+        "catalogue": {"include": []},
+        "outlets": [{"id": "dawn", "name": "Dawn", "feeds": ["https://dawn.example/f"]}],
+    }
+    return config_from_dict(raw, str(write_config(tmp_path / "m.toml", raw)))
+
+
+def test_a_crawl_keys_older_articles_until_a_signal(pg_url: str, tmp_path: Path) -> None:
+    _, db = _archive(pg_url)
+    for i in range(3):
+        _add(db, f"e.org/{i}", f"Report {i}", "The grey list again.", i)
+    with db.write() as s:  # as an older version wrote them
+        s.execute(text("UPDATE articles SET search_keys = NULL"))
+    stop = StopOnSignal()
+    stop.signal = signal.SIGTERM
+    with CrawlContext.create(_context_config(pg_url, tmp_path)) as context:
+        once._fill_search_keys(context, stop)  # stopped: the crawl's command ends now
+        with db.read() as s:
+            assert s.scalar(text("SELECT count(*) FROM articles WHERE search_keys IS NULL")) == 3
+        once._fill_search_keys(context)
+        with db.read() as s:
+            assert s.scalar(text("SELECT count(*) FROM articles WHERE search_keys IS NULL")) == 0
+
+
+def test_a_crawl_on_sqlite_does_not_wait_for_the_write_lock_for_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    with CrawlContext.create(_context_config(url, tmp_path)) as context:
+        other = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # a daemon writing (30 s busy timeout otherwise)
+        started = time.monotonic()
+        once._fill_search_keys(context)
+        assert time.monotonic() - started < 5
+        other.execute("ROLLBACK")
+        other.close()

@@ -31,7 +31,7 @@ from crawler.service.jobs import CrawlQueue
 from crawler.service.runner import crawl_outlet, run_in_reactor
 from spiders.outlets import Outlet
 from storage.runs import mark_interrupted
-from storage.searchkeys import fill_search_keys
+from storage.searchkeys import KEY_BATCH, articles_without_keys, fill_search_keys
 from storage.similar import refresh_term_frequencies
 from storage.state import set_state
 
@@ -263,28 +263,37 @@ class Daemon:
         """Key the articles stored before migration 0015, a few batches at a time (each its own
         transaction, in a thread), so that their phrases are found through the index too; a
         line every tenth run says how many are left."""
+        if self.context.db.dialect != "postgresql":
+            self.keys_done = True  # SQLite has no keys: no write transaction for nothing
         if self.keys_done or self.stopping.is_set():
             return
         self._track()
-        keyed, left = 0, 0
-        for _ in range(SEARCH_KEYS_BATCHES):
-            try:
-                batch, left = await asyncio.to_thread(self._fill_search_keys)
-            except Exception:
-                logger.exception("could not compute search keys; will try again")
-                return
-            keyed += batch
-            if not left:
-                self.keys_done = True
-                break
-        if keyed:
-            if self.keys_runs % 10 == 0 or self.keys_done:
+        keyed = 0
+        try:
+            for _ in range(SEARCH_KEYS_BATCHES):
+                if self.stopping.is_set():  # a batch is about a second: shutdown waits no more
+                    break
+                batch = await asyncio.to_thread(self._fill_search_keys)
+                keyed += batch
+                if batch < KEY_BATCH:
+                    self.keys_done = True
+                    break
+            if keyed and (self.keys_runs % 10 == 0 or self.keys_done):
+                left = await asyncio.to_thread(self._articles_without_keys)
                 logger.info("search keys: %d articles keyed, %d to go", keyed, left)
+        except Exception:
+            logger.exception("could not compute search keys; will try again")
+            return
+        if keyed:
             self.keys_runs += 1
 
-    def _fill_search_keys(self) -> tuple[int, int]:
+    def _fill_search_keys(self) -> int:
         with self.context.db.write() as session:
             return fill_search_keys(session)
+
+    def _articles_without_keys(self) -> int:
+        with self.context.db.read() as session:
+            return articles_without_keys(session)
 
     async def _shutdown(self) -> None:
         """Pause the scheduler, let running crawls stop (or give up after the grace period),

@@ -93,7 +93,7 @@ def crawl_once(
         if snapshot and not (stop and stop.signal) and any(r.new_articles for r in results):
             _refresh_term_frequencies(context)
         if snapshot and not (stop and stop.signal):
-            _fill_search_keys(context)
+            _fill_search_keys(context, stop)
         # Read last: a signal during the spike check, the delivery or the refresh (none of
         # them is cut short) still ends the command as stopped, exit 130/143, not 0.
         stopped = stop.signal.name if stop and stop.signal else None
@@ -120,24 +120,36 @@ def _spike_alerts(config: Config, context: CrawlContext) -> int:
     return sum(s.queued for s in found)
 
 
-def _fill_search_keys(context: CrawlContext, batches: int = 4) -> None:
+def _fill_search_keys(
+    context: CrawlContext, stop: StopOnSignal | None = None, batches: int = 4
+) -> None:
     """Key some articles stored before migration 0015 (PostgreSQL), as the daemon does
-    continuously, so that `crawl` from cron gets there too: 2,000 a run, a few seconds."""
-    from storage.searchkeys import fill_search_keys
+    continuously, so that `crawl` from cron gets there too: 2,000 a run, a few seconds, a
+    signal heeded between batches. A failure is logged and changes nothing of the crawl's
+    summary or exit status. SQLite has no keys: no write transaction (BEGIN IMMEDIATE) for
+    nothing."""
+    from storage.searchkeys import KEY_BATCH, articles_without_keys, fill_search_keys
 
-    keyed, left = 0, 0
+    if context.db.dialect != "postgresql":
+        return
+    keyed = 0
     try:
         for _ in range(batches):
-            with context.db.write() as session:
-                batch, left = fill_search_keys(session)
-            keyed += batch
-            if not left:
+            if stop and stop.signal:
                 break
+            with context.db.write() as session:
+                batch = fill_search_keys(session)
+            keyed += batch
+            if batch < KEY_BATCH:
+                break
+        if keyed:
+            with context.db.read() as session:
+                left = articles_without_keys(session)
+            logger.info("search keys: %d articles keyed, %d to go", keyed, left)
     except SQLAlchemyError as exc:
         logger.error("search keys not computed now, the database is unavailable: %s", exc)
-        return
-    if keyed:
-        logger.info("search keys: %d articles keyed, %d to go", keyed, left)
+    except Exception:
+        logger.exception("could not compute search keys; the next crawl tries again")
 
 
 def _refresh_term_frequencies(context: CrawlContext) -> None:
