@@ -12,19 +12,14 @@ follow these rules, so a term means the same in a topic, a query and a search.
 import regex
 
 from storage.querylang import SEPARATOR
-from storage.textnorm import WORD_CHARS, fold, split_words, strip_urls
+from storage.textnorm import WORD_CHARS, fold, prepare, split_words, strip_urls
 
-__all__ = ["WORD_CHARS", "split_words", "strip_urls"]
+__all__ = ["WORD_CHARS", "prepare", "split_words", "strip_urls"]
 
 
 def normalise(text: str) -> str:
     """NFKC plus Urdu letter-variant folding: the form both terms and text are matched in."""
     return fold(text)
-
-
-def prepare(text: str | None) -> str:
-    """A title or text as every matcher reads it: normalised, URLs blanked."""
-    return strip_urls(normalise(text or ""))
 
 
 def is_acronym(term: str) -> bool:

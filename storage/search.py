@@ -273,7 +273,7 @@ class _Narrowing:
         A walk row by row asks the tsquery alone: the matcher decides anyway."""
         vector: Any = literal_column("articles.search_vector")
         lead: Any = literal_column("articles.rank_vector")
-        unkeyed = literal_column("articles.search_keys").is_(None)
+        held: Any = literal_column("articles.search_keys")
         is_english = ArticleRow.language == "en"
         keyed = self.node is not None and _has_keys(self.node)
         branches: list[tuple[ColumnElement[bool], Any, Any, bool]] = []
@@ -294,9 +294,8 @@ class _Narrowing:
                 continue
             # Disjoint, as count() sums them: a term asked by the tsquery in by_keys (ORed
             # with a phrase) matches unkeyed rows too. The null bitmap is in the row, not TOAST.
-            keyed_rows = literal_column("articles.search_keys").is_not(None)
-            branches.append((rows, and_(rows, keyed_rows, by_keys), lead_first, True))
-            branches.append((rows, and_(rows, unkeyed, *every), lead_first, True))
+            branches.append((rows, and_(rows, held.is_not(None), by_keys), lead_first, True))
+            branches.append((rows, and_(rows, held.is_(None), *every), lead_first, True))
         return branches
 
     def _unkeyed_rows(self) -> bool:

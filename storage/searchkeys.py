@@ -17,13 +17,15 @@ them. Single words need no keys (the text index finds them). SQLite's FTS5 keeps
 and needs none of this.
 """
 
+from collections.abc import Callable
 from itertools import pairwise
 from zlib import crc32
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from storage.textnorm import fold, split_words, strip_urls
+from storage.db import Database
+from storage.textnorm import fold, prepare, split_words
 
 KEY_BITS = 22
 _MASK = (1 << KEY_BITS) - 1
@@ -42,8 +44,7 @@ def _keys(words: list[str]) -> set[int]:
 
 def article_keys(title: str | None, text: str | None) -> list[int]:
     """The keys of an article's title and text (a pair never spans the two)."""
-    title, text = strip_urls(fold(title or "")), strip_urls(fold(text or ""))
-    return sorted(_keys(_words(title)) | _keys(_words(text)))
+    return sorted(_keys(_words(prepare(title))) | _keys(_words(prepare(text))))
 
 
 def term_keys(term: str, prefix: bool = False) -> list[int]:
@@ -56,6 +57,7 @@ def term_keys(term: str, prefix: bool = False) -> list[int]:
 
 
 KEY_BATCH = 500  # articles keyed in one transaction by fill_search_keys: about a second
+KEY_BATCHES = 4  # batches in one run of key_older_articles: a few seconds
 
 
 def fill_search_keys(session: Session, limit: int = KEY_BATCH) -> int:
@@ -76,6 +78,27 @@ def fill_search_keys(session: Session, limit: int = KEY_BATCH) -> int:
             [{"id": i, "keys": article_keys(title, body)} for i, title, body in rows],
         )
     return len(rows)
+
+
+def key_older_articles(
+    db: Database, stopped: Callable[[], bool], batches: int = KEY_BATCHES
+) -> tuple[int, bool]:
+    """Key up to `batches` batches of the articles stored without keys, each batch its own
+    transaction, none begun once `stopped()`: (articles keyed, whether none is left). The
+    daemon runs it every 30 s, `mediawatch crawl` at its end. SQLite has no keys: (0, True)
+    without a write transaction (BEGIN IMMEDIATE) for nothing."""
+    if db.dialect != "postgresql":
+        return 0, True
+    keyed = 0
+    for _ in range(batches):
+        if stopped():
+            break
+        with db.write() as session:
+            batch = fill_search_keys(session)
+        keyed += batch
+        if batch < KEY_BATCH:
+            return keyed, True
+    return keyed, False
 
 
 def articles_without_keys(session: Session, cap: int = 1_000_000) -> int:

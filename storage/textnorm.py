@@ -48,6 +48,12 @@ def strip_urls(text: str) -> str:
     return _URL.sub(lambda m: " " * len(m.group()), text)
 
 
+def prepare(text: str | None) -> str:
+    """A title or text as every matcher reads it (alerts.terms), and as search keys are made
+    of it (storage.searchkeys): folded, URLs blanked."""
+    return strip_urls(fold(text or ""))
+
+
 def split_words(text: str) -> list[str]:
     """The text as [gap, word, gap, word, ..., gap]: words are runs of WORD_CHARS."""
     if _NOT_LATIN.search(text) is None:

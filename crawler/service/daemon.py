@@ -31,7 +31,7 @@ from crawler.service.jobs import CrawlQueue
 from crawler.service.runner import crawl_outlet, run_in_reactor
 from spiders.outlets import Outlet
 from storage.runs import mark_interrupted
-from storage.searchkeys import KEY_BATCH, articles_without_keys, fill_search_keys
+from storage.searchkeys import articles_without_keys, key_older_articles
 from storage.similar import refresh_term_frequencies
 from storage.state import set_state
 
@@ -44,7 +44,6 @@ TERM_FREQUENCIES_EVERY = timedelta(minutes=15)  # a check; the refresh itself is
 FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
 SNAPSHOT_FIRST_AFTER = timedelta(minutes=5)
 SEARCH_KEYS_EVERY = timedelta(seconds=30)  # articles stored before migration 0015, keyed
-SEARCH_KEYS_BATCHES = 4  # of 500 articles each, every SEARCH_KEYS_EVERY (about 5 s of work)
 # A job that starts later than this after its due time is logged: the daemon has more to do
 # than one process can (a busy event loop, too many outlets on short intervals).
 LATE_START = timedelta(seconds=1)
@@ -260,24 +259,17 @@ class Daemon:
             )
 
     async def _search_keys(self) -> None:
-        """Key the articles stored before migration 0015, a few batches at a time (each its own
-        transaction, in a thread), so that their phrases are found through the index too; a
-        line every tenth run says how many are left."""
-        if self.context.db.dialect != "postgresql":
-            self.keys_done = True  # SQLite has no keys: no write transaction for nothing
+        """Key the articles stored before migration 0015, a few batches a run (in a thread),
+        so that their phrases are found through the index too; a line every tenth run says
+        how many are left."""
         if self.keys_done or self.stopping.is_set():
             return
         self._track()
-        keyed = 0
+        db = self.context.db
         try:
-            for _ in range(SEARCH_KEYS_BATCHES):
-                if self.stopping.is_set():  # a batch is about a second: shutdown waits no more
-                    break
-                batch = await asyncio.to_thread(self._fill_search_keys)
-                keyed += batch
-                if batch < KEY_BATCH:
-                    self.keys_done = True
-                    break
+            keyed, self.keys_done = await asyncio.to_thread(
+                key_older_articles, db, self.stopping.is_set
+            )
             if keyed and (self.keys_runs % 10 == 0 or self.keys_done):
                 left = await asyncio.to_thread(self._articles_without_keys)
                 logger.info("search keys: %d articles keyed, %d to go", keyed, left)
@@ -286,10 +278,6 @@ class Daemon:
             return
         if keyed:
             self.keys_runs += 1
-
-    def _fill_search_keys(self) -> int:
-        with self.context.db.write() as session:
-            return fill_search_keys(session)
 
     def _articles_without_keys(self) -> int:
         with self.context.db.read() as session:

@@ -58,9 +58,10 @@ def crawl_once(
     them) but queue no alerts unless it says so. `stop`, held by the caller from its first
     line (`with StopOnSignal().held() as stop`), so that a signal while the crawl code loads or
     the database opens is not lost: SIGINT/SIGTERM end the crawls cleanly, and the summary
-    says so. `snapshot`: retake more like this's snapshot when it is stale; not in a worker's
-    job (crawler.service.jobs), which has a timeout and runs beside other workers' jobs: the
-    daemon that queues the jobs retakes it.
+    says so. `snapshot`: the daemon's upkeep of the archive, for `crawl` from cron: retake
+    more like this's snapshot when it is stale, and key some articles stored without search
+    keys; not in a worker's job (crawler.service.jobs), which has a timeout and runs beside
+    other workers' jobs: the daemon that queues the jobs does both.
     """
     if stop is not None and stop.signal is not None:
         # Stopped while the crawl code loaded: nothing is opened, fetched or sent.
@@ -120,28 +121,15 @@ def _spike_alerts(config: Config, context: CrawlContext) -> int:
     return sum(s.queued for s in found)
 
 
-def _fill_search_keys(
-    context: CrawlContext, stop: StopOnSignal | None = None, batches: int = 4
-) -> None:
+def _fill_search_keys(context: CrawlContext, stop: StopOnSignal | None = None) -> None:
     """Key some articles stored before migration 0015 (PostgreSQL), as the daemon does
     continuously, so that `crawl` from cron gets there too: 2,000 a run, a few seconds, a
     signal heeded between batches. A failure is logged and changes nothing of the crawl's
-    summary or exit status. SQLite has no keys: no write transaction (BEGIN IMMEDIATE) for
-    nothing."""
-    from storage.searchkeys import KEY_BATCH, articles_without_keys, fill_search_keys
+    summary or exit status."""
+    from storage.searchkeys import articles_without_keys, key_older_articles
 
-    if context.db.dialect != "postgresql":
-        return
-    keyed = 0
     try:
-        for _ in range(batches):
-            if stop and stop.signal:
-                break
-            with context.db.write() as session:
-                batch = fill_search_keys(session)
-            keyed += batch
-            if batch < KEY_BATCH:
-                break
+        keyed, _ = key_older_articles(context.db, lambda: bool(stop and stop.signal))
         if keyed:
             with context.db.read() as session:
                 left = articles_without_keys(session)
