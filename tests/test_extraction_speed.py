@@ -55,12 +55,13 @@ def synthetic_page() -> str:
 
 
 def selections(html: str) -> tuple[list[list[str]], list[list[str]]]:
-    """What trafilatura's expressions and ours select (after each prunes its own copy)."""
+    """What trafilatura's expressions and ours select, on the page trafilatura prunes first
+    (what ours passes over instead: test_the_pruned_parts_are_trafilaturas)."""
     tree = page.parse_html(html)
     assert tree is not None
     theirs, ours = deepcopy(tree), deepcopy(tree)
     prune_unwanted_nodes(theirs, AUTHOR_DISCARD_XPATHS)
-    prune_unwanted_nodes(ours, page._AUTHOR_DISCARD)
+    prune_unwanted_nodes(ours, AUTHOR_DISCARD_XPATHS)
 
     def named(found: list[object]) -> list[str]:
         return [page.readable_title(" ".join(e.itertext())) for e in found]  # type: ignore[attr-defined]

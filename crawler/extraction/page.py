@@ -128,13 +128,9 @@ _COUNT_BITS = 32  # room to count up to 4 billion tokens
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
 
 
-def _has(attribute: str, *parts: str) -> str:
-    return " or ".join(f"contains(@{attribute}, '{part}')" for part in parts)
-
-
-# trafilatura's byline search (metadata.AUTHOR_XPATHS after AUTHOR_DISCARD_XPATHS), its
-# re:test() patterns spelt out as contains()/starts-with(): the same elements, found by
-# libxml2 alone instead of a Python regex call per element (a fifth of a page's time).
+# What trafilatura prunes before its byline search (metadata.AUTHOR_DISCARD_XPATHS), its
+# re:test() patterns spelt out for _discarded, asked of each element in Python: libxml2 takes
+# ~0.1 ms to set up each such question, and a page with comments has hundreds of bylines.
 _DISCARDED_TAGS = frozenset({"a", "div", "section", "span"})
 _DISCARDED_CLASSES = frozenset({"comments", "title", "date"})
 _DISCARDED_ID_PARTS = ("commentlist", "comment-list", "ProductReviews")
@@ -152,19 +148,6 @@ _DISCARDED_CLASS_PARTS = (
     "meta-date",
     "meta-reviewer",
 )
-_DISCARDED = (
-    "self::*[self::a or self::div or self::section or self::span]["
-    "@id='comments' or @class='comments' or @class='title' or @class='date' or "
-    "starts-with(@id, 'comments') or "
-    + _has("id", *_DISCARDED_ID_PARTS)
-    + " or starts-with(@class, 'Comments') or starts-with(@class, 'comments') or "
-    + _has("class", *_DISCARDED_CLASS_PARTS)
-    + " or contains(@data-component, 'Figure')] or self::time or self::figure"
-)
-# What trafilatura prunes before its byline search, as one expression (the tests compare it
-# with trafilatura's; the search itself asks _discarded of each element: libxml2 takes ~0.1 ms
-# to set up each question, and a page with comments has hundreds of bylines in them).
-_AUTHOR_DISCARD = [XPath(f"descendant::*[{_DISCARDED}]")]
 # trafilatura's three byline expressions (metadata.AUTHOR_XPATHS), spelt out in Python and
 # answered in one walk over the page: libxml2 takes ~15 contains() tests per element for each
 # expression, three times over, where one look at an element's few attributes does.
@@ -195,7 +178,7 @@ _BYLINE_HINT = re.compile(
 
 
 def _discarded(element: HtmlElement) -> bool:
-    """Whether trafilatura prunes this element before its byline search (_DISCARDED)."""
+    """Whether trafilatura prunes this element before its byline search."""
     tag = element.tag
     if tag in ("time", "figure"):
         return True
