@@ -220,11 +220,10 @@ class _Narrowing:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
         self.node = relaxed(query)
-        self.rows: float | None = None  # PostgreSQL's estimate of the articles, once asked
-        self.top: int | None = None  # and one more than the newest id
-        self.settled = False  # this transaction's planner settings made (_postgres_settings)
+        self.rows = 1.0  # PostgreSQL's estimate of the articles (_postgres_facts)
+        self.top = 1  # one more than the newest id
+        self.unkeyed = False  # whether some articles lack search_keys
         self.index_scans = True  # enable_indexscan, as this transaction has it
-        self.unkeyed: bool | None = None  # whether some articles lack search_keys, once asked
         if self.postgres:
             self._postgres_queries(query)
         else:
@@ -241,6 +240,7 @@ class _Narrowing:
         words, prefixes = index_keys(query)
         english: dict[str, str] = {}
         simple: dict[str, str] = {}
+        self._postgres_facts()
         if words or prefixes:
             probe = text(
                 "SELECT w, plainto_tsquery('english', w)::text, plainto_tsquery('simple', w)::text "
@@ -289,7 +289,7 @@ class _Narrowing:
             if by_keys is None:
                 branches.append((rows, and_(rows, *every), lead_first, bool(every)))
                 continue
-            if not self._unkeyed_rows():
+            if not self.unkeyed:
                 branches.append((rows, and_(rows, by_keys), lead_first, True))
                 continue
             # Disjoint, as count() sums them: a term asked by the tsquery in by_keys (ORed
@@ -297,16 +297,6 @@ class _Narrowing:
             branches.append((rows, and_(rows, held.is_not(None), by_keys), lead_first, True))
             branches.append((rows, and_(rows, held.is_(None), *every), lead_first, True))
         return branches
-
-    def _unkeyed_rows(self) -> bool:
-        """Whether any article lacks search_keys (asked once, through ix_articles_unkeyed)."""
-        if self.unkeyed is None:
-            self.unkeyed = bool(
-                self.session.scalar(
-                    text("SELECT EXISTS (SELECT 1 FROM articles WHERE search_keys IS NULL)")
-                )
-            )
-        return self.unkeyed
 
     def _postgres_match(self) -> tuple[ColumnElement[bool], Any]:
         """(rows matching, relevance). Relevance is ts_rank over rank_vector, the title and
@@ -412,31 +402,29 @@ class _Narrowing:
         self.ranking = to_fts5(kept) if kept is not None else None
         return self.ranking
 
-    def _postgres_settings(self) -> None:
-        """For this transaction: the GIN index over a sequential scan (see below), and no JIT
-        (the seqscan penalty makes every plan look costly enough to compile: 0.5 s wasted).
-        Set once, in one round trip."""
-        if not self.settled:
-            self.session.execute(
-                text(
-                    "SELECT set_config('enable_seqscan', 'off', true), "
-                    "set_config('jit', 'off', true)"
-                )
+    def _postgres_facts(self) -> None:
+        """In one round trip (each took one, 0.2-1 ms apiece): this transaction's planner
+        settings, the GIN index over a sequential scan (see _postgres_candidates) and no JIT
+        (the seqscan penalty makes every plan look costly enough to compile: 0.5 s wasted);
+        the planner's estimate of the articles; one more than the newest id; whether any
+        article lacks search_keys (through ix_articles_unkeyed)."""
+        self.rows, top, self.unkeyed = self.session.execute(
+            text(
+                "SELECT (SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass), "
+                "(SELECT max(id) FROM articles), "
+                "EXISTS (SELECT 1 FROM articles WHERE search_keys IS NULL), "
+                "set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
             )
-            self.settled = True
+        ).one()[:3]
+        self.rows = float(self.rows or 1.0)
+        self.top = int(top or 0) + 1
 
     def _planned(self, stmt: Any) -> float:
-        """The rows the planner expects `stmt` to find (and, once, the articles it counts)."""
+        """The rows the planner expects `stmt` to find."""
         bind = self.session.get_bind()
         compiled = stmt.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
         conn = self.session.connection()
         plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
-        if self.rows is None:
-            self.rows = float(
-                conn.exec_driver_sql(
-                    "SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass"
-                ).scalar_one()
-            )
         return float(plan.scalar_one()[0]["Plan"]["Plan Rows"])
 
     def _postgres_candidates(
@@ -448,7 +436,6 @@ class _Narrowing:
         The tsvector is TOASTed, so the planner thinks a sequential scan is cheap when it
         detoasts every row (233 ms for a one-hit word against 4 ms through the GIN index at
         30,000 articles), hence enable_seqscan off for this transaction."""
-        self._postgres_settings()
         _, relevance = self._postgres_match()
         found: list[int] = []
         for _, condition, lead_first, indexed in self._postgres_branches():
@@ -498,14 +485,14 @@ class _Narrowing:
             ArticleRow.id > floor if floor is not None else true(),
         )
         hits = self._planned(rows.where(condition)) if indexed else 0.0
-        total = max(self.rows or 1.0, 1.0)
+        total = max(self.rows, 1.0)
         if not indexed or hits * hits > 24 * limit * total:
             self._index_scans(True)
             stmt = rows.where(lead_first).order_by(ArticleRow.id.desc()).limit(limit)
             return list(self.session.scalars(stmt))
         # `id + 0`: the planner cannot walk the primary key backwards instead.
         newest = rows.where(condition).order_by((ArticleRow.id + 0).desc()).limit(limit)
-        top = older_than if older_than is not None else self._top()
+        top = older_than if older_than is not None else self.top
         span = int(3 * limit * total / max(hits, 1.0))
         self._index_scans(False)  # bitmaps, ANDed
         ids: list[int] = []
@@ -527,16 +514,9 @@ class _Narrowing:
             self.session.connection().exec_driver_sql(f"SET LOCAL enable_indexscan = {value}")
             self.index_scans = on
 
-    def _top(self) -> int:
-        """One more than the newest article's id (asked once)."""
-        if self.top is None:
-            self.top = int(self.session.scalar(select(func.max(ArticleRow.id))) or 0) + 1
-        return self.top
-
     def count(self, f: ArticleFilter) -> int:
         """The candidates passing the filters (what the index alone finds)."""
         if self.postgres:
-            self._postgres_settings()
             return sum(
                 int(
                     self.session.scalar(
@@ -569,7 +549,7 @@ class _Narrowing:
         shows no match (a stem not spelled out in the text, such as 'happi' for "happy")."""
         lexemes = list(dict.fromkeys(_LEXEME.findall(self.english) + _LEXEME.findall(self.simple)))
         lexemes = lexemes[:RANKED]
-        starts = [re.compile(r"(?<!\w)" + re.escape(w.replace("''", "'")), re.I) for w in lexemes]
+        starts = [w.replace("''", "'").lower() for w in lexemes]
         rows = [self.session.get(ArticleRow, i) for i in ids]
         texts = {r.id: r.text or "" for r in rows if r is not None}
         found = self._headlines({i: _densest(t, starts) for i, t in texts.items()})
@@ -661,15 +641,14 @@ _LEXEME = re.compile(r"'((?:[^']|'')*)'")
 EXCERPT = 600
 
 
-def _densest(body: str, starts: list["re.Pattern[str]"]) -> str:
-    """About EXCERPT characters of `body` (whole words) where most of `starts` begin words;
-    its start when none does."""
+def _densest(body: str, starts: list[str]) -> str:
+    """About EXCERPT characters of `body` (whole words) where most of `starts` (lower case)
+    begin words; its start when none does."""
     if len(body) <= EXCERPT:
         return body
     # The first few hundred of each word's places: a common word's thousands change nothing.
-    hits = sorted(
-        (m.start(), n) for n, p in enumerate(starts) for m in islice(p.finditer(body), 200)
-    )[:500]
+    hits = sorted((at, n) for n, start in enumerate(starts) for at in _word_starts(body, start))
+    hits = hits[:500]
     if not hits:
         return body[: body.find(" ", EXCERPT) if " " in body[EXCERPT:] else len(body)]
     best, best_at, end = 0, 0, 0
@@ -682,6 +661,26 @@ def _densest(body: str, starts: list["re.Pattern[str]"]) -> str:
     lo = max(body.rfind(" ", 0, max(best_at - EXCERPT // 3, 0)), 0)
     hi = body.find(" ", min(lo + EXCERPT, len(body)))
     return body[lo : hi if hi >= 0 else len(body)]
+
+
+def _word_starts(body: str, start: str, most: int = 200) -> list[int]:
+    """Where `start` begins a word of `body`, case aside (at most `most` places). str.find on
+    the lowered text: a case-blind regex with a look-behind took 200 µs an article (4 ms a
+    page); a text whose lowering changes its length ("İ") is searched by the regex."""
+    if not start:
+        return []
+    low = body.lower()
+    if len(low) != len(body):
+        pattern = re.compile(r"(?<!\w)" + re.escape(start), re.I)
+        return [m.start() for m in islice(pattern.finditer(body), most)]
+    found: list[int] = []
+    at = low.find(start)
+    while at >= 0 and len(found) < most:
+        before = low[at - 1] if at else " "
+        if not (before.isalnum() or before == "_"):
+            found.append(at)
+        at = low.find(start, at + 1)
+    return found
 
 
 def _terms(node: Node) -> list[Term]:
