@@ -164,7 +164,35 @@ def test_postgresql_finds_a_rare_phrase_of_common_words_edited_and_unkeyed_rows_
     assert keyed == 2  # the unkeyed row has none
 
 
-@pytest.mark.parametrize("query", ['"of the"', '"the story"', "story", '"Item 7"', "ite*"])
+def test_postgresql_finds_an_english_stop_word_through_its_key(pg_url: str) -> None:
+    """The English index leaves "themselves" out; its key narrows the search to the articles
+    holding it, whatever their case, a row stored without keys found the old way."""
+    archive, db = _archive(pg_url)
+    for i in range(40):
+        _add(db, f"e.org/{i}", f"Report {i}", "The desk shared the story of the day. " * 5, i)
+    holds = [
+        _add(db, "e.org/lower", "Talks", "They spoke for themselves at the talks.", 50),
+        _add(db, "e.org/title", "THEMSELVES to blame", "A short note.", 60),
+    ]
+    unkeyed = _add(db, "e.org/unkeyed", "Old", "Leaders themselves said so.", 70)
+    _add(db, "e.org/near", "Near", "Them selves, themself and themselveses.", 80)
+    assert term_keys("themselves") != [] and term_keys("Themselves") == term_keys("themselves")
+    with db.write() as s:
+        s.execute(text("UPDATE articles SET search_keys = NULL WHERE id = :i"), {"i": unkeyed})
+    with db.read() as s:
+        keyed = s.execute(
+            text("SELECT id FROM articles WHERE search_keys @> CAST(:k AS integer[])"),
+            {"k": term_keys("themselves")},
+        ).scalars()
+        assert sorted(keyed) == sorted(holds)
+    found = archive.search(ArticleFilter(query="themselves", limit=20), NOW)
+    assert sorted(a["id"] for a in found) == sorted([*holds, unkeyed])
+    assert archive.count(ArticleFilter(query="themselves")) == 3
+
+
+@pytest.mark.parametrize(
+    "query", ['"of the"', '"the story"', "story", '"Item 7"', "ite*", "the", "of OR day"]
+)
 def test_postgresql_and_sqlite_find_the_same_articles(
     pg_url: str, tmp_path: object, query: str
 ) -> None:
@@ -179,30 +207,38 @@ def test_postgresql_and_sqlite_find_the_same_articles(
     assert found[0] == found[1] and found[0]
 
 
-def test_articles_stored_before_the_keys_are_found_then_keyed_in_batches(pg_url: str) -> None:
-    """Upgrading adds the keys column without computing keys (minutes on a large archive,
-    with every writer waiting); the older articles are found the old way, then keyed a batch
-    at a time, newest first, by the daemon or `crawl` (storage.searchkeys.fill_search_keys)."""
-    engine = create_engine(pg_url)
-    upgrade(engine, "0014")
+def _stored_by(url: str, revision: str, bodies: list[str], keys: list[int] | None = None) -> None:
+    """Articles 1, 2, ... with these texts, stored as the code of `revision` stored them
+    (with these search keys, from revision 0015 on); then the schema upgraded to the head."""
+    engine = create_engine(url)
+    upgrade(engine, revision)
+    held = ", search_keys" if keys is not None else ""
     with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO outlets (id, name, country, language) VALUES ('dawn', 'D', 'PK', 'en')"
             )
         )
-        for i in range(1, 8):
+        for i, body in enumerate(bodies, 1):
             conn.execute(
                 text(
                     "INSERT INTO articles (id, url, url_key, outlet_id, title, text, date_source,"
                     " word_count, score, first_seen, simhash, sim_band0, sim_band1, sim_band2,"
-                    " sim_band3, language) VALUES (:i, :u, :u, 'dawn', 'Old', :t, 'page', 4, 1.0,"
-                    " '2026-11-20 08:00:00', :i, 0, 0, 0, 0, 'en')"
+                    f" sim_band3, language{held}) VALUES (:i, :u, :u, 'dawn', 'Old', :t, 'page',"
+                    " 4, 1.0, '2026-11-20 08:00:00', :i, 0, 0, 0, 0, 'en'"
+                    f"{', CAST(:k AS integer[])' if held else ''})"
                 ),
-                {"i": i, "u": f"e.org/{i}", "t": f"Piece {i}: the grey list again."},
+                {"i": i, "u": f"e.org/{i}", "t": body, "k": keys},
             )
     upgrade(engine, "head")
     engine.dispose()
+
+
+def test_articles_stored_before_the_keys_are_found_then_keyed_in_batches(pg_url: str) -> None:
+    """Upgrading adds the keys column without computing keys (minutes on a large archive,
+    with every writer waiting); the older articles are found the old way, then keyed a batch
+    at a time, newest first, by the daemon or `crawl` (storage.searchkeys.fill_search_keys)."""
+    _stored_by(pg_url, "0014", [f"Piece {i}: the grey list again." for i in range(1, 8)])
     archive, db = _archive(pg_url)
     query = ArticleFilter(query='"grey list"', limit=20)
     assert len(archive.search(query, NOW)) == 7  # found without keys
@@ -221,6 +257,24 @@ def test_articles_stored_before_the_keys_are_found_then_keyed_in_batches(pg_url:
         assert fill_search_keys(s) == 0
         assert articles_without_keys(s) == 0
     assert len(archive.search(query, NOW)) == 7
+
+
+def test_upgrading_to_stop_word_keys_keys_every_article_again(pg_url: str) -> None:
+    """Keys written before revision 0016 hold no stop word: the upgrade empties them (found
+    the old way meanwhile), and the articles are keyed again with their stop words."""
+    # A pair's key, as revision 0015 wrote them.
+    _stored_by(pg_url, "0015", ["They did it themselves."], term_keys("did it"))
+    archive, db = _archive(pg_url)
+    with db.read() as s:
+        assert articles_without_keys(s) == 1
+    query = ArticleFilter(query="themselves", limit=20)
+    assert [a["id"] for a in archive.search(query, NOW)] == [1]  # found the old way
+    with db.write() as s:
+        assert fill_search_keys(s) == 1
+    with db.read() as s:
+        held = s.execute(text("SELECT search_keys FROM articles WHERE id = 1")).scalar_one()
+    assert set(term_keys("themselves")) <= set(held) and set(term_keys("did it")) <= set(held)
+    assert [a["id"] for a in archive.search(query, NOW)] == [1]
 
 
 def test_the_daemon_keys_the_older_articles(pg_url: str, tmp_path: Path) -> None:
