@@ -37,6 +37,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    cast,
     column,
     func,
     literal,
@@ -276,6 +277,8 @@ class _Narrowing:
             ):
                 english[key], simple[key] = in_english, in_simple
         self.lexemes = {"english": english, "simple": simple}
+        # Where snippets are cut (_postgres_snippets): the words and prefixes as typed.
+        self.typed = [w.lower() for w in (*words, *prefixes)]
         node = self.node
         self.english = to_tsquery(node, english) if node is not None else ""
         self.simple = to_tsquery(node, simple) if node is not None else ""
@@ -296,15 +299,15 @@ class _Narrowing:
         is_english = ArticleRow.language == "en"
         keyed = self.node is not None and _has_keys(self.node)
         branches: list[tuple[ColumnElement[bool], Any, Any, bool]] = []
-        for config, q, rows in (
-            ("english", self.english, is_english),
-            ("simple", self.simple, ArticleRow.language.is_distinct_from("en")),
+        for lexemes, q, rows in (
+            (self.lexemes["english"], self.english, is_english),
+            (self.lexemes["simple"], self.simple, ArticleRow.language.is_distinct_from("en")),
         ):
-            tsq = func.to_tsquery(literal_column(f"'{config}'::regconfig"), literal(q))
+            tsq = _tsquery(q)
             every = [vector.op("@@")(tsq)] if q else []
             lead_first = and_(rows, or_(lead.op("@@")(tsq), vector.op("@@")(tsq))) if q else rows
             node = self.node if keyed else None
-            by_keys = _narrowed(node, config, self.lexemes[config]) if node is not None else None
+            by_keys = _narrowed(node, lexemes) if node is not None else None
             if by_keys is None:
                 branches.append((rows, and_(rows, *every), lead_first, bool(every)))
                 continue
@@ -326,12 +329,12 @@ class _Narrowing:
         is_english = ArticleRow.language == "en"
         parts: list[ColumnElement[bool]] = []
         ranks: list[tuple[Any, Any]] = []
-        for config, q, rows in (
-            ("english", self.english, is_english),
-            ("simple", self.simple, ArticleRow.language.is_distinct_from("en")),
+        for q, rows in (
+            (self.english, is_english),
+            (self.simple, ArticleRow.language.is_distinct_from("en")),
         ):
             if q:
-                tsq = func.to_tsquery(literal_column(f"'{config}'::regconfig"), literal(q))
+                tsq = _tsquery(q)
                 parts.append(and_(rows, vector.op("@@")(tsq)))
                 ranks.append((rows, func.ts_rank(lead, tsq)))
             else:
@@ -564,40 +567,35 @@ class _Narrowing:
         """ts_headline over the stretch of each text where the query's words are densest.
 
         ts_headline parses all the text it is given (2 ms for 800 words: 40 ms a page), so it
-        is given about EXCERPT characters where the lexemes, looked for as word starts, are
-        densest (the page's rows are loaded already); the whole text for a row whose stretch
-        shows no match (a stem not spelled out in the text, such as 'happi' for "happy")."""
-        lexemes = list(dict.fromkeys(_LEXEME.findall(self.english) + _LEXEME.findall(self.simple)))
-        lexemes = lexemes[:RANKED]
-        starts = [w.replace("''", "'").lower() for w in lexemes]
-        rows = [self.session.get(ArticleRow, i) for i in ids]
-        texts = {r.id: r.text or "" for r in rows if r is not None}
-        found = self._headlines({i: _densest(t, starts) for i, t in texts.items()})
-        missed = [
-            i for i, t in texts.items() if len(t) > EXCERPT and MARK_START not in found.get(i, "")
-        ]
-        if not lexemes or not missed:
-            return found
-        return found | self._headlines({i: texts[i] for i in missed})
-
-    def _headlines(self, bodies: dict[int, str]) -> dict[int, str]:
-        rows = self.session.execute(
+        is given about EXCERPT characters (the page's rows are loaded already) where the
+        query's words as typed, looked for as word starts, are densest: the matcher found them
+        in the text, and their stems are the query's. Looked for by their stems, "easing"
+        ('eas') found "easy" first, the stretch showed no match, and the whole text was
+        parsed again (30 ms a page). English articles are marked by the English query, or
+        by the simple one when the query is all stop words, which the English one leaves out."""
+        starts = self.typed[:RANKED]
+        rows = [r for r in (self.session.get(ArticleRow, i) for i in ids) if r is not None]
+        english = bool(self.english)
+        rows_found = self.session.execute(
             text(
-                "SELECT id, ts_headline(CASE WHEN language = 'en' THEN 'english'::regconfig "
-                "ELSE 'simple'::regconfig END, body, CASE WHEN language = 'en' THEN "
-                "to_tsquery('english', :e) ELSE to_tsquery('simple', :s) END, "
+                "SELECT id, ts_headline(CASE WHEN :english AND lang = 'en' THEN "
+                "'english'::regconfig ELSE 'simple'::regconfig END, body, "
+                "CASE WHEN :english AND lang = 'en' THEN "
+                "CAST(:e AS tsquery) ELSE CAST(:s AS tsquery) END, "
                 "'StartSel=\x02, StopSel=\x03, MaxWords=35, MinWords=15, MaxFragments=1') "
-                "FROM unnest(CAST(:ids AS integer[]), CAST(:bodies AS text[])) AS page(id, body) "
-                "JOIN articles USING (id)"
+                "FROM unnest(CAST(:ids AS integer[]), CAST(:langs AS text[]), "
+                "CAST(:bodies AS text[])) AS page(id, lang, body)"
             ),
             {
+                "english": english,
                 "e": self.english,
                 "s": self.simple,
-                "ids": list(bodies),
-                "bodies": list(bodies.values()),
+                "ids": [r.id for r in rows],
+                "langs": [r.language for r in rows],
+                "bodies": [_densest(r.text or "", starts) for r in rows],
             },
         ).all()
-        return {int(i): str(s) for i, s in rows}
+        return {int(i): str(s) for i, s in rows_found}
 
     def snippets(self, ids: list[int]) -> dict[int, str]:
         """A window of each article's text around the candidates' words, marked."""
@@ -656,8 +654,6 @@ def _words_apart(node: Node) -> Node:
     return node
 
 
-# A lexeme of a tsquery as to_tsquery renders it ('word', 'u.s', 'grey-list':*A).
-_LEXEME = re.compile(r"'((?:[^']|'')*)'")
 EXCERPT = 600
 
 
@@ -729,9 +725,16 @@ def _has_keys(node: Node) -> bool:
     return isinstance(node, And | Or) and any(_has_keys(i) for i in node.items)
 
 
-def _narrowed(node: Node, config: str, lexemes: dict[str, str]) -> ColumnElement[bool] | None:
-    """The relaxed `node` asked of keyed rows: a phrase by its pairs' search_keys, any other
-    term by the tsquery of its words in `config` (None: nothing narrows, such as a stop word)."""
+def _tsquery(q: str) -> Any:
+    """A tsquery of lexemes as the index holds them (the probe's output), taken as they are:
+    to_tsquery('english', …) would stem them again, and some stems change ("easing" is
+    'eas', which the stemmer makes 'ea': no article held it)."""
+    return cast(literal(q), postgresql.TSQUERY)
+
+
+def _narrowed(node: Node, lexemes: dict[str, str]) -> ColumnElement[bool] | None:
+    """The relaxed `node` asked of keyed rows: a phrase or a stop word by its search_keys, any
+    other term by the tsquery of its `lexemes` (None: nothing narrows)."""
     if isinstance(node, Term):
         if keys := term_keys(node.text, node.prefix):
             held: Any = literal_column("articles.search_keys")
@@ -739,10 +742,8 @@ def _narrowed(node: Node, config: str, lexemes: dict[str, str]) -> ColumnElement
         if not (q := to_tsquery(node, lexemes)):
             return None
         vector: Any = literal_column("articles.search_vector")
-        return vector.op("@@")(func.to_tsquery(literal_column(f"'{config}'::regconfig"), q))
-    parts = (
-        [_narrowed(i, config, lexemes) for i in node.items] if isinstance(node, And | Or) else []
-    )
+        return vector.op("@@")(_tsquery(q))
+    parts = [_narrowed(i, lexemes) for i in node.items] if isinstance(node, And | Or) else []
     known = [p for p in parts if p is not None]
     if isinstance(node, And) and known:
         return and_(*known)

@@ -190,6 +190,20 @@ def test_postgresql_finds_an_english_stop_word_through_its_key(pg_url: str) -> N
     assert archive.count(ArticleFilter(query="themselves")) == 3
 
 
+def test_postgresql_finds_a_word_whose_stem_would_be_stemmed_again(pg_url: str) -> None:
+    """"easing" is indexed 'eas', which the stemmer would make 'ea': the lexemes are asked as
+    they are (37 of some 4,000 articles holding "easing" were found at 200,000 articles)."""
+    archive, db = _archive(pg_url)
+    easing = _add(db, "e.org/1", "Rates", "Monetary easing continued into the spring.", 1)
+    pleasing = _add(db, "e.org/2", "Tea", "A pleasing cup, they said.", 2)
+    _add(db, "e.org/3", "Ea", "Along the Ea river, a plea.", 3)
+    for query, holds in (("easing", easing), ("pleasing", pleasing)):
+        found = archive.search(ArticleFilter(query=query, limit=20), NOW, marked=True)
+        assert [a["id"] for a in found] == [holds]
+        assert f"\x02{query}\x03" in found[0]["snippet_marked"].lower()
+        assert archive.count(ArticleFilter(query=query)) == 1
+
+
 @pytest.mark.parametrize(
     "query", ['"of the"', '"the story"', "story", '"Item 7"', "ite*", "the", "of OR day"]
 )
