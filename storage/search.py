@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Integer,
     and_,
     any_,
@@ -128,14 +129,9 @@ def search(
     found: list[tuple[int, float]] = []
     older_than: int | None = None
     while len(found) < needed:
-        window = narrow.candidates(f, max(WINDOW, f.limit), older_than)
-        if not window:
+        ranked = narrow.ranked(f, max(WINDOW, f.limit), older_than, now)
+        if not ranked:
             break
-        top = max(c.relevance for c in window) or 1.0
-        ranked = sorted(
-            ((c.id, rank_value(c.relevance / top, c.score, c.dated, now)) for c in window),
-            key=lambda pair: (-pair[1], -pair[0]),
-        )
         pos, checked, confirmed = 0, 0, 0
         while pos < len(ranked) and len(found) < needed:
             # About twice what is still wanted while most candidates are confirmed; more,
@@ -146,9 +142,9 @@ def search(
             kept = _confirmed(session, [i for i, _ in batch], confirm)
             found += [(i, rank) for i, rank in batch if i in kept]
             checked, confirmed = checked + len(batch), confirmed + len(kept)
-        if len(window) < max(WINDOW, f.limit):
+        if len(ranked) < max(WINDOW, f.limit):
             break
-        older_than = min(c.id for c in window)
+        older_than = min(i for i, _ in ranked)
     page = found[f.offset : needed]
     ids = [i for i, _ in page]
     rows = {r.id: r for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))}
@@ -170,7 +166,7 @@ def count_matches(
     if confirm is None:
         return candidates
     # The newest candidates in one pass of the index (a pass per window re-read every hit).
-    ids = [c.id for c in narrow.candidates(f, min(candidates, COUNT_EXACT), None, ranked=False)]
+    ids = narrow.candidates(f, min(candidates, COUNT_EXACT), None)
     total = sum(
         len(_confirmed(session, ids[at : at + WINDOW], confirm))
         for at in range(0, len(ids), WINDOW)
@@ -320,36 +316,39 @@ class _Narrowing:
             branches.append((rows, and_(rows, held.is_(None), *every), lead_first, True))
         return branches
 
-    def _postgres_match(self) -> tuple[ColumnElement[bool], Any]:
-        """(rows matching, relevance). Relevance is ts_rank over rank_vector, the title and
-        the text's lead (migration 0014), kept in the row: over search_vector, which TOAST
-        holds, ranking a window of a common word read back 1,000 vectors (100 ms)."""
-        vector: Any = literal_column("articles.search_vector")
+    def _postgres_relevance(self) -> Any:
+        """ts_rank over rank_vector, the title and the text's lead (migration 0014), kept in
+        the row: over search_vector, which TOAST holds, ranking a window of a common word read
+        back 1,000 vectors (100 ms)."""
         lead: Any = literal_column("articles.rank_vector")
-        is_english = ArticleRow.language == "en"
-        parts: list[ColumnElement[bool]] = []
         ranks: list[tuple[Any, Any]] = []
         for q, rows in (
-            (self.english, is_english),
+            (self.english, ArticleRow.language == "en"),
             (self.simple, ArticleRow.language.is_distinct_from("en")),
         ):
-            if q:
-                tsq = _tsquery(q)
-                parts.append(and_(rows, vector.op("@@")(tsq)))
-                ranks.append((rows, func.ts_rank(lead, tsq)))
-            else:
-                parts.append(rows)
-                ranks.append((rows, literal(0.0)))
-        relevance = case(*ranks, else_=literal(0.0))
-        return or_(*parts), relevance
+            ranks.append((rows, func.ts_rank(lead, _tsquery(q)) if q else literal(0.0)))
+        return case(*ranks, else_=literal(0.0))
 
-    def candidates(
-        self, f: ArticleFilter, limit: int, older_than: int | None, ranked: bool = True
-    ) -> list[Any]:
-        """The `limit` newest candidates passing the filters (below id `older_than`)."""
+    def ranked(
+        self, f: ArticleFilter, limit: int, older_than: int | None, now: datetime
+    ) -> list[tuple[int, float]]:
+        """The window: the `limit` newest candidates (below id `older_than`) as (id, rank),
+        best first (rank_value, ties newest first). PostgreSQL ranks them itself
+        (_postgres_ranked)."""
         if self.postgres:
-            return self._postgres_candidates(f, limit, older_than, ranked)
-        return self._sqlite_candidates(f, limit, older_than, ranked)
+            return self._postgres_ranked(f, limit, older_than, now)
+        window = self._sqlite_candidates(f, limit, older_than, ranked=True)
+        top = max((c.relevance for c in window), default=0.0) or 1.0
+        return sorted(
+            ((c.id, rank_value(c.relevance / top, c.score, c.dated, now)) for c in window),
+            key=lambda pair: (-pair[1], -pair[0]),
+        )
+
+    def candidates(self, f: ArticleFilter, limit: int, older_than: int | None) -> list[int]:
+        """The ids of the `limit` newest candidates passing the filters (below `older_than`)."""
+        if self.postgres:
+            return self._postgres_candidates(f, limit, older_than)
+        return [c.id for c in self._sqlite_candidates(f, limit, older_than, ranked=False)]
 
     def _sqlite_candidates(
         self, f: ArticleFilter, limit: int, older_than: int | None, ranked: bool
@@ -451,15 +450,14 @@ class _Narrowing:
         return float(plan[0]["Plan"]["Plan Rows"])
 
     def _postgres_candidates(
-        self, f: ArticleFilter, limit: int, older_than: int | None, ranked: bool
-    ) -> list[Any]:
+        self, f: ArticleFilter, limit: int, older_than: int | None
+    ) -> list[int]:
         """English rows stemmed, others (Urdu, Hindi...) not: each branch's newest `limit`,
-        then the newest `limit` of them, ranked (ts_rank over rank_vector, in the row).
+        then the newest `limit` of them.
 
         The tsvector is TOASTed, so the planner thinks a sequential scan is cheap when it
         detoasts every row (233 ms for a one-hit word against 4 ms through the GIN index at
         30,000 articles), hence enable_seqscan off for this transaction."""
-        _, relevance = self._postgres_match()
         found: list[int] = []
         for _, condition, lead_first, indexed in self._postgres_branches():
             # Older than the `limit`-th found so far: not among the newest `limit`.
@@ -473,14 +471,35 @@ class _Narrowing:
                 reverse=True,
             )[:limit]
         self._index_scans(True)
-        if not ranked:
-            return [_Candidate(i, 0.0, 0.0, None) for i in found]
+        return found
+
+    def _postgres_ranked(
+        self, f: ArticleFilter, limit: int, older_than: int | None, now: datetime
+    ) -> list[tuple[int, float]]:
+        """rank_value computed in the database over the window, best first: 1,000 rows of
+        relevance, score and date made into Python objects and ranked there took some 8 ms,
+        two numbers a row take about one."""
+        found = self._postgres_candidates(f, limit, older_than)
+        if not found:
+            return []
+        relevance = self._postgres_relevance()
         # One array, not 1,000 bound parameters (expanding those took 10 ms of Python).
         ids = bindparam("ids", found, type_=postgresql.ARRAY(Integer))
-        stmt = select(ArticleRow.id, relevance.label("relevance"), ArticleRow.score, _DATED).where(
-            ArticleRow.id == any_(ids)
+        window = (
+            select(ArticleRow.id, cast(relevance, Float).label("rel"), ArticleRow.score, _DATED)
+            .where(ArticleRow.id == any_(ids))
+            .subquery()
         )
-        return list(self.session.execute(stmt).all())
+        top = func.coalesce(func.nullif(func.max(window.c.rel).over(), 0.0), 1.0)
+        seconds = cast(func.extract("epoch", literal(now) - window.c.dated), Float)
+        recency = func.power(0.5, func.greatest(seconds / 86400.0, 0.0) / HALF_LIFE_DAYS)
+        rank = (
+            0.60 * window.c.rel / top
+            + 0.25 * func.least(window.c.score, 10.0) / 10.0
+            + 0.15 * func.coalesce(recency, 0.0)
+        )
+        stmt = select(window.c.id, rank).order_by(rank.desc(), window.c.id.desc())
+        return [(int(i), float(r)) for i, r in self.session.execute(stmt)]
 
     def _newest(
         self,
