@@ -56,14 +56,15 @@ def article_keys(title: str | None, text: str | None) -> list[int]:
     return sorted(_keys(_words(prepare(title))) | _keys(_words(prepare(text))))
 
 
-def term_keys(term: str, prefix: bool = False) -> list[int]:
+def term_keys(term: str, prefix: bool = False, stop_words: bool = True) -> list[int]:
     """Keys every article the matcher finds `term` in holds (a prefix term's last word is
     unfinished: only the words before it count); [] for a single word other than an English
-    stop word. A term's URLs are not blanked: the matcher does not blank them, and the text
-    it matches has none there ("p www.- r" finds "p www. r", whose words are p, www and r)."""
+    stop word (and for that too without `stop_words`: other languages' text index holds
+    them). A term's URLs are not blanked: the matcher does not blank them, and the text it
+    matches has none there ("p www.- r" finds "p www. r", whose words are p, www and r)."""
     words = _words(fold(term))
     words = words[:-1] if prefix else words
-    if len(words) == 1 and words[0] not in ENGLISH_STOP_WORDS:
+    if len(words) == 1 and not (stop_words and words[0] in ENGLISH_STOP_WORDS):
         return []
     # A phrase is found by its pairs alone (its stop words' keys would narrow no further).
     return sorted(_keys(words) if len(words) == 1 else _pairs(words))
