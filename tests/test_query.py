@@ -166,6 +166,35 @@ def test_any_query_compiles_or_is_our_syntax_error(query: str, text: str) -> Non
     to_fts5(narrowing), to_tsquery(narrowing)
 
 
+ARTICLE_WORDS = ["TTP", "ttp", "Terror", "terrorism", "ab", "AB", "the", "list", "grey", "x9"]
+ARTICLE_GAPS = [" ", "-", ". ", "/", "_", " https://e.org/ttp ", "\n", "ﬁ", "K", "é"]
+
+
+QUERY_WORDS = ["TTP", "ttp", "terror*", "ab", '"grey list"', "x9", "the", "ﬁ", "title:list"]
+QUERY_GLUE = [" ", " OR ", " -", " NEAR/2 ", " (", ") "]
+article_queries = st.lists(
+    st.tuples(st.sampled_from(QUERY_GLUE), st.sampled_from(QUERY_WORDS)), min_size=1, max_size=5
+).map(lambda pairs: "".join(glue + word for glue, word in pairs))
+
+
+@given(
+    st.one_of(queries, article_queries),
+    st.lists(st.sampled_from(ARTICLE_WORDS + ARTICLE_GAPS), max_size=30).map("".join),
+    st.lists(st.sampled_from(ARTICLE_WORDS + ARTICLE_GAPS), max_size=8).map("".join),
+)
+@settings(max_examples=3000, deadline=None)
+def test_the_quick_look_for_missing_words_never_changes_a_match(
+    query: str, text: str, title: str
+) -> None:
+    """matches() turns away an ASCII article lacking a query word before folding it: the
+    answer must be the full matcher's, on ASCII articles and others alike."""
+    try:
+        compiled = CompiledQuery(query)
+    except QuerySyntaxError:
+        return
+    assert compiled.matches(title, text) == compiled.holds(Prepared.of(title, text))
+
+
 def test_a_query_match_counts_the_positive_terms_mentions() -> None:
     topic = Topic(
         id="ttp", name="TTP", query='(TTP OR "Pakistani Taliban") NEAR/5 attack* -cricket'
