@@ -92,7 +92,7 @@ _FTS5_SEPARATORS = re.compile(r"[\s\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
 
 
 class _Candidate(NamedTuple):
-    """A window's row as search() ranks it, relevance from a second statement (SQLite)."""
+    """A window's row as ranked() ranks it on SQLite, relevance from a second statement."""
 
     id: int
     relevance: float
@@ -251,8 +251,8 @@ class _Narrowing:
     def _postgres_queries(self, query: Node) -> None:
         """The tsquery for English rows (stemmed, no stop words) and for the others, each
         term's words parsed by PostgreSQL itself, as its index parsed the text ("U.S." is one
-        lexeme there, "the" none: a term of stop words only narrows nothing and is left to
-        `confirm`)."""
+        lexeme there, "the" none: in English rows a stop word is found through its search
+        key, _narrowed)."""
         words, prefixes = index_keys(query)
         english: dict[str, str] = {}
         simple: dict[str, str] = {}
@@ -284,8 +284,9 @@ class _Narrowing:
         and for the others. rank_vector holds a part of search_vector (migration 0014), so a
         row whose lead matches matches: read row by row, its TOASTed vector is skipped.
 
-        A phrase is looked up by its word pairs' search_keys (storage.searchkeys), other terms
-        by the tsquery. Rows without keys (written before migration 0015) are a branch of their
+        A phrase is looked up by its word pairs' search_keys (storage.searchkeys), an English
+        stop word in English rows by its key, other terms by the tsquery. Rows without keys
+        (written before migration 0015, or emptied by 0016) are a branch of their
         own, asked the tsquery alone through ix_articles_unkeyed: ORed into one condition, the
         keys of every hit were read back from TOAST to test it again (200 ms for 6,888 hits).
         A walk row by row asks the tsquery alone: the matcher decides anyway."""
@@ -493,9 +494,12 @@ class _Narrowing:
         )
         top = func.coalesce(func.nullif(func.max(window.c.rel).over(), 0.0), 1.0)
         seconds = cast(func.extract("epoch", literal(now) - window.c.dated), Float)
-        recency = func.power(0.5, func.greatest(seconds / 86400.0, 0.0) / HALF_LIFE_DAYS)
+        halvings = func.greatest(seconds / 86400.0, 0.0) / HALF_LIFE_DAYS
+        # PostgreSQL's power() raises an underflow where Python's gives 0.0 (an article
+        # some 41 years old, such as one dated 1970-01-01).
+        recency = case((halvings < 1074.0, func.power(0.5, halvings)), else_=0.0)
         rank = (
-            0.60 * window.c.rel / top
+            0.60 * (window.c.rel / top)
             + 0.25 * func.least(window.c.score, 10.0) / 10.0
             + 0.15 * func.coalesce(recency, 0.0)
         )
@@ -592,7 +596,8 @@ class _Narrowing:
         in the text, and their stems are the query's. Looked for by their stems, "easing"
         ('eas') found "easy" first, the stretch showed no match, and the whole text was
         parsed again (30 ms a page). English articles are marked by the English query, or
-        by the simple one when the query is all stop words, which the English one leaves out."""
+        by the simple one when the English query is empty (stop words, which the English
+        index leaves out, or a prefix it cannot look up)."""
         starts = self.typed[:RANKED]
         rows = [r for r in (self.session.get(ArticleRow, i) for i in ids) if r is not None]
         english = bool(self.english)
@@ -683,7 +688,10 @@ def _densest(body: str, starts: list[str]) -> str:
     if len(body) <= EXCERPT:
         return body
     # The first few hundred of each word's places: a common word's thousands change nothing.
-    hits = sorted((at, n) for n, start in enumerate(starts) for at in _word_starts(body, start))
+    low = body.lower()
+    hits = sorted(
+        (at, n) for n, start in enumerate(starts) for at in _word_starts(body, low, start)
+    )
     hits = hits[:500]
     if not hits:
         return body[: body.find(" ", EXCERPT) if " " in body[EXCERPT:] else len(body)]
@@ -699,13 +707,12 @@ def _densest(body: str, starts: list[str]) -> str:
     return body[lo : hi if hi >= 0 else len(body)]
 
 
-def _word_starts(body: str, start: str, most: int = 200) -> list[int]:
+def _word_starts(body: str, low: str, start: str, most: int = 200) -> list[int]:
     """Where `start` begins a word of `body`, case aside (at most `most` places). str.find on
     the lowered text: a case-blind regex with a look-behind took 200 µs an article (4 ms a
     page); a text whose lowering changes its length ("İ") is searched by the regex."""
     if not start:
         return []
-    low = body.lower()
     if len(low) != len(body):
         pattern = re.compile(r"(?<!\w)" + re.escape(start), re.I)
         return [m.start() for m in islice(pattern.finditer(body), most)]
@@ -739,7 +746,7 @@ def _without(node: Node, left_out: set[Term]) -> Node | None:
 
 
 def _has_keys(node: Node) -> bool:
-    """Whether a term of the relaxed `node` has search_keys (a phrase of two words or more)."""
+    """Whether a term of the relaxed `node` has search_keys (a phrase, an English stop word)."""
     if isinstance(node, Term):
         return bool(term_keys(node.text, node.prefix))
     return isinstance(node, And | Or) and any(_has_keys(i) for i in node.items)

@@ -33,6 +33,13 @@ from storage.textnorm import fold, prepare, split_words
 
 KEY_BITS = 22
 _MASK = (1 << KEY_BITS) - 1
+# Held by every article keyed as this version keys (with stop words, migration 0016), and
+# outside the hashes' range: an article a version before it keyed after the upgrade (a
+# daemon not yet restarted) lacks it, and is keyed again (fill_search_keys).
+KEYED = (1 << KEY_BITS) + 16
+# Articles to key: ix_articles_unkeyed's predicate, spelled as the index spells it, so that
+# the planner reads that index.
+TO_KEY = f"search_keys IS NULL OR NOT (search_keys @> '{{{KEYED}}}'::integer[])"
 
 
 def _words(text: str) -> list[str]:
@@ -52,8 +59,8 @@ def _keys(words: list[str]) -> set[int]:
 
 
 def article_keys(title: str | None, text: str | None) -> list[int]:
-    """The keys of an article's title and text (a pair never spans the two)."""
-    return sorted(_keys(_words(prepare(title))) | _keys(_words(prepare(text))))
+    """The keys of an article's title and text (a pair never spans the two), and KEYED."""
+    return sorted(_keys(_words(prepare(title))) | _keys(_words(prepare(text))) | {KEYED})
 
 
 def term_keys(term: str, prefix: bool = False, stop_words: bool = True) -> list[int]:
@@ -75,13 +82,14 @@ KEY_BATCHES = 4  # batches in one run of key_older_articles: a few seconds
 
 
 def fill_search_keys(session: Session, limit: int = KEY_BATCH) -> int:
-    """Key up to `limit` articles stored without keys (before migration 0015), newest first;
-    how many. PostgreSQL only; elsewhere 0. Rows another transaction holds are skipped."""
+    """Key up to `limit` articles stored without keys (before migration 0015, emptied by
+    0016) or keyed by an older version, newest first; how many. PostgreSQL only; elsewhere
+    0. Rows another transaction holds are skipped."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
     rows = session.execute(
         text(
-            "SELECT id, title, text FROM articles WHERE search_keys IS NULL "
+            f"SELECT id, title, text FROM articles WHERE {TO_KEY} "
             "ORDER BY id DESC LIMIT :n FOR UPDATE SKIP LOCKED"
         ),
         {"n": limit},
@@ -121,9 +129,7 @@ def articles_without_keys(session: Session, cap: int = 1_000_000) -> int:
         return 0
     return int(
         session.scalar(
-            text(
-                "SELECT count(*) FROM (SELECT 1 FROM articles WHERE search_keys IS NULL LIMIT :c) c"
-            ),
+            text(f"SELECT count(*) FROM (SELECT 1 FROM articles WHERE {TO_KEY} LIMIT :c) c"),
             {"c": cap},
         )
         or 0

@@ -350,6 +350,36 @@ def test_newest_first_is_by_publication_date(db_url: str) -> None:
         assert keys(page2) == expected[2:4]
 
 
+def test_a_piece_dated_decades_ago_ranks_last_without_an_error(db_url: str) -> None:
+    """Recency halves every 14 days: 56 years make it too small for a float, which
+    PostgreSQL's power() reports as an underflow error rather than 0 (as Python does)."""
+    with open_database(db_url) as db:
+        with db.write() as s:
+            sync_outlets(s, [OutletInfo("dawn", "Dawn", "PK", "en")])
+            for key, published in (("epoch", datetime(1970, 1, 1, tzinfo=UTC)), ("now", NOW)):
+                insert_article(
+                    s,
+                    NewArticle(
+                        url=f"https://dawn.example/{key}",
+                        url_key=f"dawn.example/{key}",
+                        outlet_id="dawn",
+                        title=f"Budget piece {key}",
+                        text="The provincial budget was passed. " + FILL * 3,
+                        published=published,
+                        date_source="page",
+                        score=0.0,
+                        simhash=hash(key) & 0x7FFF_FFFF,
+                        language="en",
+                        matches=[],
+                    ),
+                    NOW,
+                )
+        archive = Archive(db, RuleSet(DEFAULT_TOPICS))
+        found = archive.search(ArticleFilter(query="budget", limit=20), NOW)
+        assert keys(found) == ["now", "epoch"]
+        assert found[1]["rank"] < found[0]["rank"]
+
+
 def test_snippets_of_long_texts_show_the_match_deep_inside(db_url: str) -> None:
     """PostgreSQL marks a stretch of the text, not all of it: the stretch holds the match,
     also when the text spells the word unlike its stem ("happy", stemmed 'happi')."""

@@ -191,7 +191,7 @@ def test_postgresql_finds_an_english_stop_word_through_its_key(pg_url: str) -> N
 
 
 def test_postgresql_finds_a_word_whose_stem_would_be_stemmed_again(pg_url: str) -> None:
-    """"easing" is indexed 'eas', which the stemmer would make 'ea': the lexemes are asked as
+    """ "easing" is indexed 'eas', which the stemmer would make 'ea': the lexemes are asked as
     they are (37 of some 4,000 articles holding "easing" were found at 200,000 articles)."""
     archive, db = _archive(pg_url)
     easing = _add(db, "e.org/1", "Rates", "Monetary easing continued into the spring.", 1)
@@ -289,6 +289,26 @@ def test_upgrading_to_stop_word_keys_keys_every_article_again(pg_url: str) -> No
         held = s.execute(text("SELECT search_keys FROM articles WHERE id = 1")).scalar_one()
     assert set(term_keys("themselves")) <= set(held) and set(term_keys("did it")) <= set(held)
     assert [a["id"] for a in archive.search(query, NOW)] == [1]
+
+
+def test_keys_an_older_version_wrote_after_the_upgrade_are_written_again(pg_url: str) -> None:
+    """A daemon of the version before, not yet restarted when another command upgraded the
+    schema, stores keys without stop words; they lack the version's marker and are redone."""
+    archive, db = _archive(pg_url)
+    current = _add(db, "e.org/new", "New", "They did it themselves.", 1)
+    older = _add(db, "e.org/old", "Old", "They said it themselves.", 2)
+    with db.write() as s:
+        s.execute(
+            text("UPDATE articles SET search_keys = CAST(:k AS integer[]) WHERE id = :i"),
+            {"k": term_keys("said it"), "i": older},  # as revision 0015's code keyed it
+        )
+    with db.read() as s:
+        assert articles_without_keys(s) == 1
+    with db.write() as s:
+        assert fill_search_keys(s) == 1
+        assert fill_search_keys(s) == 0
+    query = ArticleFilter(query="themselves", limit=20)
+    assert sorted(a["id"] for a in archive.search(query, NOW)) == sorted([current, older])
 
 
 def test_the_daemon_keys_the_older_articles(pg_url: str, tmp_path: Path) -> None:

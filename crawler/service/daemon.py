@@ -43,7 +43,7 @@ HEARTBEAT_EVERY = timedelta(seconds=15)
 TERM_FREQUENCIES_EVERY = timedelta(minutes=15)  # a check; the refresh itself is rarer
 FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
 SNAPSHOT_FIRST_AFTER = timedelta(minutes=5)
-SEARCH_KEYS_EVERY = timedelta(seconds=30)  # articles stored before migration 0015, keyed
+SEARCH_KEYS_EVERY = timedelta(seconds=30)  # articles without current search keys, keyed
 # A job that starts later than this after its due time is logged: the daemon has more to do
 # than one process can (a busy event loop, too many outlets on short intervals).
 LATE_START = timedelta(seconds=1)
@@ -259,9 +259,9 @@ class Daemon:
             )
 
     async def _search_keys(self) -> None:
-        """Key the articles stored before migration 0015, a few batches a run (in a thread),
-        so that their phrases are found through the index too; a line every tenth run says
-        how many are left."""
+        """Key the articles without current keys (before 0015, emptied by 0016), a few
+        batches a run (in a thread), so that their phrases and stop words are found through
+        the index too; a line every tenth run says how many are left."""
         if self.keys_done or self.stopping.is_set():
             return
         self._track()

@@ -122,7 +122,7 @@ def _spike_alerts(config: Config, context: CrawlContext) -> int:
 
 
 def _fill_search_keys(context: CrawlContext, stop: StopOnSignal | None = None) -> None:
-    """Key some articles stored before migration 0015 (PostgreSQL), as the daemon does
+    """Key some articles stored without current keys (PostgreSQL), as the daemon does
     continuously, so that `crawl` from cron gets there too: 2,000 a run, a few seconds, a
     signal heeded between batches. A failure is logged and changes nothing of the crawl's
     summary or exit status."""

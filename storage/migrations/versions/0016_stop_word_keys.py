@@ -8,8 +8,11 @@ of an article (storage.searchkeys), and a stop word is found through their GIN i
 Keys written before this revision lack them, so this one empties the column: dropping it and
 adding it again takes a moment at any size, where an UPDATE would rewrite every row. The
 articles are keyed again a batch at a time by the daemon or `mediawatch crawl`, newest first,
-as after revision 0015, and found the old way meanwhile (ix_articles_unkeyed). SQLite's
-column stays empty: nothing to do there.
+as after revision 0015, and found the old way meanwhile. Keys now hold a marker of their
+version (storage.searchkeys.KEYED): a daemon of the version before, still running after
+another command upgraded the schema, stores articles with keys that lack it, and those are
+keyed again too, so ix_articles_unkeyed covers them. SQLite's column stays empty: nothing to
+do there.
 
 Revision ID: 0016
 Revises: 0015
@@ -34,7 +37,11 @@ def upgrade() -> None:
     op.execute("ALTER TABLE articles ADD COLUMN search_keys integer[]")
     op.execute("ALTER TABLE articles ALTER COLUMN search_keys SET STORAGE EXTERNAL")
     op.execute("CREATE INDEX ix_articles_search_keys ON articles USING GIN (search_keys)")
-    op.execute("CREATE INDEX ix_articles_unkeyed ON articles (id) WHERE search_keys IS NULL")
+    # storage.searchkeys.TO_KEY, written out: a migration keeps the predicate it was made with.
+    op.execute(
+        "CREATE INDEX ix_articles_unkeyed ON articles (id) WHERE "
+        "search_keys IS NULL OR NOT (search_keys @> '{4194320}'::integer[])"
+    )
 
 
 def downgrade() -> None:
