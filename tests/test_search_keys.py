@@ -26,7 +26,13 @@ from storage.articles import NewArticle, OutletInfo, insert_article, sync_outlet
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.queries import ArticleFilter
-from storage.searchkeys import article_keys, articles_without_keys, fill_search_keys, term_keys
+from storage.searchkeys import (
+    TO_KEY,
+    article_keys,
+    articles_without_keys,
+    fill_search_keys,
+    term_keys,
+)
 from storage.versions import Refetched, apply_recheck
 from tests.conftest import write_config
 
@@ -304,6 +310,10 @@ def test_keys_an_older_version_wrote_after_the_upgrade_are_written_again(pg_url:
         )
     with db.read() as s:
         assert articles_without_keys(s) == 1
+        # The index that finds them is the one the query names (migration 0016 spells it).
+        s.execute(text("SET LOCAL enable_seqscan = off"))  # a few rows: else a scan is cheaper
+        plan = s.execute(text(f"EXPLAIN SELECT id FROM articles WHERE {TO_KEY}")).scalars()
+        assert "ix_articles_unkeyed" in "\n".join(plan)
     with db.write() as s:
         assert fill_search_keys(s) == 1
         assert fill_search_keys(s) == 0
