@@ -239,7 +239,7 @@ def test_alert_needs_since_and_since_must_be_past(tmp_path: Path) -> None:
     config = write_config(tmp_path / "m.toml", {"catalogue": {"include": []}})
     result = run_cli("--config", str(config), "crawl", "--alert")
     assert result.returncode == 2 and "--alert goes with --since" in result.stderr
-    future = (NOW + timedelta(days=3)).date().isoformat()
+    future = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()  # the CLI's clock
     result = run_cli("--config", str(config), "crawl", "--since", future)
     assert result.returncode == 2 and "in the past" in result.stderr
     help_text = run_cli("crawl", "--help").stdout
