@@ -79,6 +79,9 @@ RANKED = 32  # words of a query that rank results (SQLite) and place snippets (P
 COUNT_EXACT = 10_000
 CONFIRM_BATCH = 200
 HALF_LIFE_DAYS = 14.0
+# The documented formula's weights and topic cap, for rank_value and _postgres_ranked alike.
+RELEVANCE_WEIGHT, TOPIC_WEIGHT, RECENCY_WEIGHT = 0.60, 0.25, 0.15
+TOPIC_CAP = 10.0
 MARK_START, MARK_END = "\x02", "\x03"
 
 # The date recency counts from: publication, else first sighting (one date to parse a row).
@@ -111,13 +114,13 @@ class Hit:
 
 def rank_value(relevance: float, score: float, published: datetime | None, now: datetime) -> float:
     """The documented ranking formula (see the module docstring)."""
-    topic = min(score, 10.0) / 10.0
+    topic = min(score, TOPIC_CAP) / TOPIC_CAP
     if published is None:
         recency = 0.0
     else:
         age_days = max((now - published).total_seconds() / 86400, 0.0)
         recency = math.pow(0.5, age_days / HALF_LIFE_DAYS)
-    return 0.60 * relevance + 0.25 * topic + 0.15 * recency
+    return RELEVANCE_WEIGHT * relevance + TOPIC_WEIGHT * topic + RECENCY_WEIGHT * recency
 
 
 def search(
@@ -296,15 +299,15 @@ class _Narrowing:
         is_english = ArticleRow.language == "en"
         keyed = self.node is not None and _has_keys(self.node)
         branches: list[tuple[ColumnElement[bool], Any, Any, bool]] = []
-        for lexemes, q, rows in (
-            (self.lexemes["english"], self.english, is_english),
-            (self.lexemes["simple"], self.simple, ArticleRow.language.is_distinct_from("en")),
+        for english, q, rows in (
+            (True, self.english, is_english),
+            (False, self.simple, ArticleRow.language.is_distinct_from("en")),
         ):
+            lexemes = self.lexemes["english" if english else "simple"]
             tsq = _tsquery(q)
             every = [vector.op("@@")(tsq)] if q else []
             lead_first = and_(rows, or_(lead.op("@@")(tsq), vector.op("@@")(tsq))) if q else rows
             node = self.node if keyed else None
-            english = lexemes is self.lexemes["english"]
             by_keys = _narrowed(node, lexemes, english) if node is not None else None
             if by_keys is None:
                 branches.append((rows, and_(rows, *every), lead_first, bool(every)))
@@ -431,7 +434,7 @@ class _Narrowing:
         (the seqscan penalty makes every plan look costly enough to compile: 0.5 s wasted);
         the planner's estimate of the articles; one more than the newest id; whether any
         article lacks search_keys (through ix_articles_unkeyed)."""
-        self.rows, top, self.unkeyed = self.session.execute(
+        rows, top, self.unkeyed = self.session.execute(
             text(
                 "SELECT (SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass), "
                 "(SELECT max(id) FROM articles), "
@@ -439,7 +442,7 @@ class _Narrowing:
                 "set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
             )
         ).one()[:3]
-        self.rows = float(self.rows or 1.0)
+        self.rows = float(rows or 1.0)
         self.top = int(top or 0) + 1
 
     def _planned(self, stmt: Any) -> float:
@@ -499,9 +502,9 @@ class _Narrowing:
         # some 41 years old, such as one dated 1970-01-01).
         recency = case((halvings < 1074.0, func.power(0.5, halvings)), else_=0.0)
         rank = (
-            0.60 * (window.c.rel / top)
-            + 0.25 * func.least(window.c.score, 10.0) / 10.0
-            + 0.15 * func.coalesce(recency, 0.0)
+            RELEVANCE_WEIGHT * (window.c.rel / top)
+            + TOPIC_WEIGHT * (func.least(window.c.score, TOPIC_CAP) / TOPIC_CAP)
+            + RECENCY_WEIGHT * func.coalesce(recency, 0.0)
         )
         stmt = select(window.c.id, rank).order_by(rank.desc(), window.c.id.desc())
         return [(int(i), float(r)) for i, r in self.session.execute(stmt)]
