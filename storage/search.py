@@ -288,8 +288,9 @@ class _Narrowing:
         row whose lead matches matches: read row by row, its TOASTed vector is skipped.
 
         A phrase is looked up by its word pairs' search_keys (storage.searchkeys), an English
-        stop word in English rows by its key, other terms by the tsquery. Rows without keys
-        (written before migration 0015, or emptied by 0016) are a branch of their
+        stop word or a word the stemmer changes ("buttons", held as 'button' with "button")
+        in English rows by its own key, other terms by the tsquery. Rows without keys
+        (written before migration 0015, or emptied by 0016 or 0017) are a branch of their
         own, asked the tsquery alone through ix_articles_unkeyed: ORed into one condition, the
         keys of every hit were read back from TOAST to test it again (200 ms for 6,888 hits).
         A walk row by row asks the tsquery alone: the matcher decides anyway."""
@@ -749,7 +750,8 @@ def _without(node: Node, left_out: set[Term]) -> Node | None:
 
 
 def _has_keys(node: Node) -> bool:
-    """Whether a term of the relaxed `node` has search_keys (a phrase, an English stop word)."""
+    """Whether a term of the relaxed `node` has search_keys (a phrase, an English stop word, a
+    word the English stemmer changes)."""
     if isinstance(node, Term):
         return bool(term_keys(node.text, node.prefix))
     return isinstance(node, And | Or) and any(_has_keys(i) for i in node.items)
@@ -763,12 +765,13 @@ def _tsquery(q: str) -> Any:
 
 
 def _narrowed(node: Node, lexemes: dict[str, str], english: bool) -> ColumnElement[bool] | None:
-    """The relaxed `node` asked of keyed rows: a phrase (or, in `english` rows, a stop word)
-    by its search_keys, any other term by the tsquery of its `lexemes` (None: nothing
-    narrows). Other languages' index holds stop words, and its partial GIN index is small:
-    through the keys, "with" read 80,000 postings of English articles to find no other."""
+    """The relaxed `node` asked of keyed rows: a phrase (or, in `english` rows, a stop word or
+    a word the stemmer changes) by its search_keys, any other term by the tsquery of its
+    `lexemes` (None: nothing narrows). Other languages' index holds stop words and words as
+    written, and its partial GIN index is small: through the keys, "with" read 80,000
+    postings of English articles to find no other."""
     if isinstance(node, Term):
-        if keys := term_keys(node.text, node.prefix, stop_words=english):
+        if keys := term_keys(node.text, node.prefix, english):
             held: Any = literal_column("articles.search_keys")
             return held.op("@>")(literal(keys, postgresql.ARRAY(Integer)))
         if not (q := to_tsquery(node, lexemes)):

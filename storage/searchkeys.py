@@ -13,17 +13,29 @@ hash of every two words that follow each other, the words split as the matcher s
 case), URLs blanked as it blanks them. A phrase's own keys are then held by every article the
 matcher finds it in: the phrase's words are the matched text's words, one after another.
 Keys are KEY_BITS-bit hashes: a few articles share a key by chance, and the matcher drops
-them. Single words need no keys (the text index finds them), except English stop words
-(migration 0016): the English index leaves them out, so a search for "themselves" narrowed
-to nothing and the matcher read texts until 20 held it (1,700 texts, 200-300 ms at 200,000
-articles). A stop word's key is the hash of the word alone (a pair's holds a space). SQLite's
-FTS5 keeps positions and needs none of this.
+them. Most single words need no keys (the text index finds them), except:
+
+- English stop words (migration 0016): the English index leaves them out, so a search for
+  "themselves" narrowed to nothing and the matcher read texts until 20 held it (1,700 texts,
+  200-300 ms at 200,000 articles);
+- words the English stemmer changes (migration 0017): the index holds "buttons" as 'button',
+  so a search for "buttons" narrowed to every article holding "button", and the matcher read
+  200-2,000 texts (48 µs each from PostgreSQL) to find the 20 that hold "buttons".
+
+A single word's key is the hash of the word alone (a pair's holds a space). Which words the
+stemmer changes is asked of snowballstemmer's English stemmer, the algorithm PostgreSQL's
+'english' configuration runs, by the same function when an article is keyed and when a term
+is looked up, so the two always agree (where PostgreSQL's copy of the algorithm differs, as for
+"evening", the word is looked up through the text index as before). SQLite's FTS5 keeps
+positions and needs none of this.
 """
 
+import threading
 from collections.abc import Callable
 from itertools import pairwise
 from zlib import crc32
 
+import snowballstemmer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -33,10 +45,14 @@ from storage.textnorm import fold, prepare, split_words
 
 KEY_BITS = 22
 _MASK = (1 << KEY_BITS) - 1
-# Held by every article keyed as this version keys (with stop words, migration 0016), and
-# outside the hashes' range: an article a version before it keyed after the upgrade (a
+# Held by every article keyed as this version keys (with stemmed words, migration 0017),
+# and outside the hashes' range: an article a version before it keyed after the upgrade (a
 # daemon not yet restarted) lacks it, and is keyed again (fill_search_keys).
-KEYED = (1 << KEY_BITS) + 16
+KEYED = (1 << KEY_BITS) + 17
+# The markers of the versions before (stop words, migration 0016): keys now are a superset of
+# theirs, and a daemon of such a version, still running, takes them for its own rather than
+# keying the article again.
+KEYED_BEFORE = ((1 << KEY_BITS) + 16,)
 # Articles to key: ix_articles_unkeyed's predicate, spelled as the index spells it, so that
 # the planner reads that index.
 TO_KEY = f"search_keys IS NULL OR NOT (search_keys @> '{{{KEYED}}}'::integer[])"
@@ -49,31 +65,64 @@ def _words(text: str) -> list[str]:
     return [w.upper().casefold().replace("i\u0307", "i") for w in split_words(text)[1::2]]
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER_LOCK = threading.Lock()  # a stemmer object keeps the word it works on
+# Whether each word seen has a key of its own in English rows (_alone): the stemmer takes some
+# 75 µs a word, and an archive's words repeat. Emptied when it grows past _ALONE_CAP words.
+_ALONE: dict[str, bool] = {}
+_ALONE_CAP = 1 << 18
+
+
+def _stem_differs(word: str) -> bool:
+    """Whether the English stemmer changes `word` (a folded word), so that the text index
+    holds it with others ("buttons" as 'button', "policy" as 'polici'): such a word has a key
+    of its own. Only words of ASCII letters, the stemmer's alphabet."""
+    if not (word.isascii() and word.isalpha()):
+        return False
+    with _STEMMER_LOCK:
+        return bool(_STEMMER.stemWord(word) != word)
+
+
+def _alone(words: set[str]) -> set[str]:
+    """Those of `words` (folded) that have a key of their own in English rows: the English
+    stop words and the words the stemmer changes. Other languages' rows need none: their
+    index holds every word as written."""
+    found = {w: _ALONE.get(w) for w in words}
+    for w, known in found.items():
+        if known is None:
+            found[w] = _ALONE[w] = w in ENGLISH_STOP_WORDS or _stem_differs(w)
+    if len(_ALONE) > _ALONE_CAP:
+        _ALONE.clear()
+    return {w for w, alone in found.items() if alone}
+
+
 def _pairs(words: list[str]) -> set[int]:
     return {crc32(f"{a} {b}".encode()) & _MASK for a, b in pairwise(words)}
 
 
 def _keys(words: list[str]) -> set[int]:
-    """Every pair's key and every English stop word's."""
-    return _pairs(words) | {crc32(w.encode()) & _MASK for w in set(words) & ENGLISH_STOP_WORDS}
+    """Every pair's key, and the key of every word that has one of its own (_alone)."""
+    return _pairs(words) | {crc32(w.encode()) & _MASK for w in _alone(set(words))}
 
 
 def article_keys(title: str | None, text: str | None) -> list[int]:
-    """The keys of an article's title and text (a pair never spans the two), and KEYED."""
-    return sorted(_keys(_words(prepare(title))) | _keys(_words(prepare(text))) | {KEYED})
+    """The keys of an article's title and text (a pair never spans the two), and the
+    markers (KEYED, KEYED_BEFORE)."""
+    markers = {KEYED, *KEYED_BEFORE}
+    return sorted(_keys(_words(prepare(title))) | _keys(_words(prepare(text))) | markers)
 
 
-def term_keys(term: str, prefix: bool = False, stop_words: bool = True) -> list[int]:
+def term_keys(term: str, prefix: bool = False, english: bool = True) -> list[int]:
     """Keys every article the matcher finds `term` in holds (a prefix term's last word is
-    unfinished: only the words before it count); [] for a single word other than an English
-    stop word (and for that too without `stop_words`: other languages' text index holds
-    them). A term's URLs are not blanked: the matcher does not blank them, and the text it
-    matches has none there ("p www.- r" finds "p www. r", whose words are p, www and r)."""
+    unfinished: only the words before it count); [] for a single word without a key of its
+    own (_alone: in `english` rows, a stop word or a word the stemmer changes). A term's
+    URLs are not blanked: the matcher does not blank them, and the text it matches has none
+    there ("p www.- r" finds "p www. r", whose words are p, www and r)."""
     words = _words(fold(term))
     words = words[:-1] if prefix else words
-    if len(words) == 1 and not (stop_words and words[0] in ENGLISH_STOP_WORDS):
+    if len(words) == 1 and not (english and _alone({words[0]})):
         return []
-    # A phrase is found by its pairs alone (its stop words' keys would narrow no further).
+    # A phrase is found by its pairs alone (its words' own keys would narrow no further).
     return sorted(_keys(words) if len(words) == 1 else _pairs(words))
 
 
@@ -83,8 +132,8 @@ KEY_BATCHES = 4  # batches in one run of key_older_articles: a few seconds
 
 def fill_search_keys(session: Session, limit: int = KEY_BATCH) -> int:
     """Key up to `limit` articles stored without keys (before migration 0015, emptied by
-    0016) or keyed by an older version, newest first; how many. PostgreSQL only; elsewhere
-    0. Rows another transaction holds are skipped."""
+    0016 and 0017) or keyed by an older version, newest first; how many. PostgreSQL only;
+    elsewhere 0. Rows another transaction holds are skipped."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
     rows = session.execute(

@@ -27,6 +27,8 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.queries import ArticleFilter
 from storage.searchkeys import (
+    KEYED,
+    KEYED_BEFORE,
     TO_KEY,
     article_keys,
     articles_without_keys,
@@ -57,6 +59,9 @@ WORDS = [
     "covid-19",
     "a_b",
     "x2",
+    "buttons",  # words the English stemmer changes have keys of their own
+    "Policies",
+    "easing",
 ]
 GAPS = [
     " ",
@@ -210,8 +215,41 @@ def test_postgresql_finds_a_word_whose_stem_would_be_stemmed_again(pg_url: str) 
         assert archive.count(ArticleFilter(query=query)) == 1
 
 
+def test_postgresql_finds_a_word_the_stemmer_changes_through_its_key(pg_url: str) -> None:
+    """The English index holds "buttons" as 'button', with every "button": the word's own key
+    narrows the search to the articles holding "buttons" (the matcher reads no other text), a
+    row stored without keys found the old way."""
+    archive, db = _archive(pg_url)
+    for i in range(40):
+        _add(db, f"e.org/{i}", f"Report {i}", "Press the button, the desk said. " * 5, i)
+    holds = [
+        _add(db, "e.org/lower", "Menus", "Two buttons and a menu.", 50),
+        _add(db, "e.org/title", "BUTTONS everywhere", "A short note.", 60),
+    ]
+    unkeyed = _add(db, "e.org/unkeyed", "Old", "Old buttons, as before.", 70)
+    _add(db, "e.org/near", "Near", "Buttonsmith, button-s and buttoned.", 80)
+    assert term_keys("buttons") != [] and term_keys("Buttons") == term_keys("buttons")
+    assert term_keys("button") == [] and term_keys("buttons", english=False) == []
+    with db.write() as s:
+        s.execute(text("UPDATE articles SET search_keys = NULL WHERE id = :i"), {"i": unkeyed})
+    with db.read() as s:
+        keyed = s.execute(
+            text("SELECT id FROM articles WHERE search_keys @> CAST(:k AS integer[])"),
+            {"k": term_keys("buttons")},
+        ).scalars()
+        assert sorted(keyed) == sorted(holds)
+    found = archive.search(ArticleFilter(query="buttons", limit=20), NOW, marked=True)
+    assert sorted(a["id"] for a in found) == sorted([*holds, unkeyed])
+    marked = {a["id"]: a["snippet_marked"] for a in found}
+    assert "\x02buttons\x03" in marked[holds[0]] and "\x02buttons\x03" in marked[unkeyed]
+    assert archive.count(ArticleFilter(query="buttons")) == 3
+    assert archive.count(ArticleFilter(query="button")) == 41  # "button-s" holds it too
+    assert archive.count(ArticleFilter(query='buttons AND "two buttons"')) == 1
+
+
 @pytest.mark.parametrize(
-    "query", ['"of the"', '"the story"', "story", '"Item 7"', "ite*", "the", "of OR day"]
+    "query",
+    ['"of the"', '"the story"', "story", "stories", '"Item 7"', "ite*", "the", "of OR day"],
 )
 def test_postgresql_and_sqlite_find_the_same_articles(
     pg_url: str, tmp_path: object, query: str
@@ -220,7 +258,8 @@ def test_postgresql_and_sqlite_find_the_same_articles(
     for url in (pg_url, f"sqlite:///{tmp_path}/k.db"):
         archive, db = _archive(url)
         for i in range(30):
-            _add(db, f"e.org/{i}", f"Report {i}", f"Item {i} of the day. " + "the story " * i, i)
+            body = f"Item {i} of the day. " + "the story " * i + "stories " * (i % 3)
+            _add(db, f"e.org/{i}", f"Report {i}", body, i)
         found.append(
             sorted(a["url"] for a in archive.search(ArticleFilter(query=query, limit=100), NOW))
         )
@@ -297,28 +336,67 @@ def test_upgrading_to_stop_word_keys_keys_every_article_again(pg_url: str) -> No
     assert [a["id"] for a in archive.search(query, NOW)] == [1]
 
 
+def test_upgrading_to_stemmed_word_keys_keys_every_article_again(pg_url: str) -> None:
+    """Keys written before revision 0017 hold no stemmed word: the upgrade empties them (found
+    the old way meanwhile), and the articles are keyed again with them."""
+    # As revision 0016 wrote them: pairs, stop words, its marker.
+    _stored_by(pg_url, "0016", ["Two buttons."], [*term_keys("two buttons"), *KEYED_BEFORE])
+    archive, db = _archive(pg_url)
+    with db.read() as s:
+        assert articles_without_keys(s) == 1
+    query = ArticleFilter(query="buttons", limit=20)
+    assert [a["id"] for a in archive.search(query, NOW)] == [1]  # found the old way
+    with db.write() as s:
+        assert fill_search_keys(s) == 1
+    with db.read() as s:
+        held = s.execute(text("SELECT search_keys FROM articles WHERE id = 1")).scalar_one()
+    assert set(term_keys("buttons")) | set(term_keys("two buttons")) <= set(held)
+    assert [a["id"] for a in archive.search(query, NOW)] == [1]
+
+
+def test_keys_of_this_version_hold_the_markers_before_it(pg_url: str) -> None:
+    """A daemon of the version before, still running after the upgrade, looks for rows without
+    its own marker to key: rows this version keyed hold it, so it leaves them alone."""
+    archive, db = _archive(pg_url)
+    _add(db, "e.org/new", "New", "Two buttons.", 1)
+    with db.read() as s:
+        for marker in (KEYED, *KEYED_BEFORE):
+            unmarked = s.execute(
+                text("SELECT count(*) FROM articles WHERE NOT (search_keys @> ARRAY[:m])"),
+                {"m": marker},
+            ).scalar_one()
+            assert unmarked == 0, marker
+
+
 def test_keys_an_older_version_wrote_after_the_upgrade_are_written_again(pg_url: str) -> None:
     """A daemon of the version before, not yet restarted when another command upgraded the
-    schema, stores keys without stop words; they lack the version's marker and are redone."""
+    schema, stores keys without stop words or stemmed words; they lack the version's marker
+    and are redone."""
     archive, db = _archive(pg_url)
     current = _add(db, "e.org/new", "New", "They did it themselves.", 1)
     older = _add(db, "e.org/old", "Old", "They said it themselves.", 2)
+    stemmed = _add(db, "e.org/0016", "Two", "Two buttons.", 3)
     with db.write() as s:
         s.execute(
             text("UPDATE articles SET search_keys = CAST(:k AS integer[]) WHERE id = :i"),
             {"k": term_keys("said it"), "i": older},  # as revision 0015's code keyed it
         )
+        s.execute(
+            text("UPDATE articles SET search_keys = CAST(:k AS integer[]) WHERE id = :i"),
+            {"k": [*term_keys("two buttons"), *KEYED_BEFORE], "i": stemmed},  # as 0016's did
+        )
     with db.read() as s:
-        assert articles_without_keys(s) == 1
-        # The index that finds them is the one the query names (migration 0016 spells it).
+        assert articles_without_keys(s) == 2
+        # The index that finds them is the one the query names (migration 0017 spells it).
         s.execute(text("SET LOCAL enable_seqscan = off"))  # a few rows: else a scan is cheaper
         plan = s.execute(text(f"EXPLAIN SELECT id FROM articles WHERE {TO_KEY}")).scalars()
         assert "ix_articles_unkeyed" in "\n".join(plan)
     with db.write() as s:
-        assert fill_search_keys(s) == 1
+        assert fill_search_keys(s) == 2
         assert fill_search_keys(s) == 0
     query = ArticleFilter(query="themselves", limit=20)
     assert sorted(a["id"] for a in archive.search(query, NOW)) == sorted([current, older])
+    assert [a["id"] for a in archive.search(ArticleFilter(query="buttons"), NOW)] == [stemmed]
 
 
 def test_the_daemon_keys_the_older_articles(pg_url: str, tmp_path: Path) -> None:

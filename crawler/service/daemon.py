@@ -259,8 +259,8 @@ class Daemon:
             )
 
     async def _search_keys(self) -> None:
-        """Key the articles without current keys (before 0015, emptied by 0016), a few
-        batches a run (in a thread), so that their phrases and stop words are found through
+        """Key the articles without current keys (before 0015, emptied by 0016 or 0017), a few
+        batches a run (in a thread), so that their phrases and single-word keys are found through
         the index too; a line every tenth run says how many are left."""
         if self.keys_done or self.stopping.is_set():
             return
