@@ -71,7 +71,7 @@ from storage.querylang import (
     to_fts5,
     to_tsquery,
 )
-from storage.searchkeys import term_keys
+from storage.searchkeys import KEYED, TO_KEY, term_keys
 
 WINDOW = 1000
 SAMPLE = 1000  # the newest articles that tell a word found in most of the archive (SQLite)
@@ -241,7 +241,7 @@ class _Narrowing:
         self.node = relaxed(query)
         self.rows = 1.0  # PostgreSQL's estimate of the articles (_postgres_facts)
         self.top = 1  # one more than the newest id
-        self.unkeyed = False  # whether some articles lack search_keys
+        self.unkeyed = False  # whether some articles lack this version's search_keys
         self.index_scans = True  # enable_indexscan, as this transaction has it
         if self.postgres:
             self._postgres_queries(query)
@@ -289,9 +289,10 @@ class _Narrowing:
 
         A phrase is looked up by its word pairs' search_keys (storage.searchkeys), an English
         stop word or a word the stemmer changes ("buttons", held as 'button' with "button")
-        in English rows by its own key, other terms by the tsquery. Rows without keys
-        (written before migration 0015, or emptied by 0016 or 0017) are a branch of their
-        own, asked the tsquery alone through ix_articles_unkeyed: ORed into one condition, the
+        in English rows by its own key, other terms by the tsquery. Rows without this
+        version's keys (written before migration 0015, emptied by 0016 or 0017, or keyed by
+        an older version still running) are a branch of their own while there are any,
+        asked the tsquery alone through ix_articles_unkeyed: ORed into one condition, the
         keys of every hit were read back from TOAST to test it again (200 ms for 6,888 hits).
         A walk row by row asks the tsquery alone: the matcher decides anyway."""
         vector: Any = literal_column("articles.search_vector")
@@ -317,9 +318,12 @@ class _Narrowing:
                 branches.append((rows, and_(rows, by_keys), lead_first, True))
                 continue
             # Disjoint, as count() sums them: a term asked by the tsquery in by_keys (ORed
-            # with a phrase) matches unkeyed rows too. The null bitmap is in the row, not TOAST.
-            branches.append((rows, and_(rows, held.is_not(None), by_keys), lead_first, True))
-            branches.append((rows, and_(rows, held.is_(None), *every), lead_first, True))
+            # with a phrase) matches unkeyed rows too. Rows keyed by an older version (a
+            # daemon not yet restarted after the upgrade) lack this version's keys: unkeyed.
+            marker = literal([KEYED], postgresql.ARRAY(Integer))
+            current = and_(held.is_not(None), held.op("@>")(marker))
+            branches.append((rows, and_(rows, current, by_keys), lead_first, True))
+            branches.append((rows, and_(rows, text(f"({TO_KEY})"), *every), lead_first, True))
         return branches
 
     def _postgres_relevance(self) -> Any:
@@ -434,12 +438,12 @@ class _Narrowing:
         settings, the GIN index over a sequential scan (see _postgres_candidates) and no JIT
         (the seqscan penalty makes every plan look costly enough to compile: 0.5 s wasted);
         the planner's estimate of the articles; one more than the newest id; whether any
-        article lacks search_keys (through ix_articles_unkeyed)."""
+        article lacks this version's search_keys (through ix_articles_unkeyed)."""
         rows, top, self.unkeyed = self.session.execute(
             text(
                 "SELECT (SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass), "
                 "(SELECT max(id) FROM articles), "
-                "EXISTS (SELECT 1 FROM articles WHERE search_keys IS NULL), "
+                f"EXISTS (SELECT 1 FROM articles WHERE {TO_KEY}), "
                 "set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
             )
         ).one()[:3]

@@ -23,11 +23,15 @@ them. Most single words need no keys (the text index finds them), except:
   200-2,000 texts (48 µs each from PostgreSQL) to find the 20 that hold "buttons".
 
 A single word's key is the hash of the word alone (a pair's holds a space). Which words the
-stemmer changes is asked of snowballstemmer's English stemmer, the algorithm PostgreSQL's
-'english' configuration runs, by the same function when an article is keyed and when a term
-is looked up, so the two always agree (where PostgreSQL's copy of the algorithm differs, as for
-"evening", the word is looked up through the text index as before). SQLite's FTS5 keeps
-positions and needs none of this.
+stemmer changes is asked of snowballstemmer's English stemmer (its pure-Python one, never
+PyStemmer's, whose Snowball may be another release), the algorithm PostgreSQL's 'english'
+configuration runs, by the same function when an article is keyed and when a term is looked
+up. The two agree as long as the stemmer does: snowballstemmer is pinned to one release, since
+its minor releases change words ("skis" is 'skis' in 3.0.1, 'ski' in 3.1.1), and
+tests/test_search_keys.py checks its answers on such words, so that a new release comes with
+a migration that keys the articles again. Where PostgreSQL's copy differs and ours leaves the
+word as it is ("evening"), the word is looked up through the text index as before. SQLite's
+FTS5 keeps positions and needs none of this.
 """
 
 import threading
@@ -35,7 +39,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from zlib import crc32
 
-import snowballstemmer
+from snowballstemmer.english_stemmer import EnglishStemmer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -65,20 +69,18 @@ def _words(text: str) -> list[str]:
     return [w.upper().casefold().replace("i\u0307", "i") for w in split_words(text)[1::2]]
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER = EnglishStemmer()
 _STEMMER_LOCK = threading.Lock()  # a stemmer object keeps the word it works on
-# Whether each word seen has a key of its own in English rows (_alone): the stemmer takes some
-# 75 µs a word, and an archive's words repeat. Emptied when it grows past _ALONE_CAP words.
+# Whether each word of ASCII letters seen has a key of its own in English rows (_alone): the
+# stemmer takes 40-75 µs a word, and an archive's words repeat. Emptied past _ALONE_CAP words.
 _ALONE: dict[str, bool] = {}
 _ALONE_CAP = 1 << 18
 
 
 def _stem_differs(word: str) -> bool:
-    """Whether the English stemmer changes `word` (a folded word), so that the text index
-    holds it with others ("buttons" as 'button', "policy" as 'polici'): such a word has a key
-    of its own. Only words of ASCII letters, the stemmer's alphabet."""
-    if not (word.isascii() and word.isalpha()):
-        return False
+    """Whether the English stemmer changes `word` (a folded word of ASCII letters), so that
+    the text index holds it with others ("buttons" as 'button', "policy" as 'polici'): such a
+    word has a key of its own."""
     with _STEMMER_LOCK:
         return bool(_STEMMER.stemWord(word) != word)
 
@@ -87,7 +89,8 @@ def _alone(words: set[str]) -> set[str]:
     """Those of `words` (folded) that have a key of their own in English rows: the English
     stop words and the words the stemmer changes. Other languages' rows need none: their
     index holds every word as written."""
-    found = {w: _ALONE.get(w) for w in words}
+    # The stemmer's alphabet only: Urdu or Hindi words would fill the cache for nothing.
+    found = {w: _ALONE.get(w) for w in words if w.isascii() and w.isalpha()}
     for w, known in found.items():
         if known is None:
             found[w] = _ALONE[w] = w in ENGLISH_STOP_WORDS or _stem_differs(w)

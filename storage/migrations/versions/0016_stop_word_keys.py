@@ -20,7 +20,7 @@ Revises: 0015
 
 from collections.abc import Sequence
 
-from storage.migrations.keys_column import empty_search_keys
+from alembic import op
 
 revision: str = "0016"
 down_revision: str | None = "0015"
@@ -29,7 +29,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    empty_search_keys(marker=4194320)  # storage.searchkeys.KEYED of this revision
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP INDEX IF EXISTS ix_articles_unkeyed")
+    op.execute("DROP INDEX IF EXISTS ix_articles_search_keys")
+    op.execute("ALTER TABLE articles DROP COLUMN search_keys")
+    op.execute("ALTER TABLE articles ADD COLUMN search_keys integer[]")
+    op.execute("ALTER TABLE articles ALTER COLUMN search_keys SET STORAGE EXTERNAL")
+    op.execute("CREATE INDEX ix_articles_search_keys ON articles USING GIN (search_keys)")
+    # storage.searchkeys.TO_KEY, written out: a migration keeps the predicate it was made with.
+    op.execute(
+        "CREATE INDEX ix_articles_unkeyed ON articles (id) WHERE "
+        "search_keys IS NULL OR NOT (search_keys @> '{4194320}'::integer[])"
+    )
 
 
 def downgrade() -> None:
