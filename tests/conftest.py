@@ -22,9 +22,25 @@ REPO = Path(__file__).resolve().parent.parent
 CISMOA_OPED = (
     resources.files("crawler.demo").joinpath("content", "cismoa-oped.txt").read_text("utf-8")
 )
-PG_URL = os.environ.get(
+BASE_PG_URL = os.environ.get(
     "MEDIAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# pytest-xdist runs the suite in several processes ("gw0", "gw1", ...): each gets a PostgreSQL
+# database of its own beside the configured one (test_gw0, ...), since every PostgreSQL test
+# drops and recreates its schema.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_pg_url(base: str, worker: str) -> str:
+    if not worker:
+        return base
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_pg_url(BASE_PG_URL, XDIST_WORKER)
 REQUIRE_SERVICES = os.environ.get("MEDIAWATCH_REQUIRE_SERVICES") == "1"
 REQUIRE_GOLDEN = os.environ.get("MEDIAWATCH_REQUIRE_GOLDEN") == "1"
 
@@ -78,6 +94,27 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Create this xdist worker's PostgreSQL database if it is missing (when the server is up:
+    without it the PostgreSQL tests skip or fail with their own message)."""
+    if PG_URL == BASE_PG_URL or not service_up("127.0.0.1", 5432):
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(PG_URL).database
+    admin = create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture
