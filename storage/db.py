@@ -142,9 +142,10 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema up to the newest migration (idempotent)."""
-        from storage.migrate import upgrade
+        from storage.migrate import at_head, upgrade
 
-        upgrade(self.engine)
+        if not at_head(self.engine):
+            upgrade(self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

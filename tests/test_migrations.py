@@ -4,6 +4,8 @@ Rows go in with raw SQL, as revision 0003's code wrote them, so these tests do n
 today's models. Each runs on SQLite and on the local PostgreSQL.
 """
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import make_engine
-from storage.migrate import MigrationRefused, alembic_config, upgrade
+from storage.migrate import MigrationRefused, alembic_config, head_revision, upgrade
 from tests.conftest import run_cli, write_config
 
 AT = "'2026-11-26 08:00:00'"
@@ -234,3 +236,31 @@ def test_alerts_queued_before_kinds_existed_are_not_queued_again(engine: Engine)
         assert queue_alerts(session, article, ["a@e.org", "b@e.org", "new@e.org"], now) == 1
     with engine.connect() as conn:
         assert len(values(conn, "alerts", "id")) == 4
+
+
+def test_the_newest_migration_file_names_alembic_s_head() -> None:
+    """Commands skip Alembic when the database is at head_revision(), read from file names: a
+    migration whose file name does not start with its revision would be skipped."""
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_database_at_the_newest_migration_opens_without_loading_alembic(
+    engine: Engine, db_url: str
+) -> None:
+    """The previous release's database is upgraded on open; after that, a command's open is
+    one query (Alembic and its scripts cost a quarter of a second of every command)."""
+    probe = (
+        "import sys; from storage.db import open_database\n"
+        f"with open_database({db_url!r}): pass\n"
+        "print('alembic' in sys.modules)"
+    )
+    loads = [
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert loads == ["True", "False"]
+    assert revision(engine) == head_revision()
