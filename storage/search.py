@@ -35,9 +35,7 @@ from sqlalchemy import (
     Float,
     Integer,
     and_,
-    any_,
     bindparam,
-    case,
     cast,
     column,
     func,
@@ -103,6 +101,18 @@ class _Candidate(NamedTuple):
     dated: Any
 
 
+class _Branch(NamedTuple):
+    """One part of the articles a search asks separately (English rows, the others; rows
+    keyed by this version and the rest): what they must match, the same asked of the lead
+    first (a walk row by row), whether an index finds them, and the tsquery that ranks them
+    ('' when none does)."""
+
+    condition: ColumnElement[bool]
+    lead_first: Any
+    indexed: bool
+    query: str
+
+
 @dataclass
 class Hit:
     """One search result: the article, its marked snippet, its rank."""
@@ -114,12 +124,18 @@ class Hit:
 
 def rank_value(relevance: float, score: float, published: datetime | None, now: datetime) -> float:
     """The documented ranking formula (see the module docstring)."""
+    age = None if published is None else (now - published).total_seconds()
+    return _rank(relevance, score, age)
+
+
+def _rank(relevance: float, score: float, age_seconds: float | None) -> float:
+    """rank_value of an article `age_seconds` old (None: undated, no recency)."""
     topic = min(score, TOPIC_CAP) / TOPIC_CAP
-    if published is None:
+    if age_seconds is None:
         recency = 0.0
     else:
-        age_days = max((now - published).total_seconds() / 86400, 0.0)
-        recency = math.pow(0.5, age_days / HALF_LIFE_DAYS)
+        # Python's pow gives 0.0 where PostgreSQL's raised an underflow (a piece dated 1970).
+        recency = math.pow(0.5, max(age_seconds / 86400, 0.0) / HALF_LIFE_DAYS)
     return RELEVANCE_WEIGHT * relevance + TOPIC_WEIGHT * topic + RECENCY_WEIGHT * recency
 
 
@@ -282,10 +298,10 @@ class _Narrowing:
         self.english = to_tsquery(node, english) if node is not None else ""
         self.simple = to_tsquery(node, simple) if node is not None else ""
 
-    def _postgres_branches(self) -> list[tuple[ColumnElement[bool], Any, Any, bool]]:
-        """(rows, condition, the same asked of the lead first, uses an index) for English rows
-        and for the others. rank_vector holds a part of search_vector (migration 0014), so a
-        row whose lead matches matches: read row by row, its TOASTed vector is skipped.
+    def _postgres_branches(self) -> list["_Branch"]:
+        """The branches (_Branch) of English rows and of the others. rank_vector holds a part
+        of search_vector (migration 0014), so a row whose lead matches matches: read row by
+        row, its TOASTed vector is skipped.
 
         A phrase is looked up by its word pairs' search_keys (storage.searchkeys), an English
         stop word or a word the stemmer changes ("buttons", held as 'button' with "button")
@@ -300,7 +316,7 @@ class _Narrowing:
         held: Any = literal_column("articles.search_keys")
         is_english = ArticleRow.language == "en"
         keyed = self.node is not None and _has_keys(self.node)
-        branches: list[tuple[ColumnElement[bool], Any, Any, bool]] = []
+        branches: list[_Branch] = []
         for english, q, rows in (
             (True, self.english, is_english),
             (False, self.simple, ArticleRow.language.is_distinct_from("en")),
@@ -312,32 +328,20 @@ class _Narrowing:
             node = self.node if keyed else None
             by_keys = _narrowed(node, lexemes, english) if node is not None else None
             if by_keys is None:
-                branches.append((rows, and_(rows, *every), lead_first, bool(every)))
+                branches.append(_Branch(and_(rows, *every), lead_first, bool(every), q))
                 continue
             if not self.unkeyed:
-                branches.append((rows, and_(rows, by_keys), lead_first, True))
+                branches.append(_Branch(and_(rows, by_keys), lead_first, True, q))
                 continue
             # Disjoint, as count() sums them: a term asked by the tsquery in by_keys (ORed
             # with a phrase) matches unkeyed rows too. Rows keyed by an older version (a
             # daemon not yet restarted after the upgrade) lack this version's keys: unkeyed.
             marker = literal([KEYED], postgresql.ARRAY(Integer))
             current = and_(held.is_not(None), held.op("@>")(marker))
-            branches.append((rows, and_(rows, current, by_keys), lead_first, True))
-            branches.append((rows, and_(rows, text(f"({TO_KEY})"), *every), lead_first, True))
+            branches.append(_Branch(and_(rows, current, by_keys), lead_first, True, q))
+            unkeyed = and_(rows, text(f"({TO_KEY})"), *every)
+            branches.append(_Branch(unkeyed, lead_first, True, q))
         return branches
-
-    def _postgres_relevance(self) -> Any:
-        """ts_rank over rank_vector, the title and the text's lead (migration 0014), kept in
-        the row: over search_vector, which TOAST holds, ranking a window of a common word read
-        back 1,000 vectors (100 ms)."""
-        lead: Any = literal_column("articles.rank_vector")
-        ranks: list[tuple[Any, Any]] = []
-        for q, rows in (
-            (self.english, ArticleRow.language == "en"),
-            (self.simple, ArticleRow.language.is_distinct_from("en")),
-        ):
-            ranks.append((rows, func.ts_rank(lead, _tsquery(q)) if q else literal(0.0)))
-        return case(*ranks, else_=literal(0.0))
 
     def ranked(
         self, f: ArticleFilter, limit: int, older_than: int | None, now: datetime
@@ -461,59 +465,41 @@ class _Narrowing:
         return float(plan[0]["Plan"]["Plan Rows"])
 
     def _postgres_candidates(
-        self, f: ArticleFilter, limit: int, older_than: int | None
-    ) -> list[int]:
+        self, f: ArticleFilter, limit: int, older_than: int | None, ranked: bool = False
+    ) -> list[Any]:
         """English rows stemmed, others (Urdu, Hindi...) not: each branch's newest `limit`,
-        then the newest `limit` of them.
+        then the newest `limit` of them: their ids, or (`ranked`) rows of id, relevance,
+        score and the date recency counts from (seconds since 1970).
 
         The tsvector is TOASTed, so the planner thinks a sequential scan is cheap when it
         detoasts every row (233 ms for a one-hit word against 4 ms through the GIN index at
         30,000 articles), hence enable_seqscan off for this transaction."""
-        found: list[int] = []
-        for _, condition, lead_first, indexed in self._postgres_branches():
+        found: dict[int, Any] = {}
+        for branch in self._postgres_branches():
+            newest = sorted(found, reverse=True)
             # Older than the `limit`-th found so far: not among the newest `limit`.
-            floor = found[limit - 1] if len(found) >= limit > 0 else None
-            # A set: a walk row by row finds keyed and unkeyed rows alike.
-            found = sorted(
-                {
-                    *found,
-                    *self._newest(f, limit, older_than, floor, condition, lead_first, indexed),
-                },
-                reverse=True,
-            )[:limit]
+            floor = newest[limit - 1] if len(newest) >= limit > 0 else None
+            # By id: a walk row by row finds keyed and unkeyed rows alike.
+            for row in self._newest(f, limit, older_than, floor, branch, ranked):
+                found[row.id if ranked else row] = row
         self._index_scans(True)
-        return found
+        kept = sorted(found, reverse=True)[:limit]
+        return [found[i] for i in kept] if ranked else kept
 
     def _postgres_ranked(
         self, f: ArticleFilter, limit: int, older_than: int | None, now: datetime
     ) -> list[tuple[int, float]]:
-        """rank_value computed in the database over the window, best first: 1,000 rows of
-        relevance, score and date made into Python objects and ranked there took some 8 ms,
-        two numbers a row take about one."""
-        found = self._postgres_candidates(f, limit, older_than)
-        if not found:
-            return []
-        relevance = self._postgres_relevance()
-        # One array, not 1,000 bound parameters (expanding those took 10 ms of Python).
-        ids = bindparam("ids", found, type_=postgresql.ARRAY(Integer))
-        window = (
-            select(ArticleRow.id, cast(relevance, Float).label("rel"), ArticleRow.score, _DATED)
-            .where(ArticleRow.id == any_(ids))
-            .subquery()
+        """rank_value over the window, best first, from the numbers the candidates' own
+        statement read (_newest): ranked by a statement of its own, the window's 1,000 rows
+        were looked up again by id (6 ms, a third of it ts_rank twice a row for the window's
+        maximum) and their 1,000 ids sent there and back."""
+        window = self._postgres_candidates(f, limit, older_than, ranked=True)
+        top = max((row.rel for row in window), default=0.0) or 1.0
+        at = now.timestamp()
+        return sorted(
+            ((row.id, _rank(row.rel / top, row.score, at - row.dated)) for row in window),
+            key=lambda pair: (-pair[1], -pair[0]),
         )
-        top = func.coalesce(func.nullif(func.max(window.c.rel).over(), 0.0), 1.0)
-        seconds = cast(func.extract("epoch", literal(now) - window.c.dated), Float)
-        halvings = func.greatest(seconds / 86400.0, 0.0) / HALF_LIFE_DAYS
-        # PostgreSQL's power() raises an underflow where Python's gives 0.0 (an article
-        # some 41 years old, such as one dated 1970-01-01).
-        recency = case((halvings < 1074.0, func.power(0.5, halvings)), else_=0.0)
-        rank = (
-            RELEVANCE_WEIGHT * (window.c.rel / top)
-            + TOPIC_WEIGHT * (func.least(window.c.score, TOPIC_CAP) / TOPIC_CAP)
-            + RECENCY_WEIGHT * func.coalesce(recency, 0.0)
-        )
-        stmt = select(window.c.id, rank).order_by(rank.desc(), window.c.id.desc())
-        return [(int(i), float(r)) for i, r in self.session.execute(stmt)]
 
     def _newest(
         self,
@@ -521,11 +507,13 @@ class _Narrowing:
         limit: int,
         older_than: int | None,
         floor: int | None,
-        condition: Any,
-        lead_first: Any,
-        indexed: bool,
-    ) -> list[int]:
-        """The ids of one branch's `limit` newest rows (below `older_than`, above `floor`).
+        branch: "_Branch",
+        ranked: bool,
+    ) -> list[Any]:
+        """One branch's `limit` newest rows (below `older_than`, above `floor`): their ids,
+        or (`ranked`) rows of id, relevance, score and date, the relevance computed for those
+        rows alone (a subquery: in the statement's own columns it was computed for every
+        hit before the newest were sorted out).
 
         Measured at 200,000 articles: a walk of the primary key backwards, row by row, costs
         about 12 µs a row (it detoasts the row's tsvector unless its lead, rank_vector,
@@ -537,34 +525,61 @@ class _Narrowing:
         reading every hit's row for its language); a range holding too few is widened. The
         estimate of a search key's articles is good only for the 10,000 commonest keys
         (migration 0017 sets the statistics target); any other is taken for 0.5 % of them."""
-        rows = select(ArticleRow.id).where(
+        lead: Any = literal_column("articles.rank_vector")
+        columns: list[Any] = [ArticleRow.id]
+        if ranked:
+            columns += [lead.label("lead"), ArticleRow.score, _DATED]
+        bounds = [
             *filter_clauses(f),
             ArticleRow.id < older_than if older_than is not None else true(),
             ArticleRow.id > floor if floor is not None else true(),
-        )
-        hits = self._planned(rows.where(condition)) if indexed else 0.0
+        ]
+        rows = select(*columns).where(*bounds)
+        condition = branch.condition
+        planned = select(ArticleRow.id).where(*bounds, condition)
+        hits = self._planned(planned) if branch.indexed else 0.0
         total = max(self.rows, 1.0)
-        if not indexed or hits * hits > 24 * limit * total:
+
+        def read(stmt: Any) -> list[Any]:
+            if not ranked:
+                return list(self.session.scalars(stmt))
+            window = stmt.subquery()
+            # ts_rank over rank_vector, the title and the text's lead (migration 0014), kept
+            # in the row: over search_vector, which TOAST holds, ranking a window of a
+            # common word read back 1,000 vectors (100 ms).
+            relevance = func.ts_rank(window.c.lead, _tsquery(branch.query)) if branch.query else 0.0
+            # Core rows (the ORM's would cost some 3 µs a row more).
+            return list(
+                self.session.connection().execute(
+                    select(
+                        window.c.id,
+                        cast(relevance, Float).label("rel"),
+                        window.c.score,
+                        cast(func.extract("epoch", window.c.dated), Float).label("dated"),
+                    )
+                )
+            )
+
+        if not branch.indexed or hits * hits > 24 * limit * total:
             self._index_scans(True)
-            stmt = rows.where(lead_first).order_by(ArticleRow.id.desc()).limit(limit)
-            return list(self.session.scalars(stmt))
+            return read(rows.where(branch.lead_first).order_by(ArticleRow.id.desc()).limit(limit))
         # `id + 0`: the planner cannot walk the primary key backwards instead.
         newest = rows.where(condition).order_by((ArticleRow.id + 0).desc()).limit(limit)
         top = older_than if older_than is not None else self.top
         span = int(3 * limit * total / max(hits, 1.0))
         self._index_scans(False)  # bitmaps, ANDed
-        ids: list[int] = []
+        found: list[Any] = []
         # The span's bitmap costs some 0.1 µs an id, a hit's row 1.8: below hits² of about
         # limit × rows / 6 (5,800 hits for 1,000 of 200,000 articles) every hit's row is read
         # instead ("display form", in 5,279: 19.8 ms with the span's 113,657 ids, 9.5 without).
         while hits > 2 * limit and 6 * hits * hits > limit * total and top - span > (floor or 0):
-            ids = list(self.session.scalars(newest.where(ArticleRow.id >= top - span)))
-            if len(ids) >= limit:
+            found = read(newest.where(ArticleRow.id >= top - span))
+            if len(found) >= limit:
                 break
             span *= 4
         else:
-            ids = list(self.session.scalars(newest))
-        return ids
+            found = read(newest)
+        return found
 
     def _index_scans(self, on: bool) -> None:
         """Plain index scans on or off for this transaction, asked only when that changes.
@@ -587,7 +602,7 @@ class _Narrowing:
                     )
                     or 0
                 )
-                for _, condition, _, _ in self._postgres_branches()
+                for condition in (b.condition for b in self._postgres_branches())
             )
         else:
             fts, joined = _fts_articles()
