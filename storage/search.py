@@ -347,8 +347,8 @@ class _Narrowing:
         self, f: ArticleFilter, limit: int, older_than: int | None, now: datetime
     ) -> list[tuple[int, float]]:
         """The window: the `limit` newest candidates (below id `older_than`) as (id, rank),
-        best first (rank_value, ties newest first). PostgreSQL ranks them itself
-        (_postgres_ranked)."""
+        best first (rank_value, ties newest first); on PostgreSQL each candidate's numbers
+        come from the statement that finds it (_postgres_ranked)."""
         if self.postgres:
             return self._postgres_ranked(f, limit, older_than, now)
         window = self._sqlite_candidates(f, limit, older_than, ranked=True)

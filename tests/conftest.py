@@ -96,14 +96,21 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.1)
 
 
+# Why this process's PostgreSQL database could not be made (pytest_configure), for pg_url.
+WORKER_DB_ERROR: list[str] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Create this xdist worker's PostgreSQL database if it is missing (when the server is up:
-    without it the PostgreSQL tests skip or fail with their own message)."""
-    if PG_URL == BASE_PG_URL or not service_up("127.0.0.1", 5432):
+    """Create this xdist worker's PostgreSQL database if it is missing. Any error is kept for
+    the PostgreSQL tests to report (pg_url), not raised here, where it would stop every test."""
+    if PG_URL == BASE_PG_URL:
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    base = make_url(BASE_PG_URL)
+    if not service_up(base.host or "127.0.0.1", base.port or 5432):
+        return
     name = make_url(PG_URL).database
     admin = create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -113,6 +120,12 @@ def pytest_configure(config: pytest.Config) -> None:
             ).first()
             if not exists:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the server's own words, for the tests that need it
+        WORKER_DB_ERROR.append(
+            f"could not create this test process's PostgreSQL database {name!r} through "
+            f"{base.render_as_string(hide_password=True)} (MEDIAWATCH_TEST_PG_URL): "
+            f"{' '.join(str(exc).split())[:300]}"
+        )
     finally:
         admin.dispose()
 
@@ -121,6 +134,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pg_url() -> Iterator[str]:
     """A clean PostgreSQL schema for one test."""
     need_service("PostgreSQL", 5432)
+    if WORKER_DB_ERROR:
+        skip_or_fail(WORKER_DB_ERROR[0], REQUIRE_SERVICES, "MEDIAWATCH_REQUIRE_SERVICES")
     from sqlalchemy import create_engine, text
 
     engine = create_engine(PG_URL)
@@ -184,7 +199,9 @@ def create_database(url: str) -> None:
 
 @contextmanager
 def fresh_redis(url: str) -> Iterator[str]:
-    """The Redis database at `url`, flushed before and after (each test file owns one db)."""
+    """The Redis database at `url`, flushed before and after. Each test file owns one db
+    (9, 10, 11), and `--dist loadscope` (pyproject.toml) runs a file in one process, so no
+    other test process flushes it meanwhile; another --dist would need a db per process."""
     need_service("Redis", 6379)
     from redis import Redis
 
