@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import run_cli, write_config
-from tests.smtp import SmtpServer, free_port
+from tests.smtp import SmtpServer, refused_port
 from tests.webhook import Webhook
 
 
@@ -85,9 +85,10 @@ def test_named_address_refused_and_nothing_listening(tmp_path: Path) -> None:
         assert "fix: the server will not deliver to this address" in result.stdout
     finally:
         server.stop()
-    port = free_port()  # now nothing listens there
-    path = config(tmp_path, {"smtp_host": "127.0.0.1", "smtp_port": port}, [{"email": "a@b.c"}])
-    result = run_cli("--config", str(path), "alerts", "test")
+    with refused_port() as port:
+        smtp = {"smtp_host": "127.0.0.1", "smtp_port": port}
+        path = config(tmp_path, smtp, [{"email": "a@b.c"}])
+        result = run_cli("--config", str(path), "alerts", "test")
     assert result.returncode == 1
     assert lines(result.stdout)[0][:2] == ["connect", "FAILED"]
     assert f"fix: nothing accepts connections at 127.0.0.1:{port}" in result.stdout

@@ -2,7 +2,6 @@
 file, read-only commands never create a database, and expected failures are one plain line."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from crawler.cli.commands import cli
 from tests.conftest import PG_URL, REPO, need_service, run_cli, write_config
+from tests.smtp import refused_port
 
 READ_ONLY = [
     ["status"],
@@ -81,12 +81,6 @@ def _pg(user: str, port: int, database: str) -> str:
     return f"postgresql+psycopg://{user}@127.0.0.1:{port}/{database}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     ("url", "words"),
     [
@@ -104,9 +98,9 @@ def test_postgresql_failures_are_one_line(tmp_path: Path, url: str, words: list[
 
 
 def test_postgresql_not_listening_is_one_line(tmp_path: Path) -> None:
-    port = _free_port()
-    config = no_outlets(tmp_path / "m.toml", _pg("postgres", port, "mediawatch"))
-    result = run_cli("--config", str(config), "crawl")
+    with refused_port() as port:
+        config = no_outlets(tmp_path / "m.toml", _pg("postgres", port, "mediawatch"))
+        result = run_cli("--config", str(config), "crawl")
     one_line_error(result, 1, f"cannot reach PostgreSQL on 127.0.0.1:{port}", "start the server")
 
 

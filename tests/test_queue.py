@@ -99,18 +99,19 @@ def test_daemon_and_worker_over_redis(tmp_path: Path, redis_url: str) -> None:
 
 
 def test_status_says_when_redis_cannot_be_reached(tmp_path: Path) -> None:
-    from tests.smtp import free_port
+    from tests.smtp import refused_port
 
-    config = write_config(
-        tmp_path / "m.toml",
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
-            "catalogue": {"include": []},
-            "queue": {"url": f"redis://127.0.0.1:{free_port()}/0"},
-        },
-    )
-    create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
-    status = cli_json("--config", str(config), "status", "--format", "json")
+    with refused_port() as port:
+        config = write_config(
+            tmp_path / "m.toml",
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+                "catalogue": {"include": []},
+                "queue": {"url": f"redis://127.0.0.1:{port}/0"},
+            },
+        )
+        create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
+        status = cli_json("--config", str(config), "status", "--format", "json")
     assert "Connection" in status["queue"]["error"]
 
 
