@@ -98,19 +98,26 @@ def test_daemon_and_worker_over_redis(tmp_path: Path, redis_url: str) -> None:
     assert len(urls) == 5 and len(set(urls)) == 5
 
 
+def _queue_at(tmp_path: Path, queue_url: str) -> Path:
+    """A configuration whose queue is at `queue_url`, and its (empty) archive: the read-only
+    commands never create one."""
+    config = write_config(
+        tmp_path / "m.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
+            "catalogue": {"include": []},
+            "queue": {"url": queue_url},
+        },
+    )
+    create_database(f"sqlite:///{tmp_path / 'x.db'}")
+    return config
+
+
 def test_status_says_when_redis_cannot_be_reached(tmp_path: Path) -> None:
     from tests.smtp import refused_port
 
     with refused_port() as port:
-        config = write_config(
-            tmp_path / "m.toml",
-            {
-                "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
-                "catalogue": {"include": []},
-                "queue": {"url": f"redis://127.0.0.1:{port}/0"},
-            },
-        )
-        create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
+        config = _queue_at(tmp_path, f"redis://127.0.0.1:{port}/0")
         status = cli_json("--config", str(config), "status", "--format", "json")
     assert "Connection" in status["queue"]["error"]
 
@@ -160,25 +167,17 @@ def test_a_job_holds_no_secret_and_fails_clearly_without_its_config(
 
 
 def test_status_and_worker_hide_the_redis_password(tmp_path: Path) -> None:
-    from tests.smtp import free_port
+    from tests.smtp import refused_port
 
-    port = free_port()
-    config = write_config(
-        tmp_path / "m.toml",
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'x.db'}"},
-            "catalogue": {"include": []},
-            "queue": {"url": f"redis://user:hunter2-redis@127.0.0.1:{port}/0"},
-        },
-    )
-    create_database(f"sqlite:///{tmp_path / 'x.db'}")  # read-only commands never create one
-    status = cli_json("--config", str(config), "status", "--format", "json")
+    with refused_port() as port:
+        config = _queue_at(tmp_path, f"redis://user:hunter2-redis@127.0.0.1:{port}/0")
+        status = cli_json("--config", str(config), "status", "--format", "json")
+        text = run_cli("--config", str(config), "status")
+        worker = run_cli("--config", str(config), "worker", "--burst")
     assert status["queue"]["url"] == f"redis://user:***@127.0.0.1:{port}/0"
     assert "hunter2" not in json.dumps(status)
-    text = run_cli("--config", str(config), "status")
     assert text.returncode == 0 and f"queue redis://user:***@127.0.0.1:{port}/0" in text.stdout
     assert "hunter2" not in text.stdout + text.stderr
-    worker = run_cli("--config", str(config), "worker", "--burst")
     assert worker.returncode == 1 and "redis://user:***@" in worker.stderr
     assert "hunter2" not in worker.stdout + worker.stderr
 
