@@ -42,12 +42,24 @@ def head_revision() -> str:
 
 
 def at_head(engine: Engine) -> bool:
-    """True when the database behind `engine` is at the newest migration already."""
+    """True when the database behind `engine` is at the newest migration already.
+
+    Raises MigrationRefused for a database a newer mediawatch upgraded (a rolled-back
+    deployment, an archive copied from a newer server): Alembic would say only that it cannot
+    locate the revision, which reads as a bug."""
     with engine.connect() as conn:
         if not inspect(conn).has_table(VERSION_TABLE):
             return False
-        versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
-        return list(versions) == [head_revision()]
+        versions = list(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    head = head_revision()
+    newer = sorted(v for v in versions if _REVISION_FILE.match(f"{v}_x.py") and v > head)
+    if newer:
+        raise MigrationRefused(
+            f"a newer mediawatch has upgraded it (schema revision {newer[-1]}; this version "
+            f"knows revisions up to {head}). Fix: run the mediawatch that upgraded it (or a newer "
+            "one), or point [database] url at another archive"
+        )
+    return versions == [head]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

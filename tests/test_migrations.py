@@ -264,3 +264,19 @@ def test_a_database_at_the_newest_migration_opens_without_loading_alembic(
     ]
     assert loads == ["True", "False"]
     assert revision(engine) == head_revision()
+
+
+def test_a_database_a_newer_version_upgraded_is_one_clear_line(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A rolled-back deployment meets an archive upgraded by the newer version: the command
+    says so and what to do, not "Can't locate revision" as a bug to report."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    config = write_config(tmp_path / "mediawatch.toml", {"database": {"url": db_url}})
+    result = run_cli("--config", str(config), "status")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "a newer mediawatch has upgraded it (schema revision 0999" in result.stderr
+    assert f"up to {head_revision()}" in result.stderr and "a bug" not in result.stderr
+    assert revision(engine) == "0999"  # left as it was
