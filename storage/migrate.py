@@ -1,7 +1,8 @@
 """Run Alembic migrations from code, so `mediawatch` upgrades its own database on start.
 
-Every command opens the database this way; one already at the newest migration is told by a
-single query, without loading Alembic and its scripts (a quarter of a second a command).
+Every command opens the database this way; one already at the newest migration is told by
+reading its version table, without loading Alembic and its scripts (a quarter of a second a
+command).
 """
 
 import re
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Each migration's file name starts with its revision ("0017_stemmed_word_keys.py" is "0017");
 # tests/test_migrations.py checks that the newest of them is Alembic's head.
-_REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
+_REVISION = r"\d{4}"
+_REVISION_FILE = re.compile(rf"^({_REVISION})_\w+\.py$")
 VERSION_TABLE = "alembic_version"
 
 
@@ -52,7 +54,7 @@ def at_head(engine: Engine) -> bool:
             return False
         versions = list(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
     head = head_revision()
-    newer = sorted(v for v in versions if _REVISION_FILE.match(f"{v}_x.py") and v > head)
+    newer = sorted(v for v in versions if re.fullmatch(_REVISION, v) and v > head)
     if newer:
         raise MigrationRefused(
             f"a newer mediawatch has upgraded it (schema revision {newer[-1]}; this version "
