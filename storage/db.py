@@ -145,7 +145,8 @@ class Database:
         from storage.migrate import at_head, upgrade
 
         if not at_head(self.engine):
-            upgrade(self.engine)
+            with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+                upgrade(conn)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

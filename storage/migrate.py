@@ -6,11 +6,12 @@ command).
 """
 
 import re
+from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -21,6 +22,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _REVISION = r"\d{4}"
 _REVISION_FILE = re.compile(rf"^({_REVISION})_\w+\.py$")
 VERSION_TABLE = "alembic_version"
+# PostgreSQL's advisory lock that one upgrade at a time holds (an arbitrary, fixed number).
+_UPGRADE_LOCK = 0x6D656469
 
 
 class MigrationRefused(RuntimeError):
@@ -64,11 +67,21 @@ def at_head(engine: Engine) -> bool:
     return versions == [head]
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database behind `engine` to `revision`."""
+def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
+    """Upgrade the database behind `bind` to `revision`, one process at a time.
+
+    `mediawatch run` and its workers started together on a new archive each upgrade it: the
+    second waits for the first and finds nothing left to do, rather than failing on tables the
+    first just made. PostgreSQL: an advisory lock for the transaction. SQLite: the caller's
+    connection begins IMMEDIATE (Database.upgrade), which waits for the other writer; a
+    deferred transaction read the version first and then failed at once, "database is locked".
+    """
     from alembic import command
 
     config = alembic_config()
-    with engine.begin() as connection:
+    opened = bind.connect() if isinstance(bind, Engine) else nullcontext(bind)
+    with opened as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

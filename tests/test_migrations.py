@@ -6,6 +6,7 @@ today's models. Each runs on SQLite and on the local PostgreSQL.
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -280,3 +281,39 @@ def test_a_database_a_newer_version_upgraded_is_one_clear_line(
     assert "a newer mediawatch has upgraded it (schema revision 0999" in result.stderr
     assert f"up to {head_revision()}" in result.stderr and "a bug" not in result.stderr
     assert revision(engine) == "0999"  # left as it was
+
+
+def test_two_commands_opening_a_new_database_at_once_both_upgrade_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`mediawatch run` and a `mediawatch worker` started together on a new archive: each
+    migrates it, one after the other, rather than one failing on the other's tables."""
+    if db_url.startswith("postgresql"):
+        engine = make_engine(db_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    probe = (
+        "import sys, time; from storage.db import open_database\n"
+        "start = float(sys.argv[1])\n"
+        "time.sleep(max(start - time.time(), 0))\n"
+        f"with open_database({db_url!r}): print('opened')\n"
+    )
+    start = time.time() + 3  # both past their imports, then at once
+    both = [
+        subprocess.Popen(
+            [sys.executable, "-c", probe, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = [p.communicate(timeout=120) for p in both]
+    assert [out for out, _ in outcomes] == ["opened\n", "opened\n"], [e for _, e in outcomes]
+    engine = make_engine(db_url)
+    try:
+        assert revision(engine) == head_revision()
+    finally:
+        engine.dispose()
