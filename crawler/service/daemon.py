@@ -44,6 +44,9 @@ TERM_FREQUENCIES_EVERY = timedelta(minutes=15)  # a check; the refresh itself is
 FIRST_CRAWLS_SPREAD = timedelta(seconds=30)
 SNAPSHOT_FIRST_AFTER = timedelta(minutes=5)
 SEARCH_KEYS_EVERY = timedelta(seconds=30)  # articles without current search keys, keyed
+# Once every article is keyed, how long before looking again: an older version still running
+# (a worker not yet restarted after an upgrade) writes articles without this version's keys.
+SEARCH_KEYS_RECHECK = timedelta(minutes=10)
 # A job that starts later than this after its due time is logged: the daemon has more to do
 # than one process can (a busy event loop, too many outlets on short intervals).
 LATE_START = timedelta(seconds=1)
@@ -67,7 +70,7 @@ class Daemon:
         self.jobs: set[asyncio.Task[Any]] = set()
         self.queue_out: CrawlQueue | None = CrawlQueue(config) if config.queue.url else None
         self.jobs_started = 0
-        self.keys_done = False  # every stored article has its search keys (_search_keys)
+        self.keys_done_at: datetime | None = None  # when every article had its search keys
         self.keys_runs = 0  # runs of _search_keys that keyed something, for its log lines
         self.latest_start = timedelta(0)  # the largest delay between a job's due time and start
 
@@ -261,16 +264,18 @@ class Daemon:
     async def _search_keys(self) -> None:
         """Key the articles without current keys (before 0015, emptied by 0016 or 0017), a few
         batches a run (in a thread), so that their phrases and single-word keys are found through
-        the index too; a line every tenth run says how many are left."""
-        if self.keys_done or self.stopping.is_set():
+        the index too; a line every tenth run says how many are left. Once none is left, it
+        looks again every SEARCH_KEYS_RECHECK."""
+        if self.stopping.is_set():
+            return
+        if self.keys_done_at is not None and self.now() - self.keys_done_at < SEARCH_KEYS_RECHECK:
             return
         self._track()
         db = self.context.db
         try:
-            keyed, self.keys_done = await asyncio.to_thread(
-                key_older_articles, db, self.stopping.is_set
-            )
-            if keyed and (self.keys_runs % 10 == 0 or self.keys_done):
+            keyed, done = await asyncio.to_thread(key_older_articles, db, self.stopping.is_set)
+            self.keys_done_at = self.now() if done else None
+            if keyed and (self.keys_runs % 10 == 0 or done):
                 left = await asyncio.to_thread(self._articles_without_keys)
                 logger.info("search keys: %d articles keyed, %d to go", keyed, left)
         except Exception:
