@@ -6,6 +6,8 @@ fails at once with "database is locked", ignoring the timeout).
 """
 
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,8 +54,8 @@ def make_engine(url: str, create: bool = True) -> Engine:
         # Let SQLAlchemy's "begin" event issue BEGIN itself, so writes can say IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _write_ahead_log(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -64,6 +66,23 @@ def make_engine(url: str, create: bool = True) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _write_ahead_log(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting (up to the busy timeout) for another process
+    doing the same: two commands opening a new archive at once (the daemon and the web UI),
+    and the second's PRAGMA failed at once with "database is locked", its busy timeout not
+    asked. A database in WAL mode already is left as it is."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _check_sqlite_path(path: Path, create: bool) -> None:
@@ -112,6 +131,12 @@ def _unavailable(url: URL, exc: OperationalError) -> DatabaseUnavailable:
     """Our error for a failure to open `url`, naming the cause and the fix."""
     detail = str(exc.orig).strip() or str(exc)
     if url.get_backend_name() == "sqlite":
+        if "locked" in detail:
+            return DatabaseUnavailable(
+                f"cannot open the SQLite database {url.database}: another command held it "
+                f"locked for over {BUSY_TIMEOUT_MS // 1000} s (an upgrade or a long write); "
+                "run this again once it has finished"
+            )
         return DatabaseUnavailable(
             f"cannot open the SQLite database {url.database}: {detail.splitlines()[0]}; "
             "check the file and its directory are writable, or fix [database] url"

@@ -72,16 +72,25 @@ def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
 
     `mediawatch run` and its workers started together on a new archive each upgrade it: the
     second waits for the first and finds nothing left to do, rather than failing on tables the
-    first just made. PostgreSQL: an advisory lock for the transaction. SQLite: the caller's
-    connection begins IMMEDIATE (Database.upgrade), which waits for the other writer; a
-    deferred transaction read the version first and then failed at once, "database is locked".
+    first just made. PostgreSQL: an advisory lock for the transaction, at READ COMMITTED
+    whatever the server's default (at REPEATABLE READ the snapshot, taken as the lock is asked
+    for, would not see the first one's tables). SQLite: the caller's connection begins
+    IMMEDIATE (Database.upgrade), which waits for the other writer; a deferred transaction
+    read the version first and then failed at once, "database is locked". A Connection passed
+    in must not be in a transaction yet: the upgrade is a transaction of its own.
     """
     from alembic import command
 
     config = alembic_config()
     opened = bind.connect() if isinstance(bind, Engine) else nullcontext(bind)
-    with opened as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with opened as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.execution_options(isolation_level="READ COMMITTED")
+        with connection.begin():
+            if postgres:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK}
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)

@@ -438,8 +438,8 @@ class _Narrowing:
         return self.ranking
 
     def _postgres_facts(self) -> None:
-        """This transaction's planner settings, then the facts a search needs, in one round
-        trip each (each fact took one, 0.2-1 ms apiece).
+        """This transaction's planner settings, then the facts a search needs: two round
+        trips (one a fact took four, 0.2-1 ms apiece).
 
         The settings: the GIN index over a sequential scan (see _postgres_candidates), no JIT
         (the seqscan penalty makes every plan look costly enough to compile: 0.5 s wasted),
@@ -460,7 +460,8 @@ class _Narrowing:
             )
         ).one()
         self.top = int(top or 0) + 1
-        # -1 before the first ANALYZE: the newest id is about as many, and a count costs.
+        # -1 before the first ANALYZE (0 for an empty table): then the newest id, about as
+        # many, not a count, which reads them all.
         self.rows = float(rows) if rows and rows > 0 else float(self.top)
 
     def _planned(self, stmt: Any) -> float:
@@ -551,8 +552,8 @@ class _Narrowing:
             lead through the sort: 20 ms for a word in 64,283 articles; by place, 11)."""
             if not ranked:
                 return select(ArticleRow.id).where(*bounds)
-            kept: Any = literal_column("articles.rank_vector" if walk else "articles.ctid")
-            found = [ArticleRow.id, kept.label("kept"), ArticleRow.score, _DATED]
+            held: Any = literal_column("articles.rank_vector" if walk else "articles.ctid")
+            found = [ArticleRow.id, held.label("place_or_lead"), ArticleRow.score, _DATED]
             return select(*found).where(*bounds)
 
         def read(stmt: Any, walk: bool) -> list[Any]:
@@ -560,10 +561,11 @@ class _Narrowing:
                 return list(self.session.scalars(stmt))
             window = stmt.subquery()
             source: Any = window
-            lead: Any = window.c.kept
+            lead: Any = window.c.place_or_lead
             if not walk and branch.query:
                 row = ArticleRow.__table__.alias("ranked_row")
-                source = window.join(row, literal_column("ranked_row.ctid") == window.c.kept)
+                place: Any = literal_column("ranked_row.ctid")
+                source = window.join(row, place == window.c.place_or_lead)
                 lead = literal_column("ranked_row.rank_vector")
             # ts_rank over rank_vector, the title and the text's lead (migration 0014), kept
             # in the row: over search_vector, which TOAST holds, ranking a window of a
