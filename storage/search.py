@@ -491,7 +491,6 @@ class _Narrowing:
             # By id: a walk row by row finds keyed and unkeyed rows alike.
             for row in self._newest(f, limit, older_than, floor, branch, ranked):
                 found[row.id if ranked else row] = row
-        self._index_scans(True)
         kept = sorted(found, reverse=True)[:limit]
         return [found[i] for i in kept] if ranked else kept
 
@@ -604,9 +603,9 @@ class _Narrowing:
         return found
 
     def _index_scans(self, on: bool) -> None:
-        """Plain index scans on or off for this transaction, asked only when that changes.
-        Set back on success only: after an error the transaction is aborted, and SET LOCAL
-        ends with it anyway (a reset there would raise and hide the real error)."""
+        """Plain index scans on or off for this transaction, asked only when that changes;
+        left as the window left them (the statements after it ask for ids, which bitmaps
+        find as well)."""
         if self.index_scans != on:
             value = "on" if on else "off"
             self.session.connection().exec_driver_sql(f"SET LOCAL enable_indexscan = {value}")
