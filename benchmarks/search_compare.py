@@ -84,7 +84,8 @@ def main() -> None:
     url = args[at + 1]
     del args[at : at + 2]
     with open_database(url) as db:
-        n = db.engine.connect().exec_driver_sql("SELECT count(*) FROM articles").scalar() or 0
+        with db.engine.connect() as conn:
+            n = conn.exec_driver_sql("SELECT count(*) FROM articles").scalar() or 0
         queries = [q for qs in pick_queries(db, int(n), random.Random(7)).values() for q in qs]
     versions = [Version(checkout, url) for checkout in args]
     if not cold:
