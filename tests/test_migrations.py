@@ -283,17 +283,10 @@ def test_a_database_a_newer_version_upgraded_is_one_clear_line(
     assert revision(engine) == "0999"  # left as it was
 
 
-def test_two_commands_opening_a_new_database_at_once_both_upgrade_it(
-    db_url: str, tmp_path: Path
-) -> None:
-    """`mediawatch run` and a `mediawatch worker` started together on a new archive: each
-    migrates it, one after the other, rather than one failing on the other's tables."""
-    if db_url.startswith("postgresql"):
-        engine = make_engine(db_url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+def test_two_commands_opening_a_new_database_at_once_both_upgrade_it(db_url: str) -> None:
+    """`mediawatch run` and a `mediawatch worker` started together on a new archive (db_url's
+    PostgreSQL schema is emptied for each test): each migrates it, one after the other, rather
+    than one failing on the other's tables."""
     probe = (
         "import sys, time; from storage.db import open_database\n"
         "start = float(sys.argv[1])\n"

@@ -456,7 +456,7 @@ def test_the_daemon_keys_the_older_articles(pg_url: str, tmp_path: Path) -> None
             context.clock = lambda: clock[0]
             daemon = Daemon(config, context)
             assert daemon._schedule(asyncio.get_running_loop()).get_job("search_keys")
-            await daemon._search_keys()  # 1,200 articles: three batches of the four a run may
+            await daemon._search_keys()  # 1,200 articles: 3 of the 4 batches a run may take
             with db.write() as s:  # a worker of the older version, not yet restarted, writes
                 s.execute(text("UPDATE articles SET search_keys = NULL WHERE id <= 3"))
             for minutes in (0, 5, 11):  # looked for again SEARCH_KEYS_RECHECK after done
