@@ -41,7 +41,9 @@ class Recorder:
         ("EHLO", "HELO", "MAIL", "RCPT", "DATA") to the answer it gets instead of the usual one;
         `refuse` maps a recipient address to its own answer to RCPT TO, `refuse_data` to its
     own answer after DATA; `delay` holds MAIL FROM's answer back
-        that many seconds (a slow server); `gate` holds every DATA answer until that many
+        that many seconds (a slow server); `hold`, while set and not yet released (or 60 s),
+        holds it back too, for as long as a test needs a sender in the middle of sending;
+        `gate` holds every DATA answer until that many
         connections have said EHLO (or 20 s passed), so two senders are surely at it at once.
     """
 
@@ -54,6 +56,7 @@ class Recorder:
         self.refuse: dict[str, str] = {}
         self.refuse_data: dict[str, str] = {}
         self.delay = 0.0
+        self.hold: threading.Event | None = None
         self.gate = 0
         self.sessions: set[int] = set()
 
@@ -79,6 +82,9 @@ class Recorder:
     ) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        deadline = time.monotonic() + 60
+        while self.hold is not None and not self.hold.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         if "MAIL" in self.replies:
             return self.replies["MAIL"]
         envelope.mail_from = address

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,12 +23,13 @@ import pytest
 from crawler.demo.site import DemoArticle, FixtureSite
 from tests.conftest import wait_until, write_config
 from tests.site import FILLER
+from tests.smtp import SmtpServer
 
 SLOW = 3.0  # seconds the site takes for every page
 
 
-@pytest.fixture
-def slow_site() -> Iterator[FixtureSite]:
+def _site(delay: float) -> FixtureSite:
+    """An outlet of eight CISMOA stories, every page `delay` seconds slow."""
     site = FixtureSite().start()
     now = datetime.now(UTC)
     stories = [
@@ -42,20 +44,32 @@ def slow_site() -> Iterator[FixtureSite]:
     ]
     for story in stories:
         site.add_article(story, "Slow Times")
-        site.routes[story.path].delay = SLOW
+        site.routes[story.path].delay = delay
     site.add_rss("/slow/feed.xml", "Slow Times", stories)
-    site.routes["/slow/feed.xml"].delay = SLOW
+    site.routes["/slow/feed.xml"].delay = delay
+    return site
+
+
+@pytest.fixture
+def slow_site() -> Iterator[FixtureSite]:
+    site = _site(SLOW)
     yield site
     site.stop()
 
 
-def _config(tmp: Path, site: FixtureSite) -> Path:
+def _config(tmp: Path, site: FixtureSite, smtp: SmtpServer | None = None) -> Path:
+    email: dict[str, Any] = {"outbox_dir": str(tmp / "outbox")}
+    alerted: list[dict[str, Any]] = []
+    if smtp is not None:
+        email |= {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "mw@example.org"}
+        alerted = [{"email": "desk@example.org", "topics": ["cismoa"], "digest": "off"}]
     return write_config(
         tmp / "mediawatch.toml",
         {
             "database": {"url": f"sqlite:///{tmp / 'mw.db'}"},
             "crawl": {"download_delay": 0, "obey_robots": False, "retries": 0, "timeout": "60s"},
-            "email": {"outbox_dir": str(tmp / "outbox")},
+            "email": email,
+            "subscriptions": alerted,
             "catalogue": {"include": []},
             "outlets": [
                 {
@@ -134,6 +148,49 @@ def test_the_first_signal_stops_the_crawl_cleanly(
     assert "running" not in got["runs"], got["runs"]
     if when == "feed requested":
         assert got["runs"] == ["shutdown"]
+
+
+def test_a_signal_after_the_crawl_says_what_it_waits_for(tmp_path: Path) -> None:
+    """Ctrl-C while the crawl's alerts are being sent: each is sent, once, and the
+    command says at once that it stops after them (it used to say nothing until they were
+    done), then ends as stopped."""
+    site, smtp = _site(0.0), SmtpServer().start()
+    smtp.recorder.hold = released = threading.Event()
+    err = tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "crawler", "--config", str(_config(tmp_path, site, smtp))]
+    try:
+        with err.open("w") as stderr:
+            proc = subprocess.Popen(
+                [*command, "crawl", "--format", "json"],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
+        try:
+            wait_until("the first alert's SMTP session", lambda: bool(smtp.recorder.sessions), 120)
+            proc.send_signal(signal.SIGINT)
+            told = "mediawatch: SIGINT: stopping after the alerts' delivery"
+            wait_until("the line saying so", lambda: told in err.read_text(), 60)
+            assert not smtp.messages  # said while the alert was still being sent
+            released.set()
+            out, _ = proc.communicate(timeout=120)
+        finally:
+            released.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        said = err.read_text()
+        assert proc.returncode == 128 + signal.SIGINT, said[-3000:]
+        assert "stopped by SIGINT" in said and "Traceback" not in said
+        summary = json.loads(out)
+        assert summary["new_articles"] == 8
+        # The stories are near copies of each other: one story, alerted once.
+        urls = [str(m["X-Mediawatch-Article-URL"]) for m in smtp.messages]
+        assert summary["alerts_queued"] == len(urls) == len(set(urls)) >= 1
+    finally:
+        smtp.stop()
+        site.stop()
 
 
 def _loaded(pid: int, library: str) -> bool:

@@ -80,11 +80,14 @@ def crawl_once(
         if progress:
             shown = BackfillProgress(backfill.since.date().isoformat()) if backfill else Progress()
         results = run_in_reactor(lambda: crawl_outlets(context, outlets, shown, stop))
+        step = stop.finishing if stop is not None else lambda step: None
         queued = queue.queued
         if any(r.new_articles for r in results) and (backfill is None or backfill.alert):
+            step("the spike check")
             queued += _spike_alerts(config, context)
         from alerts.delivery import deliver_pending
 
+        step("the alerts' delivery")
         try:
             deliver_pending(config, context.db, context.rules, context.clock())
         except SQLAlchemyError as exc:
@@ -92,8 +95,10 @@ def crawl_once(
             # in the database for the next delivery round.
             logger.error("alerts not delivered now, the database is unavailable: %s", exc)
         if snapshot and not (stop and stop.signal) and any(r.new_articles for r in results):
+            step("the refresh of more like this's snapshot")
             _refresh_term_frequencies(context)
         if snapshot and not (stop and stop.signal):
+            step("the batch of search keys under way")
             _fill_search_keys(context, stop)
         # Read last: a signal during the spike check, the delivery or the refresh (none of
         # them is cut short) still ends the command as stopped, exit 130/143, not 0.
