@@ -172,6 +172,9 @@ class ArticlePipeline(_Stage):
             item.hint_title = readable_title(item.hint_title) or None
         too_old = item.published and item.published < self._oldest()
         if too_old and not isinstance(item, RecheckPage):  # stored already: kept up to date
+            # Counted for the crawl's summary: fetched, then found older than the reach.
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("mediawatch/too_old")
             raise Reject(SeenOutcome.TOO_OLD, item.url)
         return item
 

@@ -1,5 +1,6 @@
-"""What a crawl remembers about its sources: validators for conditional requests, and how far
-a backfill got. Plain dataclasses in and out; callers own the transaction."""
+"""What a crawl remembers about its sources: validators for conditional requests, how far a
+backfill got, and how far back the crawls reach. Plain dataclasses in and out; callers own
+the transaction."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -9,7 +10,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from storage.models import BackfillProgressRow, SourceValidatorRow
+from storage.models import BackfillProgressRow, SeenUrlRow, SourceValidatorRow
+from storage.state import get_state, set_state
+from storage.statuses import SeenOutcome
 
 # The URL columns' size: a longer URL (a hostile sitemap index may list one) is not
 # remembered, rather than failing the whole outlet's save on PostgreSQL.
@@ -62,6 +65,26 @@ def save_validators(
         for url, v in keep.items()
         if len(url) <= MAX_SOURCE_URL
     )
+
+
+MAX_AGE_KEY = "crawl.max_age_days"
+
+
+def note_max_age(session: Session, max_age_days: int, now: datetime) -> int:
+    """At the start of a crawl: when max_age_days has grown since the crawls before, forget
+    the pages they judged too old and every source's validators, so that the articles the
+    longer reach takes in are fetched (a page once too old is never fetched again, and an
+    unchanged sitemap's 304 lists nothing); the pages forgotten."""
+    before = get_state(session, MAX_AGE_KEY)
+    if before == str(max_age_days):
+        return 0
+    set_state(session, MAX_AGE_KEY, str(max_age_days), now)
+    if before is None or not before.isdigit() or int(before) >= max_age_days:
+        return 0
+    too_old = delete(SeenUrlRow).where(SeenUrlRow.outcome == str(SeenOutcome.TOO_OLD))
+    forgotten = session.connection().execute(too_old).rowcount
+    session.execute(delete(SourceValidatorRow))
+    return int(forgotten or 0)
 
 
 @dataclass(frozen=True)

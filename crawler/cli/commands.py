@@ -240,8 +240,16 @@ def crawl(
         click.echo(
             f"{r.id:24} {r.pages_fetched:5} pages  {r.new_articles:4} new  {r.errors:3} errors"
             + (f" ({kinds})" if kinds else "")
+            + (f"  {r.too_old} too old" if r.too_old else "")
         )
     click.echo(f"{summary.new_articles} new articles, {summary.alerts_queued} alerts queued")
+    if (too_old := sum(r.too_old for r in summary.outlets)) and backfill is None:
+        days = config.crawl.max_age_days
+        click.echo(
+            f"{too_old} articles fetched were older than max_age_days ({days} days) and not "
+            "stored: raise [crawl] max_age_days (the next crawl fetches them again), or "
+            "reach back once with `mediawatch crawl --since DATE`"
+        )
     if backfill is not None:
         click.echo(
             "backfill: run the same command again to continue past this run's limits "

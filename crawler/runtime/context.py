@@ -33,6 +33,7 @@ from storage.sources import (
     StoredValidators,
     load_progress,
     load_validators,
+    note_max_age,
     save_progress,
     save_validators,
 )
@@ -98,6 +99,13 @@ class CrawlContext:
                 )
                 if note_crawl_rules(session, rules_fingerprint(config.topics), utcnow()):
                     logger.warning(DRIFT_MESSAGE)
+                if forgotten := note_max_age(session, config.crawl.max_age_days, utcnow()):
+                    logger.info(
+                        "max_age_days is now %d: %d pages once too old are fetched again "
+                        "when their outlets list them",
+                        config.crawl.max_age_days,
+                        forgotten,
+                    )
             extractor = Extractor(
                 config.crawl.extract_workers, config.crawl.extract_deadline.total_seconds()
             )

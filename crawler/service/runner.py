@@ -38,6 +38,8 @@ class OutletResult:
     new_articles: int = 0
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
+    # Articles fetched and found older than max_age_days (or --since): not stored.
+    too_old: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class OutletResult:
             "new_articles": self.new_articles,
             "errors": self.errors,
             "error_kinds": self.error_kinds,
+            "too_old": self.too_old,
         }
 
 
@@ -65,6 +68,7 @@ def _result(outlet: Outlet, crawler: Crawler) -> OutletResult:
         new_articles=int(stats.get("mediawatch/new_articles", 0)),
         errors=sum(kinds.values()),
         error_kinds=kinds,
+        too_old=int(stats.get("mediawatch/too_old", 0)),
     )
 
 
