@@ -268,6 +268,20 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
     )
 
 
+def test_outlets_not_started_yet_are_not_counted_done() -> None:
+    from scrapy.crawler import Crawler
+
+    from crawler.service.runner import Progress
+    from spiders.outlet import OutletSpider
+    from spiders.outlets import Outlet
+
+    shown = _Terminal()
+    feed = ["https://a.example/feed"]
+    waiting = [(Outlet(id=n, name=n, feeds=feed), Crawler(OutletSpider)) for n in ("a", "b")]
+    Progress(shown).show(waiting)
+    assert "crawling: 0/2 outlets done · 0 pages" in shown.getvalue()
+
+
 def test_a_second_signal_stops_a_stuck_backfill_at_once(tmp_path: Path) -> None:
     """The first SIGINT waits for the request in flight; the second ends the process now
     (it used to hang for good in interpreter shutdown, deaf to SIGTERM)."""

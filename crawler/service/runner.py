@@ -72,6 +72,18 @@ def _result(outlet: Outlet, crawler: Crawler) -> OutletResult:
     )
 
 
+def _ended(crawler: Crawler) -> bool:
+    """Whether this outlet's crawl has run and ended: one not started yet is not crawling
+    either, and counting it done made the first line say "2/2 outlets done"."""
+    if crawler.crawling:
+        return False
+    try:
+        crawler.engine  # noqa: B018 (set when the crawl starts)
+    except RuntimeError:
+        return False
+    return True
+
+
 class Progress:
     """A one-line live summary on a terminal; silent when stderr is not one."""
 
@@ -82,7 +94,7 @@ class Progress:
     def show(self, crawlers: list[tuple[Outlet, Crawler]]) -> None:
         if not self.enabled:
             return
-        done = sum(1 for _, c in crawlers if not c.crawling)
+        done = sum(1 for _, c in crawlers if _ended(c))
         pages = new = errors = 0
         for outlet, crawler in crawlers:
             r = _result(outlet, crawler)
@@ -136,7 +148,7 @@ class BackfillProgress(Progress):
             self.stream.flush()
             return
         now = time.monotonic()
-        outlets_done = all(not c.crawling for _, c in crawlers)
+        outlets_done = all(_ended(c) for _, c in crawlers)
         if text != self.last_line and (now - self.last_at >= self.PLAIN_EVERY or outlets_done):
             self.stream.write(f"backfill since {self.since}: {text}\n")
             self.stream.flush()
