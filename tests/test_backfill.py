@@ -84,7 +84,7 @@ def test_listing_pages_must_be_a_template(template: str) -> None:
 class Echo:
     """An outlet with a year of monthly child sitemaps and five pages of its section."""
 
-    def __init__(self, tmp: Path, db_url: str) -> None:
+    def __init__(self, tmp: Path, db_url: str, **crawl: Any) -> None:
         self.site = ConditionalSite().start()
         self.db_url = db_url
         self.wanted: list[DemoArticle] = []  # published since SINCE
@@ -112,7 +112,7 @@ class Echo:
             tmp / "mediawatch.toml",
             {
                 "database": {"url": db_url},
-                "crawl": {"download_delay": 0, "retries": 0, "max_age_days": 7},
+                "crawl": {"download_delay": 0, "retries": 0, "max_age_days": 7, **crawl},
                 "email": {"outbox_dir": str(tmp / "outbox")},
                 "catalogue": {"include": []},
                 "outlets": [
@@ -231,6 +231,28 @@ def test_backfill_with_alert_queues_alerts(tmp_path: Path) -> None:
         # default subscription
         assert summary["alerts_queued"] == 1
         assert echo.query("SELECT count(*) FROM alerts") == [(1,)]
+    finally:
+        echo.site.stop()
+
+
+def test_a_backfill_says_whether_another_run_has_work_left(tmp_path: Path) -> None:
+    """Each run says "run the same command again" only while its caps left work for another
+    run (it used to say so every time, also once there was nothing left), then that the
+    archive is complete back to the date."""
+    echo = Echo(tmp_path, f"sqlite:///{tmp_path / 'mw.db'}", max_child_sitemaps=2)
+    try:
+        said = []
+        for _ in range(5):
+            result = run_cli(*echo.backfill())
+            assert result.returncode == 0, result.stderr[-3000:]
+            said.append(result.stdout)
+            if "backfill: complete" in result.stdout:
+                break
+        assert "run the same command again" in said[0] and len(said) > 1
+        assert f"backfill: complete back to {SINCE.date().isoformat()}" in said[-1]
+        assert all("run the same command again" not in out for out in said[-1:])
+        stored = [r[0] for r in echo.query("SELECT url FROM articles")]
+        assert sorted(stored) == sorted(echo.site.url(a.path) for a in echo.wanted)
     finally:
         echo.site.stop()
 

@@ -251,10 +251,19 @@ def crawl(
             "reach back once with `mediawatch crawl --since DATE`"
         )
     if backfill is not None:
-        click.echo(
-            "backfill: run the same command again to continue past this run's limits "
-            "([crawl] max_child_sitemaps, max_articles_per_run); finished parts are not read again"
-        )
+        failed = any(r.errors for r in summary.outlets)
+        if any(r.left_for_next_run for r in summary.outlets) or failed:
+            click.echo(
+                "backfill: run the same command again to continue past this run's limits "
+                "([crawl] max_child_sitemaps, max_articles_per_run)"
+                + (" and to try again what failed" if failed else "")
+                + "; finished parts are not read again"
+            )
+        else:
+            click.echo(
+                f"backfill: complete back to {backfill.since.date().isoformat()}: every "
+                "sitemap and listing page in reach was read, nothing is left for another run"
+            )
 
 
 class QueryCommand(click.Command):

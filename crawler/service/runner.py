@@ -40,6 +40,9 @@ class OutletResult:
     error_kinds: dict[str, int] = field(default_factory=dict)
     # Articles fetched and found older than max_age_days (or --since): not stored.
     too_old: int = 0
+    # Child sitemaps and articles left for the next run by this run's caps (max_child_sitemaps,
+    # max_articles_per_run): a backfill that left none is complete.
+    left_for_next_run: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,8 @@ def _result(outlet: Outlet, crawler: Crawler) -> OutletResult:
         errors=sum(kinds.values()),
         error_kinds=kinds,
         too_old=int(stats.get("mediawatch/too_old", 0)),
+        left_for_next_run=int(stats.get("mediawatch/child_sitemaps_skipped", 0))
+        + int(stats.get("mediawatch/postponed", 0)),
     )
 
 
