@@ -41,7 +41,8 @@ class OutletResult:
     # Articles fetched and found older than max_age_days (or --since): not stored.
     too_old: int = 0
     # Child sitemaps and articles left for the next run by this run's caps (max_child_sitemaps,
-    # max_articles_per_run): a backfill that left none is complete.
+    # max_articles_per_run), or 1 more when it ended early (run_timeout): a backfill that
+    # left none is complete.
     left_for_next_run: int = 0
 
     def as_json(self) -> dict[str, Any]:
@@ -73,7 +74,9 @@ def _result(outlet: Outlet, crawler: Crawler) -> OutletResult:
         error_kinds=kinds,
         too_old=int(stats.get("mediawatch/too_old", 0)),
         left_for_next_run=int(stats.get("mediawatch/child_sitemaps_skipped", 0))
-        + int(stats.get("mediawatch/postponed", 0)),
+        + int(stats.get("mediawatch/postponed", 0))
+        # ended early (run_timeout, a signal): what it had not reached is left too
+        + (stats.get("finish_reason", "finished") != "finished"),
     )
 
 
