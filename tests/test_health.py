@@ -62,3 +62,30 @@ def test_operator_is_told_once_per_change(tmp_path: Path) -> None:
     assert all(m["To"] == "ops@example.org" for m in emails)
     record(db, "dawn", 2, {}, NOW + timedelta(minutes=8))
     assert watch.check(outlet, NOW + timedelta(minutes=9)) == "ok"
+
+
+def test_an_outlet_that_never_stored_anything_and_meets_errors_is_failing(
+    tmp_path: Path,
+) -> None:
+    """Its feed lists articles on a host it may not fetch: every one is refused. That used to
+    read "ok" until unhealthy_after_runs runs had passed."""
+    config = config_from_dict(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
+            "email": {"outbox_dir": str(tmp_path / "outbox")},
+            "catalogue": {"include": []},
+            "alerts": {"operator": "ops@example.org", "unhealthy_after_runs": 3},
+        },
+        "(test)",
+    )
+    outlet = Outlet(id="gazette", name="Gazette", feeds=["https://gazette.example/feed"])
+    config = config.model_copy(update={"outlets": [outlet]})
+    db = open_db(config)
+    watch = OutletWatch(config, db)
+    record(db, "gazette", 0, {"refused": 10}, NOW)
+    assert watch.check(outlet, NOW) == "failing"
+    [email] = [p.read_bytes() for p in (tmp_path / "outbox").glob("*.eml")]
+    told = message_from_bytes(email, policy=policy.default)
+    assert str(told["Subject"]) == "[mediawatch] outlet gazette is failing"
+    record(db, "gazette", 0, {}, NOW + timedelta(minutes=1))  # a quiet run, no errors
+    assert watch.check(outlet, NOW + timedelta(minutes=2)) == "ok"

@@ -43,6 +43,10 @@ def health(s: OutletStatus, unhealthy_after: int) -> Health:
         return Health.BLOCKED
     if s.last_status == CrawlStatus.FAILED:
         return Health.FAILING
+    if s.articles == 0 and s.last_new == 0 and s.last_errors:
+        # Nothing stored ever, and the last run's requests failed or were refused (every
+        # article on another host than the feed's, say): not "ok" until a run stores one.
+        return Health.FAILING
     if s.runs_without_new >= unhealthy_after and s.articles == 0:
         return Health.EMPTY
     if s.runs_without_new >= unhealthy_after:
