@@ -1,13 +1,16 @@
 """mediawatch.toml: defaults, discovery, the starter file, and errors that say how to fix them."""
 
+import re
 import stat
 import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from crawler.config import config_from_dict, load_config, starter_config
-from crawler.config.errors import ConfigError
+from crawler.config import Config, config_from_dict, load_config, starter_config
+from crawler.config.errors import REQUIRED_EXAMPLES, ConfigError
+from crawler.settings import RETRY_HTTP_CODES
 from spiders.durations import format_duration, parse_duration
 from tests.conftest import run_cli
 
@@ -80,6 +83,19 @@ def test_starter_file_is_valid_and_matches_defaults() -> None:
             "unknown topics",
         ),
         ('[catalogue]\ninclude = ["XX"]\n', "catalogue.include", "country code"),
+        # An empty list that would silently select nothing.
+        (
+            '[[subscriptions]]\nemail = "a@b.org"\ntopics = []\n',
+            "subscriptions[0].topics",
+            "subscriptions[0].topics: an empty list selects no topic, so this subscription would "
+            'get nothing. Fix: list topic ids (topics = ["cismoa"]), or remove the key for every '
+            "topic.",
+        ),
+        (
+            "[web]\nallowed_hosts = []\n",
+            "web.allowed_hosts",
+            "web.allowed_hosts: an empty list answers no host name, so the web UI would refuse",
+        ),
         ("not toml at all [", "", "not valid TOML"),
     ],
 )
@@ -186,3 +202,122 @@ def test_web_token_from_the_environment_and_allowed_hosts(
     ]
     with pytest.raises(ConfigError, match="web.allowed_hosts"):
         config_from_dict({"web": {"allowed_hosts": ["ex*ample.org"]}}, "x")
+
+
+def test_errors_across_entries_come_in_the_same_run_as_the_others(tmp_path: Path) -> None:
+    """Not one round per kind: a per-key error, duplicate ids and addresses and unknown topics,
+    every one of them listed at once."""
+    path = tmp_path / "mediawatch.toml"
+    path.write_text(
+        '[crawl]\nobey_robots = "yes"\n\n'
+        '[[outlets]]\nid = "x"\nname = "X"\nfeeds = ["https://e.org/f"]\n'
+        '[[outlets]]\nid = "x"\nname = "X again"\nfeeds = ["https://e.org/g"]\n\n'
+        '[[topics]]\nid = "ttp"\nname = "TTP"\nterms = ["TTP"]\n'
+        '[[topics]]\nid = "ttp"\nname = "TTP"\nterms = ["Pakistani Taliban"]\n'
+        '[[topics]]\nid = "fatf"\nname = "FATF"\nterms = ["FATF"]\n'
+        '[[topics]]\nid = "fatf"\nname = "FATF"\n\n'  # also a per-entry error: no terms
+        '[[subscriptions]]\nemail = "desk@example.org"\ntopics = ["nope"]\n'
+        '[[subscriptions]]\nemail = "Desk@example.org"\n'
+        '[[subscriptions]]\nemail = "desk@example.org "\ntopics = ["ttp", "cpec"]\n'
+        '[[subscriptions]]\nemail = "desk"\n'
+    )
+    result = run_cli("--config", str(path), "outlets", "list")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for line in [
+        "crawl.obey_robots: must be true or false",
+        "topics[3] (id 'fatf'): topic 'fatf' has neither terms nor a query",
+        "subscriptions[3].email: is not an email address",
+        'outlets[0].id and outlets[1].id are both "x"',
+        'topics[0].id and topics[1].id are both "ttp"',
+        'topics[2].id and topics[3].id are both "fatf"',
+        "subscriptions[0].email, subscriptions[1].email and subscriptions[2].email are all "
+        '"desk@example.org"',
+        'subscriptions[0].topics: names unknown topics "nope"; the topics defined are '
+        '"fatf", "ttp".',
+        'subscriptions[2].topics: names unknown topics "cpec"',
+    ]:
+        assert f"\n  {line}" in result.stderr, (line, result.stderr)
+    assert result.stderr.count(" Fix: ") == 9, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "fixes"),
+    [
+        ("[[topics]]\n", ['topics[0].id: required key is missing. Fix: add id = "cismoa".']),
+        (
+            '[[topics]]\nid = "cismoa"\nname = "CISMOA"\nterms = ["CISMOA"]\n\n[[topics]]\n',
+            [
+                'topics[1].id: required key is missing. Fix: add id = "cismoa".',
+                'topics[1].name: required key is missing. Fix: add name = "CISMOA".',
+            ],
+        ),
+        (
+            '[[outlets]]\nfeeds = ["https://e.org/f"]\n',
+            [
+                'outlets[0].id: required key is missing. Fix: add id = "daily-chronicle".',
+                'outlets[0].name: required key is missing. Fix: add name = "Daily Chronicle".',
+            ],
+        ),
+    ],
+)
+def test_a_missing_required_key_is_fixed_with_an_example_value(
+    tmp_path: Path, toml: str, fixes: list[str]
+) -> None:
+    path = tmp_path / "mediawatch.toml"
+    path.write_text(toml)
+    result = run_cli("--config", str(path), "outlets", "list")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    for fix in fixes:
+        assert f"\n  {fix}\n" in result.stderr + "\n", (fix, result.stderr)
+
+
+def test_every_required_key_has_an_example_for_its_fix() -> None:
+    """A key added to the model without a default needs its example in REQUIRED_EXAMPLES."""
+    required: set[tuple[str, str]] = set()
+    for table, field in Config.model_fields.items():
+        kind = field.annotation
+        while getattr(kind, "__args__", None):
+            kind = next(a for a in kind.__args__ if a is not type(None))
+        if not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+            continue  # `source`, not a table of the file
+        for name, sub in kind.model_fields.items():
+            if sub.is_required():
+                required.add((table, sub.alias or name))
+    assert ("topics", "id") in required and ("outlets", "name") in required
+    assert required <= set(REQUIRED_EXAMPLES), required - set(REQUIRED_EXAMPLES)
+    for (table, key), example in REQUIRED_EXAMPLES.items():
+        # Each example is a valid value: writing it fixes the error it is shown for.
+        sources = "feeds" if table == "outlets" else "terms"
+        entry = {"id": "x", "name": "X", sources: ["https://e.org/f"]}
+        config_from_dict({table: [{**entry, key: tomllib.loads(f"v = {example}")["v"]}]}, "m")
+
+
+def test_the_starter_file_says_what_the_code_does(tmp_path: Path) -> None:
+    """`mediawatch init`'s comments and the README's example agree with the code."""
+    assert run_cli("init", cwd=tmp_path).returncode == 0
+    starter = (tmp_path / "mediawatch.toml").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n[database]", 1)[1].split("```", 1)[0]
+
+    def comment(text: str, key: str) -> str:
+        """The comment on `key`'s line and the comment-only lines continuing it."""
+        lines = text.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.lstrip("# ").startswith(f"{key} ="))
+        said = [lines[at].split("  # ", 1)[1]]
+        for line in lines[at + 1 :]:
+            if not re.match(r"^#? {20,}# ", line):
+                break
+            said.append(line.split("# ", 2)[-1])
+        return " ".join(said)
+
+    for text in (starter, example):
+        retries = comment(text, "retries")
+        assert {int(c) for c in re.findall(r"\b\d{3}\b", retries)} == set(RETRY_HTTP_CODES)
+        assert "timeouts" in retries and "connections" in retries and "5xx" not in retries
+        unhealthy = comment(text, "unhealthy_after_runs")
+        assert "without a new article" in unhealthy and "stale" in unhealthy, unhealthy
+        assert "per outlet" in comment(text, "max_child_sitemaps")
+        assert "first in the file" in comment(text, "max_sitemap_entries")
+        assert "one host" in comment(text, "concurrency_per_outlet")
+    assert "failed runs in a row" not in starter and "newest first; the rest waits" not in starter

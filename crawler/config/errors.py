@@ -76,6 +76,16 @@ PATTERN_WORDS: dict[str, tuple[str, str]] = {
     r"^$|^[^@\s]+@[^@\s]+$": ("must be an email address", '"desk@example.org"'),
 }
 
+# An example value for each key that has no default, by (table, key), for the fix of a missing
+# one ("add id = ..." tells a new user nothing). A required key added to the model needs its
+# line here (tests/test_config.py checks that every required key has one).
+REQUIRED_EXAMPLES: dict[tuple[str, str], str] = {
+    ("topics", "id"): '"cismoa"',
+    ("topics", "name"): '"CISMOA"',
+    ("outlets", "id"): '"daily-chronicle"',
+    ("outlets", "name"): '"Daily Chronicle"',
+}
+
 _SECRET_WORDS = ("token", "password", "secret", "url", "notify")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
 _FIX_VERBS = {"use", "write", "add", "remove", "list", "set", "give", "check", "put", "name"}
@@ -95,7 +105,12 @@ def describe(error: Mapping[str, Any], data: Mapping[str, Any], known: Iterable[
     secret = is_secret(key, got)
     shown = "" if isinstance(got, dict | list) or secret else f" (got {_toml(got)})"
     # The fix may quote the value back ("write port = 25"): never a secret's.
-    problem, fix = _plain(kind, name, None if secret else got, ctx, str(error["msg"]), known)
+    if kind == "missing":
+        table = next((str(p) for p in loc if isinstance(p, str)), "")
+        example = REQUIRED_EXAMPLES.get((table, name), '"..."')
+        problem, fix = "required key is missing", f"add {name} = {example}"
+    else:
+        problem, fix = _plain(kind, name, None if secret else got, ctx, str(error["msg"]), known)
     problem = _URL_PASSWORD.sub(r"\1***@", problem)
     fix = _URL_PASSWORD.sub(r"\1***@", fix) if fix else fix
     where = f"{key}: " if key else ""
@@ -112,8 +127,6 @@ def _plain(
         close = difflib.get_close_matches(name, list(known), n=1)
         fix = f"did you mean {close[0]}? Correct the spelling" if close else "remove it"
         return "unknown key", f"{fix} (`mediawatch init` writes every key there is)"
-    if kind == "missing":
-        return "required key is missing", f"add {name} = ..."
     if kind == "bool_type" or kind == "bool_parsing":
         guess = _as_bool(got)
         fix = f"write {name} = {guess}" if guess else f"write {name} = true or {name} = false"

@@ -6,6 +6,7 @@ Every error names the file, the key path and the fix, and ends as exit code 2 in
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -282,6 +284,16 @@ class Subscription(_Section):
             self.digest = "off"
         return self
 
+    @field_validator("topics")
+    @classmethod
+    def _some_topics(cls, topics: list[str] | None) -> list[str] | None:
+        # "All topics" is leaving the key out; [] would match no article ever, without a word.
+        return refuse_empty(
+            topics,
+            "selects no topic, so this subscription would get nothing",
+            'list topic ids (topics = ["cismoa"]), or remove the key for every topic',
+        )
+
     @field_validator("digest")
     @classmethod
     def _digest(cls, value: str) -> str:
@@ -304,6 +316,13 @@ class Subscription(_Section):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return iana_zone(value)
+
+
+def refuse_empty(items: list[str] | None, outcome: str, fix: str) -> list[str] | None:
+    """`items`, unless it is [] for a key where an empty list would silently select nothing."""
+    if items == []:
+        raise ValueError(f"an empty list {outcome}. Fix: {fix}")
+    return items
 
 
 def iana_zone(value: str) -> str:
@@ -360,6 +379,14 @@ class WebConfig(_Section):
     @field_validator("allowed_hosts")
     @classmethod
     def _hosts(cls, hosts: list[str] | None) -> list[str] | None:
+        # Starlette's TrustedHostMiddleware answers no Host at all for [], so every page would
+        # be a 400: not what a user writing [] for "no restriction" expects.
+        refuse_empty(
+            hosts,
+            "answers no host name, so the web UI would refuse every request",
+            'list host names (allowed_hosts = ["news.example.org"]), "*" for any host, or '
+            "remove the key for the default (localhost and `host`)",
+        )
         for h in hosts or []:
             if not h.strip() or "*" in h[1:] or (h.startswith("*") and not h.startswith("*.")):
                 raise ValueError(
@@ -435,27 +462,13 @@ class Config(_Section):
     source: str = Field(default="(built-in defaults)", exclude=True)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Config":
-        # Each message names its keys itself: a check across entries has no one key path.
-        _unique("outlets", "id", [o.id for o in self.outlets], "give one of them another id")
-        _unique("topics", "id", [t.id for t in self.topics], "give one of them another id")
-        _unique(
-            "subscriptions",
-            "email",
-            [(s.email or "").strip().lower() for s in self.subscriptions],
-            "merge them into one [[subscriptions]] (one address gets one alert per article; "
-            "list every topic it wants in topics) or remove one",
-        )
-        topic_ids = {t.id for t in self.topics}
-        for i, sub in enumerate(self.subscriptions):
-            unknown = [t for t in sub.topics or [] if t not in topic_ids]
-            if unknown:
-                raise ValueError(
-                    f"subscriptions[{i}].topics: names unknown topics {_quoted(unknown)}; "
-                    f"the topics defined are {_quoted(sorted(topic_ids))}. Fix: correct the "
-                    "names, or add a [[topics]] entry for each (a file with [[topics]] replaces "
-                    "the three default topics, so write those out too if you want them)"
-                )
+    def _cross_checks(self, info: ValidationInfo) -> "Config":
+        # config_from_dict checks the parsed file itself, beside the per-key errors.
+        if info.context and info.context.get(_ENTRIES_CHECKED):
+            return self
+        problems = entry_problems(self.model_dump(include={"outlets", "topics", "subscriptions"}))
+        if problems:
+            raise ValueError("\n  ".join(problems))
         return self
 
     def active_outlets(self) -> list[Outlet]:
@@ -470,18 +483,68 @@ class Config(_Section):
         return outlet.interval or self.crawl.interval
 
 
-def _unique(section: str, key: str, values: list[str], fix: str) -> None:
-    """A ValueError naming the first two entries of [[section]] whose `key` is the same."""
-    first: dict[str, int] = {}
-    for i, value in enumerate(values):
-        if not value:
-            continue
-        if value in first:
-            raise ValueError(
-                f"{section}[{first[value]}].{key} and {section}[{i}].{key} are both "
-                f'"{value}": each [[{section}]] needs its own {key}. Fix: {fix}'
+_ENTRIES_CHECKED = "entries_checked"
+
+
+def entry_problems(data: Mapping[str, Any]) -> list[str]:
+    """Every problem across entries, each a line naming its keys and the fix: two [[outlets]]
+    or [[topics]] with one id, one address subscribed twice, a subscription naming an unknown
+    topic. Read from the parsed file as written, whatever else is wrong in it, so one run
+    reports these with the per-key errors (pydantic runs a model's own checks only once every
+    key in it is valid)."""
+    outlets, topics, subs = (_entries(data, s) for s in ("outlets", "topics", "subscriptions"))
+    problems = [
+        *_duplicates("outlets", "id", [o.get("id") for o in outlets], "give each its own id"),
+        *_duplicates("topics", "id", [t.get("id") for t in topics], "give each its own id"),
+        *_duplicates(
+            "subscriptions",
+            "email",
+            [e.strip().lower() if isinstance(e := s.get("email"), str) else None for s in subs],
+            "merge them into one [[subscriptions]] (one address gets one alert per article; "
+            "list every topic it wants in topics) or remove all but one",
+        ),
+    ]
+    defined = {t.get("id") for t in topics} if "topics" in data else {t.id for t in DEFAULT_TOPICS}
+    topic_ids = sorted(i for i in defined if isinstance(i, str))
+    for i, sub in enumerate(subs):
+        wanted = sub.get("topics")
+        names = wanted if isinstance(wanted, list) else []
+        unknown = [t for t in names if isinstance(t, str) and t not in topic_ids]
+        if unknown:
+            problems.append(
+                f"subscriptions[{i}].topics: names unknown topics {_quoted(unknown)}; "
+                f"the topics defined are {_quoted(topic_ids)}. Fix: correct the names, or add "
+                "a [[topics]] entry for each (a file with [[topics]] replaces the three default "
+                "topics, so write those out too if you want them)."
             )
-        first[value] = i
+    return problems
+
+
+def _entries(data: Mapping[str, Any], section: str) -> list[Mapping[str, Any]]:
+    """The tables of [[section]] as written; anything else (pydantic reports it) as empty."""
+    value = data.get(section)
+    if not isinstance(value, list):
+        return []
+    return [entry if isinstance(entry, Mapping) else {} for entry in value]
+
+
+def _duplicates(section: str, key: str, values: list[Any], fix: str) -> list[str]:
+    """One line per value of `key` that more than one [[section]] has, naming every one."""
+    where: dict[str, list[int]] = {}
+    for i, value in enumerate(values):
+        if isinstance(value, str) and value:
+            where.setdefault(value, []).append(i)
+    lines = []
+    for value, places in where.items():
+        if len(places) < 2:
+            continue
+        keys = [f"{section}[{i}].{key}" for i in places]
+        both = "both" if len(keys) == 2 else "all"
+        lines.append(
+            f'{", ".join(keys[:-1])} and {keys[-1]} are {both} "{value}": each [[{section}]] '
+            f"needs its own {key}. Fix: {fix}."
+        )
+    return lines
 
 
 def _quoted(items: list[str]) -> str:
@@ -558,11 +621,15 @@ def _relative_to(config: Config, base: Path) -> Config:
 
 def config_from_dict(data: dict[str, Any], source: str) -> Config:
     """Validate parsed TOML; `source` names the file in error messages."""
+    lines: list[str] = []
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={_ENTRIES_CHECKED: True})
     except ValidationError as exc:
         lines = [describe(error, data, _keys_at(error["loc"])) for error in exc.errors()]
-        raise ConfigError(f"{source}: " + "\n  ".join(["invalid configuration:", *lines])) from None
+    # Checked here, not only in Config: with the per-key errors, not in a run after them.
+    lines += entry_problems(data)
+    if lines:
+        raise ConfigError(f"{source}: " + "\n  ".join(["invalid configuration:", *lines]))
     return config.model_copy(update={"source": source})
 
 
