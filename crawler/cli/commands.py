@@ -693,15 +693,21 @@ def digest(since: str | None, mode: str, config_path: str | None) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @config_option
 def web(host: str | None, port: int | None, config_path: str | None) -> None:
-    """Serve the search web UI and JSON API (binds 127.0.0.1 unless told otherwise)."""
-    from crawler.web.app import serve, token_warning
+    """Serve the search web UI and JSON API (binds 127.0.0.1 unless told otherwise).
+
+    A port in use or a database that cannot be opened is one line and exit 1, before anything
+    is served. Ctrl-C or SIGTERM stops it cleanly (exit 0).
+    """
+    from crawler.web.app import bound, token_warning
 
     config = load(config_path)
     host, port = host or config.web.host, port or config.web.port
-    click.echo(f"mediawatch web UI on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
-    if warning := token_warning(config, host, port):
-        click.echo(warning, err=True)
-    serve(config, host, port)
+    # Said once it is true: the database opened and the port bound.
+    with bound(config, host, port) as serve:
+        click.echo(f"mediawatch web UI on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
+        if warning := token_warning(config, host, port):
+            click.echo(warning, err=True)
+        serve()
 
 
 @cli.command(epilog=example("mediawatch demo"))

@@ -7,10 +7,15 @@ forbids scripts outright, so even a missed escape could not run one.
 
 import base64
 import binascii
+import errno
 import hmac
 import ipaddress
 import logging
+import signal
+import socket
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -51,6 +56,7 @@ from storage.search import MARK_END, MARK_START
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 20
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -455,10 +461,71 @@ def _loopback(host: str) -> bool:
         return False  # a name other than localhost may resolve to any address
 
 
-def serve(config: Config, host: str, port: int) -> None:
-    """Run the web UI until interrupted."""
+@contextmanager
+def bound(config: Config, host: str, port: int) -> Iterator[Callable[[], None]]:
+    """The web UI ready to serve: its archive opened and its port bound, so that a missing
+    database or a port in use is an error (MediawatchError, exit 1) before the command says it
+    serves. Yields the function that serves until SIGINT or SIGTERM."""
     import uvicorn
 
     with Archive.open(config) as archive:
         app = create_app(config, archive, host)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        sock = _listen(host, port)
+        try:
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+            yield lambda: _serve(server, sock)
+        finally:
+            sock.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` and listening; MediawatchError naming the fix if not.
+
+    Bound here rather than by uvicorn, which logs its own "ERROR: [Errno 98]" and exits 3."""
+    where = f"port {port} on {host}"
+    try:
+        family = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror:
+        raise MediawatchError(
+            f"cannot listen on {host}: no such address or host name; fix --host "
+            "(e.g. 127.0.0.1) or [web] host"
+        ) from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise MediawatchError(
+                f"{where} is in use (by another program or another mediawatch web); stop it, "
+                "or choose another with --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise MediawatchError(
+                f"{where}: permission denied (ports below 1024 need root); choose another "
+                "with --port"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise MediawatchError(
+                f"cannot listen on {host}: not an address of this machine; fix --host "
+                "(e.g. 127.0.0.1) or [web] host"
+            ) from None
+        raise MediawatchError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _serve(server: Any, sock: socket.socket) -> None:
+    """Serve on `sock` until SIGINT or SIGTERM, then return: a clean stop, exit status 0.
+
+    uvicorn handles both signals while it serves, then raises the one it caught again with
+    the handler it found; SIGTERM's default handler would end the process by that signal
+    (status -15, 143 in a shell). So both point at uvicorn's own handler for the whole run:
+    one arriving while it starts stops it too, and the signal raised again is a no-op."""
+    handlers = {sig: signal.signal(sig, server.handle_exit) for sig in STOP_SIGNALS}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
