@@ -6,13 +6,14 @@ UsageError naming the parameter, never an OverflowError or a database error furt
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import select
 
 from crawler.archive.since import parse_since
 from crawler.config.errors import UsageError
+from spiders.outlets import Outlet
 from storage.db import Database
 from storage.models import ArticleRow
 from storage.queries import ArticleFilter
@@ -109,6 +110,38 @@ def one_of(value: str | None, valid: Iterable[str], name: str, what: str) -> str
     raise UsageError(
         f"{name}: unknown {what} {value!r:.60}; use one of: {listed or '(none configured)'}"
     )
+
+
+def known_filters(
+    topic: str | None,
+    outlet: str | None,
+    language: str | None,
+    *,
+    topics: Iterable[str],
+    outlets: Iterable[Outlet],
+    stored: Callable[[], tuple[list[str], list[str]]],
+    prefix: str = "",
+) -> tuple[str | None, str | None, str | None]:
+    """The topic, outlet and language filters, each checked with one_of: a configured topic;
+    an outlet in use or found in stored articles; one of their languages (lowercased). The
+    same for `mediawatch search` (prefix "--") and every web search (no prefix). `stored`
+    gives the stored articles' outlet ids and languages; it is called only when an outlet or a
+    language is asked for."""
+    topic = one_of(topic, topics, f"{prefix}topic", "topic")
+    if not outlet and not language:
+        return topic, None, None
+    stored_outlets, stored_languages = stored()
+    outlets = list(outlets)
+    outlet = one_of(
+        outlet, [*(o.id for o in outlets), *stored_outlets], f"{prefix}outlet", "outlet"
+    )
+    language = one_of(
+        language.lower() if language else None,
+        [*(o.language for o in outlets), *stored_languages],
+        f"{prefix}language",
+        "language code",
+    )
+    return topic, outlet, language
 
 
 _LOWER_OPERATOR = re.compile(r"\S\s+(or|not)\s+\S")

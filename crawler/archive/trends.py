@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from crawler.archive.filters import clean_text
+from crawler.archive.filters import clean_text, one_of
 from crawler.archive.since import parse_since
 from crawler.config.errors import UsageError
 from storage.db import Database
@@ -41,12 +41,8 @@ def trend_query(
     parameter and the valid values otherwise. A `since` date without a zone is read in `zone`
     (the display zone), as `search --since` reads it."""
     chosen: list[str] = []
-    for t in topics or []:
-        t = clean_text(t, "topic") or ""
-        if t and t not in configured:
-            raise UsageError(
-                f"topic: unknown topic {t!r:.60}; use one of: {', '.join(configured) or '(none)'}"
-            )
+    for typed in topics or []:
+        t = one_of(typed, configured, "topic", "topic")
         if t and t not in chosen:
             chosen.append(t)
     group = _choice(by or GroupBy.TOPIC, GroupBy, "by")

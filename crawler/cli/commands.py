@@ -335,7 +335,13 @@ def search(
     A query may start with `-` (`mediawatch search -cricket`), or follow `--`.
     """
     from crawler.archive.clock import display_zone
-    from crawler.archive.filters import article_filter, one_of, operator_hint, stored_values
+    from crawler.archive.filters import (
+        article_filter,
+        known_filters,
+        one_of,
+        operator_hint,
+        stored_values,
+    )
     from crawler.archive.reader import Archive
 
     if bom and fmt != "csv":
@@ -347,20 +353,19 @@ def search(
     article_filter(
         now, query=query, since=since, until=until, min_score=min_score, limit=limit, zone=zone
     )
-    active = config.active_outlets()
-    topic = one_of(topic, [t.id for t in config.topics], "--topic", "topic")
+    topics = [t.id for t in config.topics]
+    one_of(topic, topics, "--topic", "topic")
     with Archive.open(config) as archive:
         # Stored outlets and languages are valid filters too; read (two DISTINCT scans) only
         # when one is asked for.
-        stored_outlets, stored_languages = (
-            stored_values(archive.db) if outlet or language else ([], [])
-        )
-        outlet = one_of(outlet, [*(o.id for o in active), *stored_outlets], "--outlet", "outlet")
-        language = one_of(
-            language.lower() if language else None,
-            [*(o.language for o in active), *stored_languages],
-            "--language",
-            "language code",
+        topic, outlet, language = known_filters(
+            topic,
+            outlet,
+            language,
+            topics=topics,
+            outlets=config.active_outlets(),
+            stored=lambda: stored_values(archive.db),
+            prefix="--",
         )
         f = article_filter(
             now,

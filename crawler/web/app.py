@@ -13,7 +13,6 @@ import ipaddress
 import logging
 import signal
 import socket
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.render import highlight, safe_link
 from crawler.archive.clock import display_zone
-from crawler.archive.filters import article_id, stored_values
+from crawler.archive.filters import article_id
 from crawler.archive.reader import Archive
 from crawler.archive.shapes import results_csv
 from crawler.config import Config
@@ -49,7 +48,7 @@ from crawler.web import present
 from crawler.web.edits import edit_view
 from crawler.web.feedback import Feedback
 from crawler.web.feeds import Feeds, search_feed_url
-from crawler.web.params import search_filter
+from crawler.web.params import KnownFilters, search_filter
 from crawler.web.trends import TRENDS_OPENAPI, TrendPages
 from storage.queries import ArticleFilter
 from storage.search import MARK_END, MARK_START
@@ -149,7 +148,7 @@ class WebUI:
             language_name=present.language_name,
             lang_attrs=present.lang_attributes,
         )
-        self._languages: tuple[float, list[str]] = (0.0, [])
+        self.known = KnownFilters(config, archive.db)
         self.topic_names = {t.id: t.name for t in config.topics}
         self.outlets = {o.id: o.name for o in config.active_outlets()}
         self.feedback = Feedback(config, archive)
@@ -171,8 +170,8 @@ class WebUI:
         ]
 
     def _filter(self, request: Request, now: datetime, limit: int = PAGE_SIZE) -> ArticleFilter:
-        """The request's search parameters; UsageError (a 400) for any bad one."""
-        return search_filter(request.query_params, now, self.zone, limit)
+        """The request's search parameters; UsageError (a 400) for any bad or unknown one."""
+        return search_filter(self.known.check(request.query_params), now, self.zone, limit)
 
     def index(self, request: Request) -> Response:
         now = datetime.now(UTC)
@@ -223,11 +222,7 @@ class WebUI:
     def languages(self, chosen: str | None) -> list[str]:
         """The stored articles' languages for the filter (read at most once a minute), and
         the one asked for, so that a page keeps it selected."""
-        read_at, languages = self._languages
-        if time.monotonic() - read_at > 60:
-            languages = sorted(stored_values(self.archive.db)[1])
-            self._languages = (time.monotonic(), languages)
-        return sorted(set(languages) | ({chosen} if chosen else set()))
+        return sorted(set(self.known.stored()[1]) | ({chosen} if chosen else set()))
 
     def error_page(
         self, request: Request, status: int, message: str, headers: Any = None
@@ -334,7 +329,7 @@ def create_app(config: Config, archive: Archive, host: str | None = None) -> Sta
     `host` is the address `mediawatch web --host` listens on, trusted like [web] host."""
     ui = WebUI(config, archive)
     return Starlette(
-        routes=ui.routes() + Feeds(config, archive).routes(),
+        routes=ui.routes() + Feeds(config, archive, ui.known).routes(),
         middleware=[
             Middleware(SecurityHeaders),
             # Refuses DNS rebinding: a hostile page's own name in Host gets a 400.
@@ -345,6 +340,8 @@ def create_app(config: Config, archive: Archive, host: str | None = None) -> Sta
     )
 
 
+# A 400 from the search endpoints, as the OpenAPI description says it.
+BAD_FILTER = "a malformed query or filter, or an unknown topic, outlet or language"
 _FILTERS = [
     {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
     for n, t, d in [
@@ -395,7 +392,7 @@ OPENAPI: dict[str, Any] = {
                             "application/json": {"schema": {"type": "array", "items": _ARTICLE}}
                         },
                     },
-                    "400": {"description": "malformed query or filter"},
+                    "400": {"description": BAD_FILTER},
                 },
             }
         },
@@ -429,7 +426,7 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [p for p in _FILTERS if p["name"] not in ("page", "limit")],
                 "responses": {
                     "200": {"description": "the feed", "content": {"application/atom+xml": {}}},
-                    "400": {"description": "malformed query or filter"},
+                    "400": {"description": BAD_FILTER},
                 },
             }
         },

@@ -27,11 +27,11 @@ from alerts.render import safe_link
 from alerts.rules import RuleSet
 from alerts.snippets import snippet
 from crawler.archive.clock import display_zone
-from crawler.archive.filters import article_filter, one_of
+from crawler.archive.filters import article_filter
 from crawler.archive.reader import Archive
 from crawler.config import Config
 from crawler.config.errors import MediawatchError
-from crawler.web.params import SEARCH_PARAMS, search_filter
+from crawler.web.params import SEARCH_PARAMS, KnownFilters, search_filter
 from storage.models import ArticleRow
 from storage.queries import ArticleFilter, count_articles, list_articles
 from storage.querylang import QuerySyntaxError, parse_query
@@ -192,8 +192,9 @@ def atom_feed(
 class Feeds:
     """The two feed routes over one Archive (handlers run in Starlette's thread pool)."""
 
-    def __init__(self, config: Config, archive: Archive) -> None:
+    def __init__(self, config: Config, archive: Archive, known: KnownFilters) -> None:
         self.archive = archive
+        self.known = known
         self.zone = display_zone(config)
         self.topic_names = {t.id: t.name for t in config.topics}
         self.outlets = {o.id: o.name for o in config.active_outlets()}
@@ -227,7 +228,7 @@ class Feeds:
         now = datetime.now(UTC)
         params = {k: v for k in SEARCH_PARAMS if (v := request.query_params.get(k))}
         try:
-            one_of(params.get("topic"), self.topic_names, "topic", "topic")
+            params = self.known.check(params)
             f = search_filter(params, now, self.zone, BATCH, paged=False)
         except MediawatchError as exc:
             return PlainTextResponse(str(exc), status_code=400)
