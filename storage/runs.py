@@ -82,10 +82,14 @@ class OutletStatus:
 def outlet_statuses(
     session: Session, outlet_ids: list[str], recent: int = 20
 ) -> list[OutletStatus]:
-    """Per outlet: its latest run, how many runs since one found something, stored count."""
+    """Per outlet: its latest run, how many runs since one found something (counted over
+    its `recent` runs at most), stored count (these outlets' alone: the daemon asks for one
+    outlet after each of its crawls, and every outlet's count read the whole table)."""
     counts = dict(
         session.execute(
-            select(ArticleRow.outlet_id, func.count()).group_by(ArticleRow.outlet_id)
+            select(ArticleRow.outlet_id, func.count())
+            .where(ArticleRow.outlet_id.in_(outlet_ids))
+            .group_by(ArticleRow.outlet_id)
         ).all()
     )
     result = []

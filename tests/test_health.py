@@ -89,3 +89,28 @@ def test_an_outlet_that_never_stored_anything_and_meets_errors_is_failing(
     assert str(told["Subject"]) == "[mediawatch] outlet gazette is failing"
     record(db, "gazette", 0, {}, NOW + timedelta(minutes=1))  # a quiet run, no errors
     assert watch.check(outlet, NOW + timedelta(minutes=2)) == "ok"
+
+
+def test_unhealthy_after_more_than_twenty_runs_still_turns_stale(tmp_path: Path) -> None:
+    """Runs without news were counted over the latest 20 runs only: unhealthy_after_runs = 30
+    never turned an outlet stale."""
+    config = config_from_dict(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
+            "email": {"outbox_dir": str(tmp_path / "outbox")},
+            "catalogue": {"include": []},
+            "alerts": {"unhealthy_after_runs": 30},
+        },
+        "(test)",
+    )
+    outlet = Outlet(id="dawn", name="Dawn", feeds=["https://dawn.example/feed"])
+    config = config.model_copy(update={"outlets": [outlet]})
+    db = open_db(config)
+    store(db, config, "dawn", "dawn.example/1", "A column", "Some text. " * 30, NOW)
+    watch = OutletWatch(config, db)
+    record(db, "dawn", 1, {}, NOW)
+    for i in range(29):
+        record(db, "dawn", 0, {}, NOW + timedelta(minutes=i + 1))
+    assert watch.check(outlet, NOW + timedelta(hours=1)) == "ok"
+    record(db, "dawn", 0, {}, NOW + timedelta(minutes=30))
+    assert watch.check(outlet, NOW + timedelta(hours=1)) == "stale"

@@ -54,6 +54,12 @@ def health(s: OutletStatus, unhealthy_after: int) -> Health:
     return Health.OK
 
 
+def recent_runs(config: Config) -> int:
+    """The runs to look back over for an outlet's health: 20, or enough to see
+    unhealthy_after_runs of them (more than 20 never found an outlet stale)."""
+    return max(20, config.alerts.unhealthy_after_runs)
+
+
 class OutletWatch:
     """Logs every health change; emails [alerts] operator when an outlet turns unhealthy."""
 
@@ -64,7 +70,7 @@ class OutletWatch:
     def check(self, outlet: Outlet, now: datetime) -> Health:
         key = f"health:{outlet.id}"
         with self.db.read() as session:
-            [status] = outlet_statuses(session, [outlet.id])
+            [status] = outlet_statuses(session, [outlet.id], recent_runs(self.config))
             before = get_state(session, key) or Health.OK
         state = health(status, self.config.alerts.unhealthy_after_runs)
         if state == before:

@@ -10,7 +10,7 @@ from crawler.archive.clock import UTC_ZONE, for_person
 from crawler.archive.rulestate import DRIFT_MESSAGE, rules_changed, rules_fingerprint
 from crawler.config import Config
 from crawler.config.model import redacted_url
-from crawler.service.health import HEARTBEAT_KEY, Health, health
+from crawler.service.health import HEARTBEAT_KEY, Health, health, recent_runs
 from crawler.service.jobs import describe_queue
 from storage.db import Database
 from storage.outbox import alert_counts
@@ -121,7 +121,7 @@ def status_report(config: Config, now: datetime, db: Database) -> StatusReport:
     queue."""
     with db.read() as session:
         ids = [o.id for o in config.active_outlets()]
-        statuses = outlet_statuses(session, ids)
+        statuses = outlet_statuses(session, ids, recent_runs(config))
         alerts = alert_counts(session)
         heartbeat = get_state(session, HEARTBEAT_KEY)
         changed = rules_changed(session, rules_fingerprint(config.topics))
