@@ -411,6 +411,11 @@ def test_digest_preview_labels_its_period_in_the_subscribers_zone(tmp_path: Path
     assert re.fullmatch(
         r"first seen \d{4}-\d\d-\d\d 08:00 to \d{4}-\d\d-\d\d 08:00 Asia/Karachi", label
     ), label
+    # What a first day's empty preview means, and how to see the articles now (stderr).
+    assert "articles stored since then go in the next one" in preview.stderr
+    assert "mediawatch digest --since 1d --preview" in preview.stderr
+    with_since = env.cli("digest", "--preview", "--since", "1d")
+    assert "next one" not in with_since.stderr
 
 
 def test_cli_reads_and_shows_dates_in_the_display_zone(tmp_path: Path) -> None:

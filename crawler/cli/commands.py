@@ -686,11 +686,23 @@ def alerts_test(target: str | None, config_path: str | None) -> None:
 )
 @config_option
 def digest(since: str | None, mode: str, config_path: str | None) -> None:
-    """Build each subscription's digest now; print it, or send it (once per period)."""
+    """Build each subscription's digest now; print it, or send it (once per period).
+
+    Without --since, each digest covers its subscription's last complete period, as the
+    daemon sends it (daily: from the send time a day before the latest one to it), so
+    articles stored since the latest send time wait for the next digest: --since 1d shows
+    them.
+    """
     from crawler.service.mail import digests_now
 
     for line in digests_now(load(config_path), since, send=mode == "send"):
         click.echo(line)
+    if since is None and mode != "send":
+        click.echo(
+            "digest: each covers its last complete period; articles stored since then go in "
+            "the next one (`mediawatch digest --since 1d --preview` shows them now)",
+            err=True,
+        )
 
 
 @cli.command(epilog=example("mediawatch web --port 8000"))
