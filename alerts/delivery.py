@@ -70,6 +70,7 @@ class EmlOutbox:
         self.directory = Path(directory)
 
     def send(self, msg: EmailMessage) -> None:
+        written = _written(msg)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = _file_name(msg)
@@ -77,7 +78,7 @@ class EmlOutbox:
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(msg.as_bytes())
+                    f.write(written)
                 os.replace(tmp, self.directory / name)
             except BaseException:
                 with contextlib.suppress(OSError):  # a full disk leaves no half file behind
@@ -88,6 +89,18 @@ class EmlOutbox:
 
     def close(self) -> None:
         pass
+
+
+def _written(msg: EmailMessage) -> bytes:
+    """The email as it goes out, or PermanentDeliveryError when Python's email package cannot
+    write it (a header it cannot encode): that fails the same way every round, and raised as
+    it was, it stopped the round, so every alert after it waited for good."""
+    try:
+        return msg.as_bytes()
+    except Exception as exc:
+        raise PermanentDeliveryError(
+            f"the email cannot be written ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _file_name(msg: EmailMessage) -> str:
@@ -130,6 +143,7 @@ class SmtpTransport:
         return self._smtp
 
     def send(self, msg: EmailMessage) -> None:
+        _written(msg)  # one that cannot be written fails alone, before the server is asked
         try:
             smtp = self._connect()
         except smtplib.SMTPNotSupportedError as exc:

@@ -23,7 +23,9 @@ from markupsafe import Markup, escape
 from alerts.settings import Subscriber
 
 T = TypeVar("T", str, bytes)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+# Control characters (C0, C1, line and paragraph separators) and the bidi overrides,
+# embeddings and isolates, which would show "gnp.exe" as "exe.png" in a Subject.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 MAX_HEADER_TEXT = 200
 MAX_LINE = 998  # RFC 5322 2.1.1: no line of a message longer, CRLF not counted
 FOLD_AT = 78  # RFC 5322's recommended width, where a header that must be folded is
@@ -45,15 +47,17 @@ class _MailPolicy(EmailPolicy):
     Python's email package decodes RFC 2047 encoded-words in any value it is given, so web
     text holding "=?utf-8?q?=0D=0AReply-To:=20x@example.org?=" would become a line break and
     a header of its own, or a body of the page's choosing, in what the reader receives
-    (Python before 3.11.10 writes it out: CVE-2024-6923). A value that would decode to a
-    control character is stored with its "=?" written "= ?": the text it was, on one line.
+    (Python before 3.11.10 writes it out: CVE-2024-6923). Every value is stored with its
+    "=?" written "= ?": the text it was, on one line (url_header escapes a URL's "=?" first).
     """
 
     def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
-        stored = super().header_store_parse(name, value)
-        if isinstance(value, str) and _CONTROL.search(str(stored[1])):
-            return super().header_store_parse(name, value.replace("=?", "= ?"))
-        return stored
+        # Every "=?" is written "= ?": no value of ours is an encoded-word, and web text that
+        # looks like one either decoded to a header of its own (above) or, malformed
+        # ("=?utf-8?q?=FF?=" beside a non-ASCII character), could not be written at all.
+        if isinstance(value, str):
+            value = value.replace("=?", "= ?")
+        return super().header_store_parse(name, value)
 
     def fold(self, name: str, value: str) -> str:
         line = self._as_is(name, value)
@@ -128,8 +132,9 @@ def header_text(value: str, limit: int | None = MAX_HEADER_TEXT) -> str:
 
 def url_header(url: str) -> str:
     """The `X-Mediawatch-Article-URL` value: the article's URL whole, never shortened (a
-    shortened URL would not be the article's); only control characters are taken out."""
-    return header_text(url, None)
+    shortened URL would not be the article's); only control characters are taken out, and
+    "=?" is written "=%3F", the same URL to the server, so no encoded-word is left in it."""
+    return header_text(url, None).replace("=?", "=%3F")
 
 
 def safe_link(url: str) -> str | None:

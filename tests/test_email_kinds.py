@@ -209,3 +209,47 @@ def test_an_encoded_word_in_a_page_adds_no_header_and_no_recipient(
     assert msg["Bcc"] is None
     assert "CISMOA talks" in msg["Subject"] and "evil@example.org" in msg["Subject"]  # as text
     assert "\n" not in msg["X-Mediawatch-Article-URL"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "— =?utf-8?q?=FF?= poisoned",  # malformed encoded-word beside a non-ASCII character
+        "’s view =??b?ut?=",
+        "=?utf-8?q?_a:=?=?utf-8?b?DQpSZXBseS1UbzogeEBldmlsLmV4YW1wbGU=?=x",  # adjacent words
+    ],
+)
+def test_an_encoded_word_title_neither_stops_delivery_nor_decodes(
+    tmp_path: Path, smtp: SmtpServer, hostile: str
+) -> None:
+    """A title that could not be written stopped the whole round, and every later round, so
+    no alert went out again; one of adjacent encoded-words decoded to a Reply-To line."""
+    config = _config(tmp_path, smtp.port, "UTC")
+    db = open_db(config)
+    store(db, config, "dawn", "dawn.example/first", "CISMOA first", CISMOA_OPED, NOW)
+    store(db, config, "dawn", "dawn.example/bad", f"CISMOA {hostile}", _words(1), NOW)
+    store(db, config, "dawn", "dawn.example/third", "CISMOA third", _words(3), NOW)
+    assert deliver_pending(config, db, RuleSet(config.topics), NOW).sent == 3
+    subjects = [str(m["Subject"]) for m in smtp.recorder.messages]
+    assert any("CISMOA first" in s for s in subjects) and any("CISMOA third" in s for s in subjects)
+    [poisoned] = [
+        m
+        for m in smtp.recorder.messages
+        if "first" not in m["Subject"] and "third" not in m["Subject"]
+    ]
+    # the title as it was, on one line, its "=?" written "= ?"; no header of its own
+    assert f"CISMOA {hostile.replace('=?', '= ?')}" in str(poisoned["Subject"])
+    assert poisoned["Reply-To"] is None
+
+
+def test_an_email_that_cannot_be_written_fails_alone(tmp_path: Path) -> None:
+    """Raised as it was, such an error stopped the delivery round (and every later one)."""
+    from alerts.delivery import EmlOutbox
+    from alerts.errors import PermanentDeliveryError
+
+    msg = EmailMessage()
+    msg["Subject"] = "a lone surrogate \udcff and a dash —"
+    msg.set_content("text")
+    with pytest.raises(PermanentDeliveryError, match="cannot be written"):
+        EmlOutbox(tmp_path / "outbox").send(msg)
+    assert not list((tmp_path / "outbox").glob("*"))

@@ -74,6 +74,8 @@ def test_dates_with_south_asian_zone_names() -> None:
 
 def test_titles_are_cut_to_a_readable_length_at_a_word() -> None:
     assert readable_title("A short\x00 title\n") == "A short title"
+    # no terminal escape (C1) and no bidi override that shows "gnp.exe" as "exe.png"
+    assert readable_title("Report\x9b2J \u202egnp.exe\u202c here") == "Report 2J gnp.exe here"
     long = readable_title("word " * 200, limit=30)
     assert long == "word word word word word word…" and len(long) <= 30
     assert readable_title("x" * 50, limit=10) == "xxxxxxxxx…"  # no space: cut inside

@@ -115,6 +115,9 @@ WARM_UP_PAGE = (
     + "</p></article></body></html>"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# In a title also C1 controls (U+009B starts a terminal escape) and the bidi overrides,
+# embeddings and isolates ("\u202egnp.exe" shows as "exe.png"), as authors lose them.
+_TITLE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # What trafilatura's DOCTYPE pattern (utils.DOCTYPE_TAG) starts with.
 _DOCTYPE = re.compile(r"< ?! ?doctype", re.IGNORECASE)
 _NOT_SPACE = re.compile(r"\S")
@@ -711,7 +714,7 @@ def _drop_leading_title(text: str, title: str) -> str:
 def readable_title(title: str, limit: int = MAX_TITLE_CHARS) -> str:
     """The title on one line, without control characters, and at most `limit` characters: cut
     at a word boundary with an ellipsis, so lists, Subject lines and the archive stay readable."""
-    title = " ".join(_CONTROL.sub("", title[: limit * 4]).split())
+    title = " ".join(_TITLE_CONTROL.sub(" ", title[: limit * 4]).split())
     if len(title) <= limit:
         return title
     cut = title[: limit - 1]
