@@ -58,7 +58,7 @@ def render_edit_alert(
         subject,
         to,
         ctx.config.email.from_,
-        f"{article.id}:{alert.version}",
+        f"{article.id}:{alert.version}|{article.url}",  # the URL: as render_alert's key
         ctx.now,
     )
     msg["X-Mediawatch-Article-URL"] = url_header(article.url)

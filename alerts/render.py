@@ -229,7 +229,11 @@ def render_alert(
         "to": to,
     }
     subject = f"[mediawatch] {names}: {header_text(article.title)}"
-    msg = build_message("alert", context, subject, to, sender, str(article.id), now)
+    # The URL too: ids start from 1 again in a new database (started over, or moved to
+    # PostgreSQL) whose .eml files share the outbox, and mail services drop a Message-ID
+    # they have seen.
+    key = f"{article.id}|{article.url}"
+    msg = build_message("alert", context, subject, to, sender, key, now)
     msg["X-Mediawatch-Article-URL"] = url_header(article.url)
     msg["X-Mediawatch-Topics"] = ",".join(header_text(t) for t in article.topics)
     return msg

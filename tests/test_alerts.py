@@ -296,3 +296,20 @@ def test_starttls_and_login(tmp_path: Path) -> None:
         assert server.logins == ["mediawatch"] and len(server.messages) == 1
     finally:
         server.stop()
+
+
+def test_a_new_database_beside_the_same_outbox_replaces_no_email(tmp_path: Path) -> None:
+    """Article ids start from 1 again in a new database (started over, moved to PostgreSQL):
+    its first alert had the old one's Message-ID, so its .eml file replaced an email about
+    another article, and a mail service that drops repeated Message-IDs would drop it."""
+    first = Env(tmp_path, None)
+    first.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
+    assert first.flush().sent == 3
+    sent = {p.name: p.read_bytes() for p in (tmp_path / "outbox").glob("*.eml")}
+    (tmp_path / "mw.db").rename(tmp_path / "old.db")
+    second = Env(tmp_path, None)  # the same configuration and outbox, an empty database
+    second.store("hindu", "hindu.example/cismoa-2", "CISMOA again", CISMOA + " Later.", NOW)
+    assert second.flush().sent == 3
+    now_there = {p.name: p.read_bytes() for p in (tmp_path / "outbox").glob("*.eml")}
+    assert len(now_there) == 6
+    assert all(now_there[name] == body for name, body in sent.items())  # none replaced
