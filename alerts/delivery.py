@@ -16,6 +16,7 @@ import smtplib
 import socket
 import ssl
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+from sqlalchemy.exc import OperationalError
 
 from alerts.compose import email_article
 from alerts.errors import PermanentDeliveryError, TemporaryDeliveryError
@@ -52,6 +55,7 @@ FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
 EMAIL = "email"  # the outbox's channel for email; others are Apprise URLs' channel keys
 SEND_LEASE = timedelta(minutes=10)  # a claimed alert is due again after this if never marked
+RECORD_RETRY = 5  # seconds between tries to record a sent alert in a database that refused it
 # 530 STARTTLS/auth required, 534 mechanism too weak, 535 bad credentials, 538 encryption needed
 CONFIGURATION_CODES = {530, 534, 535, 538}
 
@@ -433,6 +437,28 @@ def _send(
         with db.write() as session:
             mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1), claimer)
         return DeliveryOutcome.RETRYING, str(exc)
-    with db.write() as session:
-        mark_sent(session, alert_id, now)
+    _record_sent(db, alert_id, to, now)
     return DeliveryOutcome.SENT, ""
+
+
+def _record_sent(db: Database, alert_id: int, to: str, now: datetime) -> None:
+    """Record a sent alert as sent. The email has gone: a database locked past its busy
+    timeout (another command's long write) or briefly unreachable is tried again, for most
+    of the alert's lease, since an alert left unrecorded is sent again once its lease ends."""
+    deadline = time.monotonic() + SEND_LEASE.total_seconds() * 0.8
+    while True:
+        try:
+            with db.write() as session:
+                mark_sent(session, alert_id, now)
+            return
+        except OperationalError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning(
+                "alert %s to %s is sent but not yet recorded (%s); trying again in %d s",
+                alert_id,
+                to,
+                str(exc).splitlines()[0],
+                RECORD_RETRY,
+            )
+            time.sleep(RECORD_RETRY)

@@ -1,7 +1,7 @@
 """Immediate alerts through a real SMTP server: once each, filtered, retried, never lost."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -313,3 +313,85 @@ def test_a_new_database_beside_the_same_outbox_replaces_no_email(tmp_path: Path)
     now_there = {p.name: p.read_bytes() for p in (tmp_path / "outbox").glob("*.eml")}
     assert len(now_there) == 6
     assert all(now_there[name] == body for name, body in sent.items())  # none replaced
+
+
+def test_a_sent_alert_is_recorded_once_the_database_is_free_again(
+    tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another command holds the SQLite file while the email is on its way: recording it as
+    sent failed, the alert stayed claimed, and once its lease ended it was sent again. Now
+    the record is tried again until the file is free: one email."""
+    import logging
+    import sqlite3
+    import threading
+
+    import alerts.delivery
+    import storage.db
+    from tests.conftest import wait_until
+
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 300)  # the lock outlasts it sooner
+    monkeypatch.setattr(alerts.delivery, "RECORD_RETRY", 0.2, raising=False)
+    env = Env(tmp_path, smtp.port)
+    env.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)  # 3 alerts
+    smtp.recorder.hold = released = threading.Event()
+    warned: list[str] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warned.append(record.getMessage())
+
+    seen = Seen(logging.WARNING)
+    logging.getLogger("alerts.delivery").addHandler(seen)
+    failures: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            env.flush()
+        except BaseException as exc:
+            failures.append(exc)
+
+    sender = threading.Thread(target=deliver)
+    sender.start()
+    holder = sqlite3.connect(tmp_path / "mw.db", isolation_level=None)
+    try:
+        wait_until("the SMTP session", lambda: bool(smtp.recorder.sessions), 60)
+        holder.execute("BEGIN EXCLUSIVE")  # another command's long write
+        released.set()
+        wait_until(
+            "a try to record it, refused",
+            lambda: not sender.is_alive() or any("not yet recorded" in w for w in warned),
+            60,
+        )
+        holder.execute("COMMIT")
+        sender.join(60)
+    finally:
+        released.set()
+        holder.close()
+        logging.getLogger("alerts.delivery").removeHandler(seen)
+    assert not failures, failures
+    # Its lease long over: nothing is sent again.
+    assert env.flush(NOW + timedelta(hours=1)).sent == 0
+    assert sorted(str(m["To"]) for m in smtp.messages) == [
+        "desk@example.org",
+        "fatf@example.org",
+        "ops@example.org",
+    ]
+
+
+def test_a_database_locked_past_the_timeout_is_one_line_not_a_bug(tmp_path: Path) -> None:
+    """Another command holds the file past the 30 s busy timeout while `alerts flush` claims
+    an alert: one line naming the cause and the fix, exit 1 (it said "a bug")."""
+    import sqlite3
+
+    env = Env(tmp_path, None)
+    env.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
+    holder = sqlite3.connect(tmp_path / "mw.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        flushed = env.cli("alerts", "flush")
+    finally:
+        holder.close()
+    assert flushed.returncode == 1, flushed.stderr
+    assert "another command holds the database" in flushed.stderr
+    assert "a bug" not in flushed.stderr and "Traceback" not in flushed.stderr
+    assert env.flush().sent == 3  # nothing was lost: the alerts go once the file is free

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from alerts.errors import DeliveryError
 from crawler.cli import interrupted
@@ -65,6 +66,17 @@ class MediawatchGroup(click.Group):
             raise CliError(f"the database cannot be upgraded: {exc}", 1) from None
         except DatabaseUnavailable as exc:
             raise CliError(str(exc), 1) from None
+        except OperationalError as exc:
+            # The database refused a statement mid-command: locked past the busy timeout by
+            # another command, or the server went away. Its state is the last commit's.
+            first = str(exc.orig or exc).splitlines()[0] if str(exc.orig or exc) else ""
+            fix = (
+                "another command holds the database (a long write, an upgrade); run this "
+                "again once it is done"
+                if "locked" in first
+                else "check that the database is reachable and writable, then run this again"
+            )
+            raise CliError(f"the database failed: {first} ({fix})", 1) from None
         except BrokenPipeError:
             # The reader went away (`mediawatch search | head -2`): stop quietly, as Unix tools do.
             _quiet_stdout()
