@@ -64,12 +64,17 @@ class CrawlRunRecorder:
     async def item_dropped(
         self, item: Any, response: Any, exception: BaseException, spider: Spider
     ) -> None:
-        outcome = exception.outcome if isinstance(exception, Reject) else None
-        if outcome is None or not isinstance(item, ArticlePage):
+        if not isinstance(exception, Reject) or not isinstance(item, ArticlePage):
             return
-        keys = {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
-        if item.url_key:
-            keys.add(item.url_key)
+        outcome = exception.outcome
+        if outcome is None:
+            return
+        if exception.remember is not None:
+            keys = {url_key(u) for u in exception.remember}
+        else:
+            keys = {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
+            if item.url_key:
+                keys.add(item.url_key)
         try:
             await asyncio.to_thread(self._remember, keys, item.outlet_id, outcome)
         except SQLAlchemyError as exc:

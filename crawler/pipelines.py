@@ -7,7 +7,7 @@ it is not fetched again (gone, not_article and challenge: not before their retry
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,10 +24,17 @@ from crawler.extraction.pool import ExtractionFailed
 from crawler.runtime.context import CrawlContext, crawl_context, outlet_spider
 from crawler.runtime.rechecks import store_recheck
 from spiders.diagnosis import looks_like_challenge
+from spiders.identity import is_section_like, is_variant
 from spiders.items import ArticlePage, DeadLink, PageText
 from spiders.recheck import RecheckPage
 from spiders.urls import BadURL, clean_url, same_site, url_key
-from storage.articles import NewArticle, NewMatch, insert_article, record_seen
+from storage.articles import (
+    NewArticle,
+    NewMatch,
+    insert_article,
+    other_article_at,
+    record_seen,
+)
 from storage.db import Database
 from storage.statuses import SeenOutcome
 from storage.versions import first_recheck
@@ -49,12 +56,16 @@ class DropReason(StrEnum):
 
 
 class Reject(DropItem):
-    """An expected reason not to store a page; a SeenOutcome is remembered for its URL."""
+    """An expected reason not to store a page; a SeenOutcome is remembered for its URLs (the
+    page's, the one asked for and those on the way, or `remember` when given)."""
 
-    def __init__(self, reason: SeenOutcome | DropReason, url: str) -> None:
+    def __init__(
+        self, reason: SeenOutcome | DropReason, url: str, remember: Sequence[str] | None = None
+    ) -> None:
         # Expected, so logged at INFO; real failures are counted and logged as warnings.
         super().__init__(f"{reason}: {url}", log_level="INFO")
         self.outcome = reason if isinstance(reason, SeenOutcome) else None
+        self.remember = remember
 
 
 class _Stage:
@@ -99,9 +110,31 @@ class ExtractPipeline(_Stage):
         )
         raise Reject(DropReason.EXTRACTION_FAILED, url)
 
+    def _refuse_redirect_off_article(self, item: ArticlePage) -> None:
+        """An article URL redirected to the home page, a section or a feed is not an article
+        (a site's glitch, or the article taken down): counted, and its URLs (not the page it
+        landed on) remembered as not_article, so they are fetched again on RETRY_SCHEDULE."""
+        if not item.redirect_urls:
+            return
+        sources = [url for _, url in outlet_spider(self.crawler.spider).outlet.sources()]
+        try:
+            off = is_section_like(item.url, item.requested_url, sources)
+        except BadURL:
+            return  # ArticlePipeline counts a URL that names no place
+        if off:
+            self._error(
+                "redirected",
+                item.requested_url,
+                f"redirected to {item.url}, the home page or a section: not an article; "
+                "fetched again later",
+            )
+            raise Reject(SeenOutcome.NOT_ARTICLE, item.url, remember=item.redirect_urls)
+
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
+        if not isinstance(item, RecheckPage):
+            self._refuse_redirect_off_article(item)
         if self._given_up():
             self._skip(item.url)
         names = self.context.site_names.get(item.outlet_id, ())
@@ -138,17 +171,24 @@ def _extracted(item: ArticlePage) -> PageText:
 
 
 class ArticlePipeline(_Stage):
-    """Canonical URL, publication date and the age limit."""
+    """Canonical URL, publication date and the age limit.
+
+    A canonical link files the article under another URL only when it names a variant of the
+    fetched one that is not section-like (spiders.identity); StorePipeline then checks that no
+    other article is stored there (one stored earlier in this crawl included). One ignored is
+    counted (`canonical_ignored`) and the page keeps the URL it was fetched from.
+    """
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
         extracted = _extracted(item)
-        canonical = item.url
-        if extracted.canonical_url and same_site(extracted.canonical_url, item.url):
-            canonical = extracted.canonical_url
         try:
-            item.canonical_url = clean_url(canonical)
+            item.own_url = clean_url(item.url)
+            canonical = item.own_url
+            if extracted.canonical_url and self._believed(item, extracted):
+                canonical = clean_url(extracted.canonical_url)
+            item.canonical_url = canonical
             item.url_key = url_key(item.canonical_url)
             item.aliases = sorted(
                 {url_key(u) for u in (item.url, item.requested_url, *item.redirect_urls)}
@@ -177,6 +217,29 @@ class ArticlePipeline(_Stage):
             self.crawler.stats.inc_value("mediawatch/too_old")
             raise Reject(SeenOutcome.TOO_OLD, item.url)
         return item
+
+    def _believed(self, item: ArticlePage, extracted: PageText) -> bool:
+        """Whether the page's canonical link may name the article (class doc); raises BadURL
+        for a canonical link that names no place."""
+        canonical = extracted.canonical_url or item.url
+        if not same_site(canonical, item.url):
+            return False
+        if url_key(canonical) == url_key(item.url):
+            return True
+        sources = [url for _, url in outlet_spider(self.crawler.spider).outlet.sources()]
+        if not is_variant(canonical, item.url):
+            why = "names another page"
+        elif is_section_like(canonical, item.url, sources):
+            why = "names the home page or a section"
+        else:
+            return True
+        self._ignore_canonical(item.url, canonical, why)
+        return False
+
+    def _ignore_canonical(self, url: str, canonical: str, why: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("mediawatch/canonical_ignored")
+        logger.info("canonical link %s ignored: it %s; filed under %s", canonical, why, url)
 
     def _oldest(self) -> datetime:
         """The oldest publication date kept: --since in a backfill, else max_age_days ago."""
@@ -313,6 +376,9 @@ class StorePipeline(_Stage):
                 return item
             if isinstance(item, ArticlePage):
                 stored = await self.writer.write(item)
+                if item.canonical_refused:
+                    assert self.crawler.stats is not None
+                    self.crawler.stats.inc_value("mediawatch/canonical_ignored")
                 if stored:
                     assert self.crawler.stats is not None
                     self.crawler.stats.inc_value("mediawatch/new_articles")
@@ -330,7 +396,21 @@ class StorePipeline(_Stage):
 
     def _store(self, session: Session, item: ArticlePage) -> bool:
         x = _extracted(item)
-        assert item.canonical_url and item.url_key
+        assert item.canonical_url and item.url_key and item.own_url
+        if item.canonical_url != item.own_url and other_article_at(
+            session, item.url_key, x.simhash
+        ):
+            # Its canonical link names another stored article: filed under its own URL, and
+            # that article's URL is not made an alias of this one.
+            logger.info(
+                "canonical link %s ignored: another article is stored there; filed under %s",
+                item.canonical_url,
+                item.url,
+            )
+            item.canonical_url = item.own_url
+            item.url_key = url_key(item.own_url)
+            item.aliases = [k for k in item.aliases if k != item.url_key]
+            item.canonical_refused = True
         new = NewArticle(
             url=item.canonical_url,
             url_key=item.url_key,

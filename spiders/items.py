@@ -67,8 +67,11 @@ class ArticlePage:
     last_modified: str | None = None
     # filled in by ExtractPipeline
     extracted: PageText | None = None
-    # filled in by ArticlePipeline
+    # filled in by ArticlePipeline: the fetched URL cleaned, and the one the article is filed
+    # under (its canonical link's, when believed: spiders.identity)
+    own_url: str | None = None
     canonical_url: str | None = None
+    canonical_refused: bool = False  # StorePipeline found another article stored there
     url_key: str | None = None
     aliases: list[str] = field(default_factory=list)
     published: datetime | None = None

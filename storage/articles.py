@@ -235,9 +235,24 @@ def near_duplicate_of(session: Session, simhash: int) -> int | None:
         _NEAR_DUPLICATES, {"band0": b[0], "band1": b[1], "band2": b[2], "band3": b[3]}
     )
     for id_, stored, first_copy in candidates:
-        if ((stored % (1 << 64)) ^ simhash).bit_count() <= NEAR_DUPLICATE_BITS:
+        if near_duplicates(stored, simhash):
             return int(first_copy if first_copy is not None else id_)
     return None
+
+
+def near_duplicates(a: int, b: int) -> bool:
+    """Whether two SimHashes (signed as stored, or not) are copies of one piece."""
+    return ((a % (1 << 64)) ^ (b % (1 << 64))).bit_count() <= NEAR_DUPLICATE_BITS
+
+
+_STORED_SIMHASH = select(ArticleRow.simhash).where(ArticleRow.url_key == bindparam("key"))
+
+
+def other_article_at(session: Session, key: str, simhash: int) -> bool:
+    """Whether an article other than this SimHash's piece is stored under `key`: a page whose
+    canonical link names it is not filed there (it would be dropped as a duplicate)."""
+    stored = session.connection().execute(_STORED_SIMHASH, {"key": key}).scalar()
+    return stored is not None and not near_duplicates(stored, simhash)
 
 
 def _is_stored(session: Session, key: str) -> bool:

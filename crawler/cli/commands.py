@@ -253,6 +253,7 @@ def crawl(
             f"{r.id:24} {r.pages_fetched:5} pages  {r.new_articles:4} new  {r.errors:3} errors"
             + (f" ({kinds})" if kinds else "")
             + (f"  {r.too_old} too old" if r.too_old else "")
+            + (f"  {r.canonical_ignored} canonical links ignored" if r.canonical_ignored else "")
         )
     click.echo(f"{summary.new_articles} new articles, {summary.alerts_queued} alerts queued")
     if (too_old := sum(r.too_old for r in summary.outlets)) and backfill is None:

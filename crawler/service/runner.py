@@ -40,6 +40,9 @@ class OutletResult:
     error_kinds: dict[str, int] = field(default_factory=dict)
     # Articles fetched and found older than max_age_days (or --since): not stored.
     too_old: int = 0
+    # Canonical links not believed (home page, a section, another article): filed under the
+    # URL fetched instead (spiders.identity).
+    canonical_ignored: int = 0
     # Child sitemaps and articles left for the next run by this run's caps (max_child_sitemaps,
     # max_articles_per_run), or 1 more when it ended early (run_timeout): a backfill that
     # left none is complete.
@@ -53,6 +56,7 @@ class OutletResult:
             "errors": self.errors,
             "error_kinds": self.error_kinds,
             "too_old": self.too_old,
+            "canonical_ignored": self.canonical_ignored,
         }
 
 
@@ -73,6 +77,7 @@ def _result(outlet: Outlet, crawler: Crawler) -> OutletResult:
         errors=sum(kinds.values()),
         error_kinds=kinds,
         too_old=int(stats.get("mediawatch/too_old", 0)),
+        canonical_ignored=int(stats.get("mediawatch/canonical_ignored", 0)),
         left_for_next_run=int(stats.get("mediawatch/child_sitemaps_skipped", 0))
         + int(stats.get("mediawatch/postponed", 0))
         # ended early (run_timeout, a signal): what it had not reached is left too

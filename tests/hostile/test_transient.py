@@ -53,6 +53,21 @@ with CrawlContext.create(config) as context:
 """
 
 
+def crawl_later(config: Path, start: datetime, *minutes: float) -> list[dict[str, Any]]:
+    """Crawls of the first outlet with the clock `minutes` after `start`, one after the other
+    in one helper process; each one's `as_json()`."""
+    result = subprocess.run(
+        [sys.executable, "-c", CLOCK_CRAWL, str(config), start.isoformat()]
+        + [str(m) for m in minutes],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [runs[0] for runs in json.loads(result.stdout.splitlines()[-1])]
+
+
 class Late:
     """An outlet whose feed lists a good article and four not (yet) there."""
 
@@ -103,16 +118,7 @@ class Late:
 
     def crawl_later(self, *minutes: float) -> list[dict[str, Any]]:
         """Crawls with the clock `minutes` after the first crawl, one after the other."""
-        result = subprocess.run(
-            [sys.executable, "-c", CLOCK_CRAWL, str(self.config), self.now.isoformat()]
-            + [str(m) for m in minutes],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return [runs[0] for runs in json.loads(result.stdout.splitlines()[-1])]
+        return crawl_later(self.config, self.now, *minutes)
 
     def fetches(self, name: str) -> int:
         return self.site.fetch_count(self.late[name].path)
