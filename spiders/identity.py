@@ -12,6 +12,7 @@ when it is the site's root, a path above the article's, or one of the outlet's s
 lands there is not an article.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
@@ -50,9 +51,28 @@ def is_variant(canonical: str, fetched: str) -> bool:
     """Whether `canonical` names the same page as `fetched`, spelt another way (module doc).
 
     A canonical may drop query parameters (?page=2, ?output=print) but not add or change one:
-    /story?id=5 naming /story?id=6 names another article."""
+    /story?id=5 naming /story?id=6 names another article. It may add or drop a slug after
+    the article's id (/news/1789012 and /news/1789012/budget-talks), as news sites do."""
     c, f = _place(canonical), _place(fetched)
-    return c.host == f.host and c.path == f.path and c.query <= f.query
+    if c.host != f.host or not c.query <= f.query:
+        return False
+    return c.path == f.path or _slugged(c.path, f.path) or _slugged(f.path, c.path)
+
+
+_ID = re.compile(
+    r"\d{5,}"
+)  # not a year: an article's number in its URL (/news/1789012, /story/2345678)
+
+
+def _slugged(path: str, longer: str) -> bool:
+    """Whether `longer` is `path`, ending in an article's number, with a slug after it."""
+    head, _, slug = longer.rpartition("/")
+    return bool(slug) and head == path and _is_id(path)
+
+
+def _is_id(path: str) -> bool:
+    """Whether the path's last segment holds an article's number: an article, not a section."""
+    return bool(_ID.search(path.rpartition("/")[2]))
 
 
 def is_section_like(url: str, article: str, sources: Iterable[str]) -> bool:
@@ -63,7 +83,7 @@ def is_section_like(url: str, article: str, sources: Iterable[str]) -> bool:
         return True
     mine = _place(article)
     if mine.host == place.host and mine.path.startswith(place.path + "/"):
-        return True
+        return not _slugged(place.path, mine.path)  # /news/1789012 above its slug: the article
     key = url_key(url)
     for source in sources:
         try:

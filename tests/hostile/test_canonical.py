@@ -159,3 +159,16 @@ def test_c_articles_redirected_to_the_home_page_are_fetched_again_once_fixed(
     [fixed] = crawl_later(outlet.config, outlet.now, 11.0)  # past the first retry
     assert fixed["new_articles"] == 2 and fixed["errors"] == 0
     assert outlet.stored() == {a.path: a.title for a in pieces}
+
+
+def test_a_canonical_may_add_or_drop_the_slug_after_an_articles_number() -> None:
+    """News sites link /news/1789012 and name /news/1789012/budget-talks canonical (or the
+    other way): one article, one URL. A year or a section above the article is no article."""
+    from spiders.identity import is_section_like, is_variant
+
+    short, slugged = "https://www.dawn.com/news/1789012", "https://www.dawn.com/news/1789012/talks"
+    assert is_variant(short, slugged) and is_variant(slugged, short)
+    assert not is_section_like(short, slugged, [])
+    assert not is_variant("https://x.org/news/2024", "https://x.org/news/2024/other-piece")
+    assert is_section_like("https://x.org/opinion", "https://x.org/opinion/piece-1", [])
+    assert not is_variant("https://x.org/o/2/real-scoop", "https://x.org/o/1/decoy")
