@@ -385,6 +385,13 @@ class StorePipeline(_Stage):
                 else:
                     raise Reject(DropReason.DUPLICATE_URL, item.url)
         except SQLAlchemyError as exc:
+            one = isinstance(exc, OperationalError) and _one_articles(exc)
+            if one and isinstance(item, ArticlePage):
+                # Beyond a PostgreSQL limit (a tsvector over 1 MB), as it would be on every
+                # run: remembered as too large, so it is not fetched and extracted again.
+                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                self._error("too_large", item.url, f"too large to index for search: {reason}")
+                raise Reject(SeenOutcome.TOO_LARGE, item.url) from exc
             self._error("database", getattr(item, "url", "?"), f"{type(exc).__name__}: {exc}")
             raise Reject(DropReason.DATABASE_ERROR, getattr(item, "url", "?")) from exc
         return item

@@ -379,3 +379,43 @@ def test_plain_scrapy_crawl_from_a_checkout(tmp_path: Path) -> None:
         assert site.site.user_agents == {"desk-bot/2"}
     finally:
         site.site.stop()
+
+
+def test_a_page_too_large_for_postgresqls_index_is_fetched_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """120,000 distinct words make a tsvector over PostgreSQL's 1 MB: the page cannot be
+    stored there. It was fetched and extracted again on every run, a `database` error each
+    time; now it is a `too_large` error once, and remembered."""
+    from tests.site import FILLER, FixtureSite, article
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    site = FixtureSite().start()
+    try:
+        fine = article("/d/1/fine", "A column on the budget", 2, [FILLER * 3], now)
+        dump = article(
+            "/d/2/dump", "A data dump", 3, [" ".join(f"w{i:x}" for i in range(120_000))], now
+        )
+        for a in (fine, dump):
+            site.add_article(a, "Dump Daily")
+        site.add_rss("/d/feed.xml", "Dump Daily", [fine, dump])
+        config = write_config(
+            tmp_path / "m.toml",
+            {
+                "database": {"url": pg_url},
+                "crawl": {"download_delay": 0, "retries": 0, "obey_robots": False},
+                "email": {"outbox_dir": str(tmp_path / "outbox")},
+                "catalogue": {"include": []},
+                "outlets": [
+                    {"id": "dump", "name": "Dump Daily", "feeds": [site.url("/d/feed.xml")]}
+                ],
+            },
+        )
+        first = cli_json("--config", str(config), "crawl", "--format", "json")
+        [outlet] = first["outlets"]
+        assert outlet["new_articles"] == 1 and outlet["error_kinds"] == {"too_large": 1}
+        again = cli_json("--config", str(config), "crawl", "--format", "json")
+        assert again["outlets"][0]["error_kinds"] == {}
+        assert site.fetch_count("/d/2/dump") == 1
+    finally:
+        site.stop()
