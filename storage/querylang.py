@@ -14,8 +14,10 @@ query's positive side, relaxed (NEAR as AND, no exclusions), to narrow the candi
 matcher then confirms, so search and topics mean the same thing.
 
 User input never reaches SQL text: terms are rendered as quoted strings and passed as
-bound parameters. Anything malformed, too long or nested too deeply is a QuerySyntaxError
-saying what to fix (never a RecursionError or a database error).
+bound parameters. Anything malformed, too long, nested too deeply or holding more
+than MAX_TERMS terms is a QuerySyntaxError saying what to fix (never a RecursionError or a
+database error). A term or group repeated in one AND or OR is merged while parsing ("a AND a"
+means "a"), so no repeat reaches a database, the matcher or the snippets.
 """
 
 import re
@@ -82,6 +84,11 @@ Node = Term | Not | And | Or | Near
 # (Python's recursion limit, FTS5's expression depth); no real query comes near them.
 MAX_QUERY_LENGTH = 10_000
 MAX_DEPTH = 32
+# Terms a query may hold, a term repeated in one AND or OR counted once (repeats are merged).
+# ts_headline, FTS5 and the matcher slow down faster than linearly with a query's terms (the
+# attacker review: 1,400 words tied PostgreSQL up for 56 s on a 9-article archive); a real
+# topic query holds tens of terms, a long analyst's query about a hundred.
+MAX_TERMS = 200
 MAX_NEAR = 1000
 MIN_PREFIX = 3
 # Control characters (NUL above all: PostgreSQL refuses it in text) only ever separate words.
@@ -151,10 +158,16 @@ def _word(word: str) -> Token:
 
 
 class _Parser:
+    """Recursive descent over the tokens. `live` counts the terms of the tree built so far,
+    less the merged repeats, so that each AND, OR and NEAR chain checks its own size against
+    MAX_TERMS as it grows: a bound the whole query is over whenever a part is over it, found
+    before a long NEAR chain is deep enough to exhaust Python's stack."""
+
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.pos = 0
         self.depth = 0
+        self.live = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
@@ -170,36 +183,61 @@ class _Parser:
             raise QuerySyntaxError("a closing parenthesis has no opening one")
         return node
 
+    def merged(self, items: dict[Node, None], item: Node, start: int) -> None:
+        """Keep `item` (its terms counted since `start`) unless it repeats one of `items`:
+        a AND a is a, a OR a is a, so the repeat's terms are uncounted."""
+        if item in items:
+            self.live = start
+        else:
+            items[item] = None
+
+    def bounded(self, start: int) -> None:
+        if self.live - start > MAX_TERMS:
+            raise QuerySyntaxError(
+                f"the query holds more than {MAX_TERMS} terms (a repeat in one AND or OR "
+                "counts once); search for fewer terms, or split the query into several "
+                "searches or topics"
+            )
+
     def or_expr(self) -> Node:
-        items = [self.and_expr()]
+        start = self.live
+        items: dict[Node, None] = {}
+        self.merged(items, self.and_expr(), start)
         while self.peek() == "OR":
             self.take()
             if self.peek() in (None, ")", "OR", "NEAR"):
                 raise QuerySyntaxError("OR needs a term on both sides")
-            items.append(self.and_expr())
+            at = self.live
+            self.merged(items, self.and_expr(), at)
+            self.bounded(start)
         if len(items) > 1 and any(isinstance(item, Not) for item in items):
             raise QuerySyntaxError("an excluded term cannot be one side of OR")
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        return next(iter(items)) if len(items) == 1 else Or(tuple(items))
 
     def and_expr(self) -> Node:
-        items: list[Node] = []
+        start = self.live
+        items: dict[Node, None] = {}
         if self.peek() in ("OR", "NEAR"):
             raise QuerySyntaxError(f"{self.peek()} needs a term on both sides")
         while self.peek() not in (None, ")", "OR"):
-            items.append(self.near_expr())
+            at = self.live
+            self.merged(items, self.near_expr(), at)
+            self.bounded(start)
         if not items:
             raise QuerySyntaxError("empty query or empty parentheses")
         if len(items) > 1 and all(isinstance(i, Not) for i in items):
             raise QuerySyntaxError("a query needs at least one word that is not excluded")
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return next(iter(items)) if len(items) == 1 else And(tuple(items))
 
     def near_expr(self) -> Node:
+        start = self.live
         node = self.unary()
         while self.peek() == "NEAR":
             distance = int(self.take()[1])
             if self.peek() in (None, ")", "OR", "NEAR"):
                 raise QuerySyntaxError(f"NEAR/{distance} needs a term on both sides")
             node = Near(_near_side(node), _near_side(self.unary()), distance)
+            self.bounded(start)
         return node
 
     def unary(self) -> Node:
@@ -226,6 +264,7 @@ class _Parser:
             self.take()
             self.depth -= 1
             return node
+        self.live += 1  # a term: nothing else is built from a single token
         if kind == "PHRASE":
             return Term(_text(value), phrase=True, title=in_title)
         if kind == "WORD":
@@ -281,7 +320,8 @@ def _has_not(node: Node) -> bool:
 
 
 def parse_query(query: str) -> Node:
-    """The query as a tree; QuerySyntaxError with a readable message when malformed."""
+    """The query as a tree, repeats merged; QuerySyntaxError with a readable message when
+    malformed or holding more than MAX_TERMS terms."""
     if len(query) > MAX_QUERY_LENGTH:
         raise QuerySyntaxError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
     node = _Parser(_tokens(query)).parse()

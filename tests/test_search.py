@@ -16,7 +16,14 @@ from crawler.config.errors import QueryError
 from storage.articles import NewArticle, NewMatch, OutletInfo, insert_article, sync_outlets
 from storage.db import open_database
 from storage.queries import ArticleFilter
-from storage.querylang import QuerySyntaxError, parse_query, plain_terms, to_fts5, to_tsquery
+from storage.querylang import (
+    MAX_TERMS,
+    QuerySyntaxError,
+    parse_query,
+    plain_terms,
+    to_fts5,
+    to_tsquery,
+)
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 FILL = " The provincial assembly also debated the budget for schools and roads."
@@ -416,9 +423,10 @@ def test_snippets_of_long_texts_show_the_match_deep_inside(db_url: str) -> None:
 
 
 def test_a_pasted_paragraph_is_one_search_not_a_count_per_word(archive: Archive) -> None:
-    """A query of hundreds of words (a paragraph pasted into the box) ranks by its first
-    words: the database is asked a bounded number of statements, not one per word."""
-    words = [f"word{i}" for i in range(600)]
+    """A query of as many words as a query may hold (a paragraph pasted into the box) ranks
+    by its first words: the database is asked a bounded number of statements, not one per
+    word."""
+    words = [f"word{i}" for i in range(MAX_TERMS - 1)]
     statements: list[str] = []
 
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
