@@ -57,10 +57,12 @@ class KnownFilters:
     bookmark would otherwise find nothing and look like an empty archive.
 
     The stored articles' outlet ids and languages (two DISTINCT scans) are read at most once
-    every STORED_MAX_AGE seconds, and read again before a value not among them is refused, so
-    one stored a moment ago is valid at once."""
+    every STORED_MAX_AGE seconds, and read again before a value not among them is refused
+    (at most once every FRESH_AT_MOST seconds: a stream of bogus values is not a stream of
+    full scans), so one stored a moment ago is valid within seconds."""
 
     STORED_MAX_AGE = 60.0
+    FRESH_AT_MOST = 5.0
 
     def __init__(self, config: Config, db: Database) -> None:
         self.db = db
@@ -95,5 +97,5 @@ class KnownFilters:
             language,
             topics=self.topics,
             outlets=self.outlets,
-            stored=lambda: self.stored(0 if fresh else self.STORED_MAX_AGE),
+            stored=lambda: self.stored(self.FRESH_AT_MOST if fresh else self.STORED_MAX_AGE),
         )
