@@ -266,7 +266,12 @@ class _Parser:
             return node
         self.live += 1  # a term: nothing else is built from a single token
         if kind == "PHRASE":
-            return Term(_text(value), phrase=True, title=in_title)
+            words = _text(value)
+            # Each of a phrase's words is looked up, matched and marked like a term.
+            count = len(words.split())
+            self.live += max(count - 1, 0)
+            self.bounded(self.live - count)  # a phrase alone over the cap
+            return Term(words, phrase=True, title=in_title)
         if kind == "WORD":
             if "*" not in value:
                 return Term(_text(value), title=in_title)

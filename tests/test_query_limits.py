@@ -100,6 +100,8 @@ def test_a_query_of_the_cap_searches_and_one_more_term_is_a_query_error(
         "a NEAR/1 " * 1100 + "a",  # a NEAR chain, one word: was a RecursionError
         "(" + " ".join(WORDS[:150]) + ") (" + " ".join(reversed(WORDS[:150])) + ")",
         " OR ".join(f"({a} {b})" for a, b in zip(WORDS[:110], WORDS[1:111], strict=True)),
+        '"' + " ".join(WORDS[:201]) + '"',  # one phrase: each of its words counts
+        '"' + " ".join(WORDS[:150]) + '" ' + " ".join(WORDS[150:210]),
     ],
 )
 def test_terms_are_counted_across_groups_and_near(query: str) -> None:
