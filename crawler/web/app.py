@@ -481,7 +481,10 @@ def _listen(host: str, port: int) -> socket.socket:
     Bound here rather than by uvicorn, which logs its own "ERROR: [Errno 98]" and exits 3."""
     where = f"port {port} on {host}"
     try:
-        family = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0][0]
+        # IPv6 only for an IPv6 address, as uvicorn chose: "localhost" that resolves to ::1
+        # first would otherwise leave http://127.0.0.1:PORT/ unanswered.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        socket.getaddrinfo(host.strip("[]"), port, family=family, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise MediawatchError(
             f"cannot listen on {host}: no such address or host name; fix --host "
