@@ -328,6 +328,8 @@ def deliver_pending(
                 with db.write() as session:
                     if not claim_alert(session, alert_id, now, SEND_LEASE, due_by, claimer):
                         continue
+                # Recording it as sent is tried until shortly before the lease ends.
+                record_by = time.monotonic() + SEND_LEASE.total_seconds() * 0.8
                 sub = subscribers[key]
                 to = sub.email or key
                 try:
@@ -344,7 +346,9 @@ def deliver_pending(
                         release_alert(session, alert_id, claimer)
                 else:
                     send = transport.send if channel == EMAIL else _notifier(urls[key, channel])
-                    outcome, error = _send(db, send, msg, alert_id, to, attempts, now, claimer)
+                    outcome, error = _send(
+                        db, send, msg, alert_id, to, attempts, now, claimer, record_by
+                    )
                     if outcome == DeliveryOutcome.RETRYING:
                         stopped[channel] = error
             report.count(outcome)
@@ -423,8 +427,10 @@ def _send(
     attempts: int,
     now: datetime,
     claimer: str,
+    record_by: float,
 ) -> tuple[DeliveryOutcome, str]:
-    """Send one claimed alert and record the outcome (sent, retrying or failed) and the error."""
+    """Send one claimed alert and record the outcome (sent, retrying or failed) and the error;
+    a sent one until `record_by` (time.monotonic()) if the database refuses at first."""
     try:
         send(msg)
     except PermanentDeliveryError as exc:
@@ -437,15 +443,15 @@ def _send(
         with db.write() as session:
             mark_retry(session, alert_id, str(exc), now + backoff(attempts + 1), claimer)
         return DeliveryOutcome.RETRYING, str(exc)
-    _record_sent(db, alert_id, to, now)
+    _record_sent(db, alert_id, to, now, record_by)
     return DeliveryOutcome.SENT, ""
 
 
-def _record_sent(db: Database, alert_id: int, to: str, now: datetime) -> None:
+def _record_sent(db: Database, alert_id: int, to: str, now: datetime, deadline: float) -> None:
     """Record a sent alert as sent. The email has gone: a database locked past its busy
-    timeout (another command's long write) or briefly unreachable is tried again, for most
-    of the alert's lease, since an alert left unrecorded is sent again once its lease ends."""
-    deadline = time.monotonic() + SEND_LEASE.total_seconds() * 0.8
+    timeout (another command's long write) or briefly unreachable is tried again until
+    `deadline`, most of the lease taken when it was claimed, since an alert left unrecorded
+    is sent again once its lease ends."""
     while True:
         try:
             with db.write() as session:
