@@ -56,7 +56,11 @@ def is_variant(canonical: str, fetched: str) -> bool:
     c, f = _place(canonical), _place(fetched)
     if c.host != f.host or not c.query <= f.query:
         return False
-    return c.path == f.path or _slugged(c.path, f.path) or _slugged(f.path, c.path)
+    return c.path == f.path or any(
+        slugged(a, b)
+        for slugged in (_slugged, _hyphened)
+        for a, b in ((c.path, f.path), (f.path, c.path))
+    )
 
 
 _ID = re.compile(
@@ -68,6 +72,16 @@ def _slugged(path: str, longer: str) -> bool:
     """Whether `longer` is `path`, ending in an article's number, with a slug after it."""
     head, _, slug = longer.rpartition("/")
     return bool(slug) and head == path and _is_id(path)
+
+
+def _hyphened(path: str, longer: str) -> bool:
+    """Whether `longer` is `path`, ending in an article's number, with "-slug" joined to it
+    (/news/1789012 and /news/1789012-budget-talks)."""
+    head, _, number = path.rpartition("/")
+    other_head, _, last = longer.rpartition("/")
+    return (
+        head == other_head and number.isdigit() and _is_id(path) and last.startswith(number + "-")
+    )
 
 
 def _is_id(path: str) -> bool:

@@ -168,6 +168,9 @@ def test_a_canonical_may_add_or_drop_the_slug_after_an_articles_number() -> None
 
     short, slugged = "https://www.dawn.com/news/1789012", "https://www.dawn.com/news/1789012/talks"
     assert is_variant(short, slugged) and is_variant(slugged, short)
+    joined = "https://www.dawn.com/news/1789012-budget-talks"
+    assert is_variant(short, joined) and is_variant(joined, short)
+    assert not is_variant("https://x.org/news/2024", "https://x.org/news/2024-review")
     assert not is_section_like(short, slugged, [])
     assert not is_variant("https://x.org/news/2024", "https://x.org/news/2024/other-piece")
     assert is_section_like("https://x.org/opinion", "https://x.org/opinion/piece-1", [])
