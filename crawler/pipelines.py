@@ -53,6 +53,7 @@ class DropReason(StrEnum):
     DUPLICATE_URL = "duplicate_url"  # insert_article remembered its URLs already
     DATABASE_ERROR = "database_error"
     BAD_URL = "bad_url"  # its URL cannot be keyed (spiders.urls.BadURL)
+    REDIRECTED = "redirected"  # a re-check that landed on the home page: its version stands
 
 
 class Reject(DropItem):
@@ -121,6 +122,16 @@ class ExtractPipeline(_Stage):
             off = is_section_like(item.url, item.requested_url, sources)
         except BadURL:
             return  # ArticlePipeline counts a URL that names no place
+        if off and isinstance(item, RecheckPage):
+            # A stored article's re-check: the home page is no new version of it (an
+            # "Edited:" email about the home page). Dropped; its next re-check looks again.
+            self._error(
+                "redirected",
+                item.requested_url,
+                f"re-check redirected to {item.url}, the home page or a section: the stored "
+                "version stands; checked again later",
+            )
+            raise Reject(DropReason.REDIRECTED, item.url)
         if off:
             self._error(
                 "redirected",
@@ -133,8 +144,7 @@ class ExtractPipeline(_Stage):
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        if not isinstance(item, RecheckPage):
-            self._refuse_redirect_off_article(item)
+        self._refuse_redirect_off_article(item)
         if self._given_up():
             self._skip(item.url)
         names = self.context.site_names.get(item.outlet_id, ())

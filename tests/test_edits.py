@@ -462,3 +462,32 @@ def test_an_edit_tells_no_one_of_an_article_they_matched_all_along(
         hook(session, row, 2, T0 + 2 * HOUR, Matched(frozenset({"cismoa"}), 5.0))
     # a@ and b@ (cismoa) matched before and were never told: still not told; c@ (fatf) is new
     assert _alerts(db) == [("c@example.org", "article", 0)]
+
+
+def test_a_recheck_redirected_to_the_home_page_is_no_new_version(tmp_path: Path) -> None:
+    """The article's URL sends readers to the home page for a while (a glitch): its re-check
+    stored the home page as the article's new version and sent an "Edited:" email about it.
+    Now the stored version stands, the redirect is counted, and the next re-check sees the
+    article again."""
+    c = Crawls(tmp_path)
+    try:
+        c.crawl()
+        home = (
+            b"<html><head><title>Delta Post</title></head><body><h1>Delta Post</h1>"
+            + (b"<p>Today's headlines, sport and weather from around the country.</p>" * 40)
+            + b"</body></html>"
+        )
+        c.outlet.site.add("/", Page(home))
+        c.outlet.site.add(Outlet.PATH, Page(b"", status=302, headers={"Location": "/"}))
+        c.an_hour_passes()
+        c.crawl()
+        assert c.emails[1] == []
+        assert c.summaries[1]["outlets"][0]["error_kinds"] == {"redirected": 1}
+        shown = c.show()
+        assert shown["title"] == OLD_TITLE and len(shown["versions"]) == 1
+        c.outlet.edit()  # the glitch is over, and the headline has changed meanwhile
+        c.an_hour_passes()
+        c.crawl()  # its next re-check sees the article again
+        assert _to(c.emails[2])[0] == ("a@example.org", f"[mediawatch] Edited: {NEW_TITLE}")
+    finally:
+        c.outlet.site.stop()
