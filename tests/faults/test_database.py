@@ -230,8 +230,9 @@ def test_postgresql_gone_mid_crawl_fails_the_run_and_the_next_run_stores_the_res
 ) -> None:
     site = FixtureSite().start()
     try:
-        # The first article comes back at once, the others after the server is gone.
-        outlet = outlet_site(site, "pg", 5, delay=3.0)
+        # The first article comes back at once, the others after the server is gone: 10 s
+        # later, time enough on a loaded machine (3 s once let all five be stored first).
+        outlet = outlet_site(site, "pg", 5, delay=10.0)
         site.routes["/pg/opinion/1/piece"].delay = 0.0
         config = config_for(tmp_path, postgres.url, [outlet])
         running = crawl(config)
