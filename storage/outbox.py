@@ -304,6 +304,7 @@ class AlertListing:
     next_attempt_at: datetime
     kind: str = AlertKind.ARTICLE
     channel: str = "email"
+    claimed_until: datetime | None = None  # a sender holds it (live while in the future)
 
 
 def list_alerts(
@@ -334,6 +335,7 @@ def list_alerts(
             a.next_attempt_at,
             a.kind,
             a.channel,
+            a.claimed_until,
         )
         for a, title, url, spike in session.execute(stmt).all()
     ]

@@ -149,3 +149,28 @@ def test_filters_and_table(archive: Env) -> None:
     topics = row.split()[4]  # ID OUTLET PUBLISHED SCORE TOPICS
     *ids, more = topics.split(",")  # whole ids, then how many more: never `cismoa,fatf,`
     assert ids == ["cismoa"] and more in ("+1", "+2"), row
+
+
+def test_an_alert_another_sender_holds_is_listed_as_being_sent(tmp_path: Path) -> None:
+    """It read "pending · due now" while the daemon (or a dead sender's lease) held it, so
+    `alerts flush` seemed to ignore a due alert."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage.outbox import claim_alert
+
+    env = Env(tmp_path, None)
+    env.store("dawn", "dawn.example/cismoa", "Renewing CISMOA", CISMOA, NOW)
+    now = datetime.now(UTC)
+    with env.db.write() as session:
+        assert claim_alert(session, 1, now, timedelta(minutes=10), now, "daemon:1")
+    listing = env.cli("alerts", "list", "--status", "pending")
+    assert listing.returncode == 0, listing.stderr
+    held = next(line for line in listing.stdout.splitlines() if line.lstrip().startswith("1 "))
+    assert "being sent (to " in held and "due now" not in held
+    others = [line for line in listing.stdout.splitlines()[1:] if " pending " in line]
+    assert any("due now" in line for line in others if line is not held)
+    shown = {
+        a["id"]: a
+        for a in cli_json("--config", str(env.path), "alerts", "list", "--format", "json")
+    }
+    assert shown[1]["claimed_until"] is not None and shown[2]["claimed_until"] is None

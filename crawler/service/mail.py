@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from alerts.delivery import DeliveryReport, deliver_pending
 from alerts.digest import preview_digests, send_digests
 from alerts.rules import RuleSet
-from crawler.archive.clock import UTC_ZONE, display_zone, local_minute
+from crawler.archive.clock import UTC_ZONE, as_datetime, display_zone, local_minute
 from crawler.archive.shapes import iso
 from crawler.archive.since import parse_since
 from crawler.config import Config
@@ -38,9 +38,18 @@ def list_alert_rows(config: Config, status: str | None, limit: int) -> list[dict
                 "next_attempt_at": (
                     iso(a.next_attempt_at) if a.status == AlertStatus.PENDING else None
                 ),
+                "claimed_until": _live_claim(a.status, a.claimed_until),
             }
             for a in list_alerts(session, status, limit)
         ]
+
+
+def _live_claim(status: str, until: datetime | None) -> str | None:
+    """Until when a sender holds a pending alert (being sent now, or its sender died
+    mid-send and it is taken again after), while that is still ahead; else None."""
+    held = as_datetime(until)
+    live = status == AlertStatus.PENDING and held is not None and held > datetime.now(UTC)
+    return iso(held) if live else None
 
 
 # How releases before this one recorded a refused recipient: smtplib's dict, as Python wrote it.
@@ -65,6 +74,9 @@ def alert_when(row: dict[str, Any], now: datetime, zone: ZoneInfo = UTC_ZONE) ->
         return f"sent {local_minute(row['sent_at'], zone)}"
     if row["status"] == AlertStatus.FAILED and row["failed_at"]:
         return f"failed {local_minute(row['failed_at'], zone)}"
+    held = as_datetime(row.get("claimed_until"))
+    if held and held > now:
+        return f"being sent (to {local_minute(held, zone)[-5:]})"
     due = row["next_attempt_at"]
     if not due or datetime.fromisoformat(due) <= now:
         return "due now"
