@@ -82,6 +82,10 @@ class _Stage:
         """Count a per-item failure the way the spider counts fetch failures."""
         outlet_spider(self.crawler.spider).record_error(kind, url, reason)
 
+    def _sources(self) -> list[str]:
+        """The outlet's feeds, sitemaps and listings: a page there is no article's own."""
+        return [url for _, url in outlet_spider(self.crawler.spider).outlet.sources()]
+
 
 class ExtractPipeline(_Stage):
     """Clean text and metadata out of the HTML, in the worker processes.
@@ -117,29 +121,26 @@ class ExtractPipeline(_Stage):
         landed on) remembered as not_article, so they are fetched again on RETRY_SCHEDULE."""
         if not item.redirect_urls:
             return
-        sources = [url for _, url in outlet_spider(self.crawler.spider).outlet.sources()]
         try:
-            off = is_section_like(item.url, item.requested_url, sources)
+            off = is_section_like(item.url, item.requested_url, self._sources())
         except BadURL:
             return  # ArticlePipeline counts a URL that names no place
-        if off and isinstance(item, RecheckPage):
+        if not off:
+            return
+        if isinstance(item, RecheckPage):
             # A stored article's re-check: the home page is no new version of it (an
             # "Edited:" email about the home page). Dropped; its next re-check looks again.
-            self._error(
-                "redirected",
-                item.requested_url,
-                f"re-check redirected to {item.url}, the home page or a section: the stored "
-                "version stands; checked again later",
-            )
-            raise Reject(DropReason.REDIRECTED, item.url)
-        if off:
-            self._error(
-                "redirected",
-                item.requested_url,
-                f"redirected to {item.url}, the home page or a section: not an article; "
-                "fetched again later",
-            )
-            raise Reject(SeenOutcome.NOT_ARTICLE, item.url, remember=item.redirect_urls)
+            reason: SeenOutcome | DropReason = DropReason.REDIRECTED
+            said, remember = "the stored version stands", None
+        else:
+            reason = SeenOutcome.NOT_ARTICLE
+            said, remember = "not an article", item.redirect_urls
+        self._error(
+            "redirected",
+            item.requested_url,
+            f"redirected to {item.url}, the home page or a section: {said}; fetched again later",
+        )
+        raise Reject(reason, item.url, remember=remember)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
@@ -236,10 +237,9 @@ class ArticlePipeline(_Stage):
             return False
         if url_key(canonical) == url_key(item.url):
             return True
-        sources = [url for _, url in outlet_spider(self.crawler.spider).outlet.sources()]
         if not is_variant(canonical, item.url):
             why = "names another page"
-        elif is_section_like(canonical, item.url, sources):
+        elif is_section_like(canonical, item.url, self._sources()):
             why = "names the home page or a section"
         else:
             return True

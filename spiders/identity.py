@@ -63,9 +63,8 @@ def is_variant(canonical: str, fetched: str) -> bool:
     )
 
 
-_ID = re.compile(
-    r"\d{5,}"
-)  # not a year: an article's number in its URL (/news/1789012, /story/2345678)
+# An article's number in its URL (/news/1789012, /story/2345678); not a year.
+_ID = re.compile(r"\d{5,}")
 
 
 def _slugged(path: str, longer: str) -> bool:
