@@ -30,21 +30,32 @@ def record(db: Database, outlet: str, new: int, kinds: dict[str, int], at: datet
         )
 
 
-def test_operator_is_told_once_per_change(tmp_path: Path) -> None:
+def watched(
+    tmp_path: Path, outlet_id: str, alerts: dict[str, object], stored: bool = True
+) -> tuple[Outlet, Database, OutletWatch]:
+    """One outlet, its archive (one article stored unless not `stored`) and its watch."""
     config = config_from_dict(
         {
             "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
             "email": {"outbox_dir": str(tmp_path / "outbox")},
             "catalogue": {"include": []},
-            "alerts": {"operator": "ops@example.org", "unhealthy_after_runs": 3},
+            "alerts": alerts,
         },
         "(test)",
     )
-    outlet = Outlet(id="dawn", name="Dawn", feeds=["https://dawn.example/feed"])
+    name = outlet_id.title()
+    outlet = Outlet(id=outlet_id, name=name, feeds=[f"https://{outlet_id}.example/feed"])
     config = config.model_copy(update={"outlets": [outlet]})
     db = open_db(config)
-    store(db, config, "dawn", "dawn.example/1", "A column", "Some text. " * 30, NOW)
-    watch = OutletWatch(config, db)
+    if stored:
+        text = "Some text. " * 30
+        store(db, config, outlet_id, f"{outlet_id}.example/1", "A column", text, NOW)
+    return outlet, db, OutletWatch(config, db)
+
+
+def test_operator_is_told_once_per_change(tmp_path: Path) -> None:
+    alerts = {"operator": "ops@example.org", "unhealthy_after_runs": 3}
+    outlet, db, watch = watched(tmp_path, "dawn", alerts)
     record(db, "dawn", 4, {}, NOW)
     assert watch.check(outlet, NOW) == "ok"
     for i in range(3):
@@ -69,19 +80,8 @@ def test_an_outlet_that_never_stored_anything_and_meets_errors_is_failing(
 ) -> None:
     """Its feed lists articles on a host it may not fetch: every one is refused. That used to
     read "ok" until unhealthy_after_runs runs had passed."""
-    config = config_from_dict(
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
-            "email": {"outbox_dir": str(tmp_path / "outbox")},
-            "catalogue": {"include": []},
-            "alerts": {"operator": "ops@example.org", "unhealthy_after_runs": 3},
-        },
-        "(test)",
-    )
-    outlet = Outlet(id="gazette", name="Gazette", feeds=["https://gazette.example/feed"])
-    config = config.model_copy(update={"outlets": [outlet]})
-    db = open_db(config)
-    watch = OutletWatch(config, db)
+    alerts = {"operator": "ops@example.org", "unhealthy_after_runs": 3}
+    outlet, db, watch = watched(tmp_path, "gazette", alerts, stored=False)
     record(db, "gazette", 0, {"refused": 10}, NOW)
     assert watch.check(outlet, NOW) == "failing"
     [email] = [p.read_bytes() for p in (tmp_path / "outbox").glob("*.eml")]
@@ -94,20 +94,7 @@ def test_an_outlet_that_never_stored_anything_and_meets_errors_is_failing(
 def test_unhealthy_after_more_than_twenty_runs_still_turns_stale(tmp_path: Path) -> None:
     """Runs without news were counted over the latest 20 runs only: unhealthy_after_runs = 30
     never turned an outlet stale."""
-    config = config_from_dict(
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'mw.db'}"},
-            "email": {"outbox_dir": str(tmp_path / "outbox")},
-            "catalogue": {"include": []},
-            "alerts": {"unhealthy_after_runs": 30},
-        },
-        "(test)",
-    )
-    outlet = Outlet(id="dawn", name="Dawn", feeds=["https://dawn.example/feed"])
-    config = config.model_copy(update={"outlets": [outlet]})
-    db = open_db(config)
-    store(db, config, "dawn", "dawn.example/1", "A column", "Some text. " * 30, NOW)
-    watch = OutletWatch(config, db)
+    outlet, db, watch = watched(tmp_path, "dawn", {"unhealthy_after_runs": 30})
     record(db, "dawn", 1, {}, NOW)
     for i in range(29):
         record(db, "dawn", 0, {}, NOW + timedelta(minutes=i + 1))
